@@ -1,0 +1,161 @@
+"""Every setting of Insiders, read once from ``INSIDERS_*`` environment variables.
+
+Defaults make the embedded mode work with nothing configured: a SQLite file and an
+in-process broker under ``INSIDERS_DATA_DIR``. Production (``INSIDERS_ENV=production``)
+refuses to start without a database URL, a broker URL and a secret key.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PREFIX = "INSIDERS_"
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def _raw(name: str, env: dict[str, str]) -> str | None:
+    value = env.get(PREFIX + name)
+    return value if value not in (None, "") else None
+
+
+def _str(name: str, default: str | None, env: dict[str, str]) -> str | None:
+    value = _raw(name, env)
+    return default if value is None else value
+
+
+def _int(name: str, default: int, env: dict[str, str]) -> int:
+    value = _raw(name, env)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise SettingsError(f"{PREFIX}{name} must be an integer, got {value!r}") from None
+
+
+def _bool(name: str, default: bool, env: dict[str, str]) -> bool:
+    value = _raw(name, env)
+    if value is None:
+        return default
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{PREFIX}{name} must be true or false, got {value!r}")
+
+
+def _cron(name: str, default: str, env: dict[str, str]) -> str:
+    value = _str(name, default, env) or default
+    if len(value.split()) != 5:
+        raise SettingsError(
+            f"{PREFIX}{name} must be a 5-field cron string like '0 3 * * *', got {value!r}"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    data_dir: Path = Path(".insiders")
+    database_url: str = ""
+    broker_url: str = ""
+    result_backend: str = ""
+    embedded: bool = True
+    secret_key: str = ""
+    debug: bool = False
+    real_data: Path = Path("../shared/data/online_retail.parquet")
+    profile: str = "online-retail"
+    random_state: int = 42
+    n_clusters: int = 7
+    schedule_cron: str = "0 3 * * *"
+    refit_cron: str = "0 4 1 * *"
+    refit_every_days: int = 28
+    task_soft_time_limit: int = 1800
+    task_hard_time_limit: int = 2100
+    heartbeat_seconds: int = 10
+    stale_after_seconds: int = 120
+    reaper_every_seconds: int = 60
+    rerun_rate_limit: str = "5 per minute"
+    admin_user: str = ""
+    admin_password: str = ""
+    dashboard_host: str = "127.0.0.1"
+    dashboard_port: int = 8050
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Read settings from ``env`` (default ``os.environ``); raise SettingsError on a bad one."""
+    env = dict(os.environ if env is None else env)
+    mode = (_str("ENV", "development", env) or "development").lower()
+    if mode not in {"development", "production", "test"}:
+        raise SettingsError(
+            f"{PREFIX}ENV must be development, production or test, got {mode!r}"
+        )
+    data_dir = Path(_str("DATA_DIR", ".insiders", env) or ".insiders").expanduser()
+    database_url = _str("DATABASE_URL", None, env)
+    broker_url = _str("BROKER_URL", None, env)
+    secret_key = _str("SECRET_KEY", None, env)
+    if mode == "production":
+        missing = [
+            PREFIX + name
+            for name, value in (
+                ("DATABASE_URL", database_url),
+                ("BROKER_URL", broker_url),
+                ("SECRET_KEY", secret_key),
+            )
+            if value is None
+        ]
+        if missing:
+            raise SettingsError(
+                "production mode needs " + ", ".join(missing) + " to be set (see README)"
+            )
+    embedded = broker_url is None
+    soft = _int("TASK_SOFT_TIME_LIMIT", 1800, env)
+    hard = _int("TASK_HARD_TIME_LIMIT", soft + 300, env)
+    if hard <= soft:
+        raise SettingsError(
+            f"{PREFIX}TASK_HARD_TIME_LIMIT ({hard}) must exceed "
+            f"{PREFIX}TASK_SOFT_TIME_LIMIT ({soft})"
+        )
+    return Settings(
+        env=mode,
+        data_dir=data_dir,
+        database_url=database_url or f"sqlite:///{(data_dir / 'insiders.db').resolve()}",
+        broker_url=broker_url or "memory://",
+        result_backend=_str("RESULT_BACKEND", None, env) or "",
+        embedded=embedded,
+        secret_key=secret_key or "insiders-development-only-secret",
+        debug=_bool("DEBUG", False, env),
+        real_data=Path(
+            _str("REAL_DATA", "../shared/data/online_retail.parquet", env) or ""
+        ).expanduser(),
+        profile=_str("PROFILE", "online-retail", env) or "online-retail",
+        random_state=_int("RANDOM_STATE", 42, env),
+        n_clusters=_int("N_CLUSTERS", 7, env),
+        schedule_cron=_cron("SCHEDULE", "0 3 * * *", env),
+        refit_cron=_cron("REFIT_SCHEDULE", "0 4 1 * *", env),
+        refit_every_days=_int("REFIT_EVERY_DAYS", 28, env),
+        task_soft_time_limit=soft,
+        task_hard_time_limit=hard,
+        heartbeat_seconds=_int("HEARTBEAT_SECONDS", 10, env),
+        stale_after_seconds=_int("STALE_AFTER_SECONDS", 120, env),
+        reaper_every_seconds=_int("REAPER_EVERY_SECONDS", 60, env),
+        rerun_rate_limit=_str("RERUN_RATE_LIMIT", "5 per minute", env) or "5 per minute",
+        admin_user=_str("ADMIN_USER", "", env) or "",
+        admin_password=_str("ADMIN_PASSWORD", "", env) or "",
+        dashboard_host=_str("DASHBOARD_HOST", "127.0.0.1", env) or "127.0.0.1",
+        dashboard_port=_int("DASHBOARD_PORT", 8050, env),
+    )
