@@ -1,8 +1,10 @@
 """Every setting of Insiders, read once from ``INSIDERS_*`` environment variables.
 
-Defaults make the embedded mode work with nothing configured: a SQLite file and an
-in-process broker under ``INSIDERS_DATA_DIR``. Production (``INSIDERS_ENV=production``)
-refuses to start without a database URL, a broker URL and a secret key.
+Defaults make the embedded mode work with nothing configured: a SQLite file and a
+serverless broker (kombu's SQLAlchemy transport on a second SQLite file) under
+``INSIDERS_DATA_DIR``, so separate processes (worker, CLI, dashboard) share one queue.
+Production (``INSIDERS_ENV=production``) refuses to start without a database URL,
+a broker URL and a secret key.
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ class Settings:
     task_hard_time_limit: int = 2100
     heartbeat_seconds: int = 10
     stale_after_seconds: int = 120
+    queued_timeout_seconds: int = 3600
     reaper_every_seconds: int = 60
     rerun_rate_limit: str = "5 per minute"
     admin_user: str = ""
@@ -134,7 +137,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         env=mode,
         data_dir=data_dir,
         database_url=database_url or f"sqlite:///{(data_dir / 'insiders.db').resolve()}",
-        broker_url=broker_url or "memory://",
+        broker_url=broker_url or f"sqla+sqlite:///{(data_dir / 'broker.db').resolve()}",
         result_backend=_str("RESULT_BACKEND", None, env) or "",
         embedded=embedded,
         secret_key=secret_key or "insiders-development-only-secret",
@@ -152,6 +155,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         task_hard_time_limit=hard,
         heartbeat_seconds=_int("HEARTBEAT_SECONDS", 10, env),
         stale_after_seconds=_int("STALE_AFTER_SECONDS", 120, env),
+        queued_timeout_seconds=_int("QUEUED_TIMEOUT_SECONDS", 3600, env),
         reaper_every_seconds=_int("REAPER_EVERY_SECONDS", 60, env),
         rerun_rate_limit=_str("RERUN_RATE_LIMIT", "5 per minute", env) or "5 per minute",
         admin_user=_str("ADMIN_USER", "", env) or "",
