@@ -1,0 +1,6 @@
+"""The store: one schema and the queries the worker and the dashboard share.
+
+``schema`` (tables), ``db`` (engine, session_scope), ``settings``, ``runs`` (run lifecycle),
+``transactions`` (ingest batches, load transactions), ``results`` (model versions, clusters,
+labels, events), ``users`` (accounts, audit).
+"""

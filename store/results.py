@@ -1,0 +1,224 @@
+"""Results of a run: model versions, clusters, customer labels, membership events.
+
+``write_results`` is the atomic switch: the run's rows and ``status = 'succeeded'`` are
+written in the caller's single transaction, so a reader sees all of a run or none of it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy.orm import Session
+
+from pipeline.columns import FEATURE_COLUMNS
+from store.runs import mark_succeeded, utcnow
+from store.schema import Cluster, CustomerLabel, MembershipEvent, ModelVersion
+from store.transactions import copy_frame
+
+LABEL_COLUMNS = (
+    "run_id",
+    "customer_id",
+    "cluster",
+    "is_insiders",
+    *FEATURE_COLUMNS,
+    "embedding_x",
+    "embedding_y",
+)
+INTEGER_FEATURES = ("recency_days", "invoice_quantity", "items_quantity", "products_quantity")
+
+
+class RunNoLongerActive(RuntimeError):
+    """The run was failed (e.g. reaped) or finished by someone else; nothing was written."""
+
+
+def json_safe(value):
+    """Plain JSON types for numpy scalars, dates, timestamps; NaN becomes None."""
+    if isinstance(value, dict):
+        return {str(key): json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [json_safe(item) for item in value]
+    if isinstance(value, pd.DataFrame):
+        return json_safe(value.to_dict(orient="records"))
+    if isinstance(value, (pd.Series, np.ndarray)):
+        return json_safe(value.tolist())
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if np.isnan(value) or np.isinf(value) else float(value)
+    if isinstance(value, (datetime, date, pd.Timestamp)):
+        return value.isoformat()
+    if value is None or isinstance(value, str):
+        return value
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return str(value)
+
+
+def write_results(
+    session: Session,
+    run_id: int,
+    result,
+    *,
+    previous_run_id: int | None,
+    code_version: str,
+    run_values: dict | None = None,
+) -> None:
+    """Write a finished run's results and mark it succeeded, in ``session``'s transaction.
+
+    ``result`` is a ``pipeline.run.RunResult``. Raises RunNoLongerActive (the caller rolls
+    back) when the run is no longer running, e.g. the reaper failed it meanwhile.
+    """
+    metrics = json_safe(result.metrics)
+    values = {
+        "model_version": int(result.state.version),
+        "data_fingerprint": result.data_fingerprint,
+        "code_version": code_version,
+        "n_customers": _int_or_none(metrics.get("n_customers", len(result.labels))),
+        "n_insiders": _int_or_none(
+            metrics.get("n_insiders", int(result.labels["is_insiders"].sum()))
+        ),
+        "insiders_share": metrics.get("insiders_share"),
+        "revenue_share": metrics.get("revenue_share"),
+        "silhouette": metrics.get("silhouette"),
+        "metrics": {**metrics, "cleaning": json_safe(result.cleaning), "refitted": result.refitted},
+        "report": json_safe(result.report),
+        **(run_values or {}),
+    }
+    # first statement: takes the run's row lock, so the reaper cannot fail it under us
+    if not mark_succeeded(session, run_id, **values):
+        raise RunNoLongerActive(f"run {run_id} is no longer running; results not written")
+    connection = session.connection()
+    if result.refitted:
+        write_model_version(connection, result.state, run_id=run_id, result=result,
+                            code_version=code_version)
+    write_clusters(connection, run_id, result.clusters)
+    write_labels(connection, run_id, result.labels)
+    write_events(connection, run_id, result.events, previous_run_id=previous_run_id)
+
+
+def _int_or_none(value) -> int | None:
+    return None if value is None else int(value)
+
+
+def write_model_version(
+    connection: Connection, state, *, run_id: int | None, result=None, code_version: str
+) -> None:
+    connection.execute(
+        insert(ModelVersion.__table__).values(
+            version=int(state.version),
+            created_at=utcnow(),
+            created_by_run_id=run_id,
+            parent_version=(int(state.version) - 1) if state.version > 1 else None,
+            fitted_as_of=state.fitted_as_of,
+            data_fingerprint=getattr(result, "data_fingerprint", "") or "",
+            code_version=code_version,
+            parameters=json_safe(state.parameters),
+            thresholds=json_safe(state.thresholds),
+            clusters=json_safe(state.clusters),
+            metrics=json_safe(state.metrics),
+            artifact=state.to_bytes(),
+        )
+    )
+
+
+def write_clusters(connection: Connection, run_id: int, clusters: pd.DataFrame) -> None:
+    rows = [
+        {
+            "run_id": run_id,
+            "cluster": int(row["cluster"]),
+            "name": str(row["name"])[:100],
+            "color": str(row["color"])[:16],
+            "is_insiders": bool(row["is_insiders"]),
+            "size": int(row["size"]),
+            "share": float(row["share"]),
+            "revenue_share": float(row["revenue_share"]),
+            "profile": json_safe(row.get("profile") or {}),
+        }
+        for row in clusters.to_dict(orient="records")
+    ]
+    if rows:
+        connection.execute(insert(Cluster.__table__), rows)
+
+
+def labels_table(run_id: int, labels: pd.DataFrame) -> pd.DataFrame:
+    """The customer_labels rows of a run, with the stored column types."""
+    table = labels.reset_index()
+    table.insert(0, "run_id", run_id)
+    table = table.loc[:, list(LABEL_COLUMNS)]
+    table["customer_id"] = table["customer_id"].astype("int64")
+    table["cluster"] = table["cluster"].astype("int64")
+    table["is_insiders"] = table["is_insiders"].astype(bool)
+    for name in INTEGER_FEATURES:
+        table[name] = table[name].round().astype("int64")
+    return table
+
+
+def write_labels(
+    connection: Connection, run_id: int, labels: pd.DataFrame, *, method: str = "auto"
+) -> int:
+    """Customer labels of a run: COPY on PostgreSQL, executemany on SQLite.
+
+    ``method="rows"`` inserts row by row (the benchmark's baseline).
+    """
+    table = labels_table(run_id, labels)
+    if method == "rows":
+        for row in table.to_dict(orient="records"):
+            connection.execute(insert(CustomerLabel.__table__).values(**row))
+    elif connection.dialect.name == "postgresql":
+        copy_frame(connection, "customer_labels", table)
+    else:
+        rows = list(table.astype(object).itertuples(index=False, name=None))
+        marks = ", ".join("?" for _ in LABEL_COLUMNS)
+        connection.exec_driver_sql(
+            f"INSERT INTO customer_labels ({', '.join(LABEL_COLUMNS)}) VALUES ({marks})", rows
+        )
+    return len(table)
+
+
+def write_events(
+    connection: Connection, run_id: int, events: pd.DataFrame, *, previous_run_id: int | None
+) -> None:
+    rows = [
+        {
+            "run_id": run_id,
+            "previous_run_id": previous_run_id,
+            "customer_id": int(row["customer_id"]),
+            "kind": str(row["kind"]),
+            "cause": str(row["cause"]),
+            "reason": str(row["reason"]),
+            "details": json_safe(row.get("details") or {}),
+        }
+        for row in events.to_dict(orient="records")
+    ]
+    if rows:
+        connection.execute(insert(MembershipEvent.__table__), rows)
+
+
+def latest_model_state(connection: Connection):
+    """The newest ModelState (greatest version), or None before the first fit."""
+    from pipeline.run import ModelState
+
+    artifact = connection.execute(
+        select(ModelVersion.artifact).order_by(ModelVersion.version.desc()).limit(1)
+    ).scalar_one_or_none()
+    return None if artifact is None else ModelState.from_bytes(artifact)
+
+
+def load_labels(engine: Engine | Connection, run_id: int) -> pd.DataFrame:
+    """A run's labels: index customer_id; cluster, is_insiders, features, embedding."""
+    columns = [getattr(CustomerLabel, name) for name in LABEL_COLUMNS[1:]]
+    query = select(*columns).where(CustomerLabel.run_id == run_id).order_by(
+        CustomerLabel.customer_id
+    )
+    if isinstance(engine, Engine):
+        with engine.connect() as connection:
+            frame = pd.read_sql_query(query, connection)
+    else:
+        frame = pd.read_sql_query(query, engine)
+    frame["is_insiders"] = frame["is_insiders"].astype(bool)
+    return frame.set_index("customer_id")

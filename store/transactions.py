@@ -1,0 +1,224 @@
+"""Transaction batches: append a validated file once (by content hash), load everything back.
+
+Bulk writes use PostgreSQL ``COPY ... FROM STDIN`` (psycopg 3) and a plain ``executemany``
+on SQLite; reads use ``COPY ... TO STDOUT`` on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from pipeline.columns import CANONICAL_COLUMNS
+from store.runs import utcnow
+from store.schema import Transaction, TransactionBatch
+
+STORED_COLUMNS = ("line_no", *CANONICAL_COLUMNS)
+
+
+@dataclass
+class BatchOutcome:
+    """What ``ingest_file`` did: a new batch, or the batch that already holds this content."""
+
+    batch_id: int
+    created: bool
+    filename: str
+    n_rows: int
+    n_accepted: int
+    n_rejected: int
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    loaded_at: datetime | None = None
+
+
+def content_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def find_batch(connection: Connection, sha256: str):
+    """The batch row holding content ``sha256``, or None."""
+    return connection.execute(
+        select(TransactionBatch.__table__).where(TransactionBatch.content_sha256 == sha256)
+    ).first()
+
+
+def _outcome(row, created: bool) -> BatchOutcome:
+    return BatchOutcome(
+        batch_id=row.id,
+        created=created,
+        filename=row.filename,
+        n_rows=row.n_rows,
+        n_accepted=row.n_accepted,
+        n_rejected=row.n_rejected,
+        rejected_by_reason=dict(row.rejected_by_reason or {}),
+        loaded_at=row.loaded_at,
+    )
+
+
+def ingest_file(
+    engine: Engine,
+    path: str | Path,
+    *,
+    profile: str,
+    column_map: dict[str, str] | None = None,
+    encoding: str | None = None,
+) -> BatchOutcome:
+    """Validate ``path`` with the pipeline's ingest and append it as one batch.
+
+    Raises IngestError (nothing written) when the file cannot be read as transactions.
+    The same content a second time returns the existing batch with ``created=False``.
+    """
+    from pipeline.ingest import read_transactions
+
+    path = Path(path)
+    sha256 = content_sha256(path)
+    with engine.connect() as connection:
+        existing = find_batch(connection, sha256)
+    if existing is not None:
+        return _outcome(existing, created=False)
+    result = read_transactions(path, column_map=column_map, encoding=encoding)
+    try:
+        with engine.begin() as connection:
+            batch_id = _insert_batch(connection, path.name, sha256, profile, result)
+            write_transactions(connection, batch_id, result.transactions)
+    except IntegrityError:
+        # another process loaded the same content between our check and our insert
+        with engine.connect() as connection:
+            existing = find_batch(connection, sha256)
+        if existing is None:
+            raise
+        return _outcome(existing, created=False)
+    with engine.connect() as connection:
+        return _outcome(find_batch(connection, sha256), created=True)
+
+
+def _insert_batch(connection: Connection, filename: str, sha256: str, profile: str, result) -> int:
+    dates = result.transactions["invoice_date"]
+    row = {
+        "filename": filename[:500],
+        "content_sha256": sha256,
+        "profile": profile,
+        "loaded_at": utcnow(),
+        "n_rows": int(result.n_rows),
+        "n_accepted": int(result.n_accepted),
+        "n_rejected": int(result.n_rejected),
+        "rejected_by_reason": {str(k): int(v) for k, v in result.rejected_by_reason.items()},
+        "min_invoice_date": dates.min().to_pydatetime() if len(dates) else None,
+        "max_invoice_date": dates.max().to_pydatetime() if len(dates) else None,
+    }
+    inserted = connection.execute(
+        insert(TransactionBatch.__table__).values(**row).returning(TransactionBatch.id)
+    )
+    return int(inserted.scalar_one())
+
+
+def write_transactions(connection: Connection, batch_id: int, frame: pd.DataFrame) -> int:
+    """Append ``frame`` (line_no + canonical columns) to batch ``batch_id``; returns rows."""
+    if frame.empty:
+        return 0
+    table = frame.loc[:, list(STORED_COLUMNS)].copy()
+    table.insert(0, "batch_id", batch_id)
+    if connection.dialect.name == "postgresql":
+        copy_frame(connection, "transactions", table)
+    else:
+        _executemany(connection, "transactions", table)
+    return len(table)
+
+
+def copy_frame(connection: Connection, table_name: str, frame: pd.DataFrame) -> None:
+    """``COPY table (columns) FROM STDIN`` with CSV text that pandas writes in C."""
+    columns = ", ".join(frame.columns)
+    raw = connection.connection.driver_connection
+    with raw.cursor() as cursor:
+        sql = f"COPY {table_name} ({columns}) FROM STDIN WITH (FORMAT csv)"
+        with cursor.copy(sql) as copy:
+            for start in range(0, len(frame), 100_000):
+                chunk = frame.iloc[start : start + 100_000]
+                copy.write(chunk.to_csv(index=False, header=False, date_format="%Y-%m-%d %H:%M:%S"))
+
+
+def _executemany(connection: Connection, table_name: str, frame: pd.DataFrame) -> None:
+    columns = ", ".join(frame.columns)
+    marks = ", ".join("?" for _ in frame.columns)
+    frame = frame.copy()
+    for name in frame.columns:
+        if pd.api.types.is_datetime64_any_dtype(frame[name]):
+            # the text SQLAlchemy's SQLite DateTime writes and reads back
+            frame[name] = frame[name].dt.strftime("%Y-%m-%d %H:%M:%S.%f")
+    values = frame.astype(object).where(frame.notna(), None)
+    rows = list(values.itertuples(index=False, name=None))
+    connection.exec_driver_sql(f"INSERT INTO {table_name} ({columns}) VALUES ({marks})", rows)
+
+
+def count_transactions(connection: Connection) -> int:
+    return int(connection.execute(select(func.count()).select_from(Transaction)).scalar_one())
+
+
+def max_invoice_date(connection: Connection) -> datetime | None:
+    return connection.execute(select(func.max(Transaction.invoice_date))).scalar_one()
+
+
+def latest_profile(connection: Connection) -> str | None:
+    """The cleaning profile named by the most recent batch."""
+    return connection.execute(
+        select(TransactionBatch.profile).order_by(TransactionBatch.id.desc()).limit(1)
+    ).scalar_one_or_none()
+
+
+def load_transactions(engine: Engine) -> pd.DataFrame:
+    """Every stored line, in load order, as the pipeline expects them.
+
+    ``line_no`` is renumbered 0..n-1 over all batches in (batch, line) order, so positions
+    stay unique and keep the order in which lines first appeared.
+    """
+    names = ", ".join(STORED_COLUMNS)
+    query = f"SELECT {names} FROM transactions ORDER BY batch_id, line_no"
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            frame = _copy_out(connection, query)
+        else:
+            frame = pd.read_sql_query(query, connection)
+    return _canonical(frame)
+
+
+def _copy_out(connection: Connection, query: str) -> pd.DataFrame:
+    buffer = io.BytesIO()
+    raw = connection.connection.driver_connection
+    sql = f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER)"
+    with raw.cursor() as cursor, cursor.copy(sql) as copy:
+        for block in copy:
+            buffer.write(block)
+    buffer.seek(0)
+    text_columns = {"invoice_no": str, "stock_code": str, "description": str, "country": str}
+    return pd.read_csv(buffer, dtype=text_columns, keep_default_na=False, na_values=[""])
+
+
+def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
+    out = pd.DataFrame(
+        {
+            "line_no": pd.RangeIndex(len(frame)).to_numpy(dtype="int64"),
+            "invoice_no": frame["invoice_no"].astype(str),
+            "stock_code": frame["stock_code"].astype(str),
+            "description": frame["description"].astype("str"),
+            "quantity": frame["quantity"].astype("int64"),
+            "invoice_date": pd.to_datetime(frame["invoice_date"], format="ISO8601").astype(
+                "datetime64[ns]"
+            ),
+            "unit_price": frame["unit_price"].astype("float64"),
+            "customer_id": frame["customer_id"].astype("Int64"),
+            "country": frame["country"].astype("str"),
+        }
+    )
+    out["description"] = out["description"].where(frame["description"].notna(), pd.NA)
+    out["country"] = out["country"].where(frame["country"].notna(), pd.NA)
+    return out

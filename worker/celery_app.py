@@ -1,0 +1,66 @@
+"""The Celery application: JSON only, late acks, time limits and the beat schedule from settings.
+
+``celery -A worker.celery_app worker`` and ``insiders worker`` both load ``app`` from here.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+from celery.signals import worker_process_init
+
+from store.db import dispose_engines
+from store.settings import Settings, load_settings
+from worker.schedule import beat_schedule
+
+QUEUE = "insiders"
+
+
+def broker_transport_options(settings: Settings) -> dict:
+    """Options Celery hands to the broker transport (this is where Redis reads them)."""
+    if settings.broker_url.startswith(("sqla+", "sqlalchemy+")):
+        # kombu passes these to sqlalchemy.create_engine: no visibility timeout here, a
+        # delivered message stays hidden until the worker acks it or restores it on shutdown
+        return {"connect_args": {"timeout": 30}}
+    # above the hard limit, so a long run is never handed to a second worker while alive
+    return {"visibility_timeout": settings.task_hard_time_limit + 600}
+
+
+def create_app(settings: Settings | None = None) -> Celery:
+    """A Celery app configured from ``settings`` (default: the environment)."""
+    settings = settings or load_settings()
+    app = Celery("insiders", broker=settings.broker_url, include=["worker.tasks"])
+    app.conf.update(
+        broker_transport_options=broker_transport_options(settings),
+        broker_connection_retry_on_startup=True,
+        task_serializer="json",
+        result_serializer="json",
+        event_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        result_backend=settings.result_backend or None,
+        task_default_queue=QUEUE,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_soft_time_limit=settings.task_soft_time_limit,
+        task_time_limit=settings.task_hard_time_limit,
+        timezone="UTC",
+        enable_utc=True,
+        beat_schedule=beat_schedule(settings),
+        beat_schedule_filename=str(settings.data_dir / "celerybeat-schedule"),
+        worker_hijack_root_logger=False,
+    )
+    if settings.embedded:
+        # the SQLite transport has no fanout exchange for remote control and events
+        app.conf.worker_enable_remote_control = False
+        app.conf.worker_send_task_events = False
+    return app
+
+
+@worker_process_init.connect
+def _fresh_connections(**_kwargs) -> None:
+    # a forked pool process must not reuse the parent's pooled database connections
+    dispose_engines()
+
+
+app = create_app()

@@ -1,0 +1,241 @@
+"""What the ``insiders.run_segmentation`` task does, step by step, outside Celery.
+
+claim (queued -> running) -> load transactions, model state, previous labels -> pipeline
+(with progress and a heartbeat thread) -> write everything and flip the run to succeeded in
+one transaction. Any exception fails the run with its reason; the current run is untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from importlib import metadata
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from store import results, runs
+from store import transactions as store_transactions
+from store.db import session_scope
+from store.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# share of the progress bar the pipeline gets; loading and saving take the rest
+PIPELINE_START, PIPELINE_END = 5.0, 95.0
+
+Segment = Callable[..., object]
+
+
+def code_version() -> str:
+    """Package version plus a hash of the pipeline's source: identifies the code of a run."""
+    try:
+        version = metadata.version("insiders")
+    except metadata.PackageNotFoundError:
+        version = "0"
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).resolve().parent.parent.glob("pipeline/*.py")):
+        digest.update(path.read_bytes())
+    return f"{version}+{digest.hexdigest()[:12]}"
+
+
+class Heartbeat:
+    """A daemon thread that stamps the run's heartbeat every ``seconds`` while the run works."""
+
+    def __init__(self, engine: Engine, run_id: int, seconds: float) -> None:
+        self.engine, self.run_id, self.seconds = engine, run_id, seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{run_id}", daemon=True)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.seconds):
+            try:
+                with session_scope(self.engine) as session:
+                    if not runs.record_heartbeat(session, self.run_id):
+                        return
+            except Exception:  # a missed beat is not fatal; the next one may get through
+                log.warning("heartbeat of run %s failed", self.run_id, exc_info=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+class ProgressWriter:
+    """The pipeline's ``progress(stage, fraction)``: throttled writes of stage and percent."""
+
+    def __init__(self, engine: Engine, run_id: int, every_seconds: float = 1.0) -> None:
+        self.engine, self.run_id, self.every_seconds = engine, run_id, every_seconds
+        self._stage: str | None = None
+        self._percent = 0.0
+        self._written_at = 0.0
+
+    def write(self, stage: str, percent: float) -> None:
+        percent = max(self._percent, min(100.0, percent))
+        now = time.monotonic()
+        if stage == self._stage and now - self._written_at < self.every_seconds:
+            self._percent = percent
+            return
+        self._stage, self._percent, self._written_at = stage, percent, now
+        with session_scope(self.engine) as session:
+            runs.record_progress(session, self.run_id, stage, round(percent, 1))
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        fraction = min(1.0, max(0.0, float(fraction)))
+        self.write(stage, PIPELINE_START + (PIPELINE_END - PIPELINE_START) * fraction)
+
+
+@dataclass
+class RunInputs:
+    as_of: date
+    profile: str
+    refit: bool
+    refit_reason: str
+    state: object | None
+    previous_run_id: int | None
+    previous_labels: object | None
+    transactions: object
+
+
+def refit_reason(state, *, as_of: date, requested: bool, every_days: int) -> str | None:
+    """Why this run fits a new model version, or None to score with ``state``."""
+    if state is None:
+        return "no model version yet"
+    if requested:
+        return "refit requested"
+    age = (as_of - state.fitted_as_of).days
+    if age < 0:
+        return f"model version {state.version} was fitted on later data ({state.fitted_as_of})"
+    if age >= every_days:
+        return f"model version {state.version} is {age} days old (refit every {every_days})"
+    return None
+
+
+def load_inputs(engine: Engine, run_id: int, settings: Settings) -> RunInputs:
+    with engine.connect() as connection:
+        last = store_transactions.max_invoice_date(connection)
+        profile = store_transactions.latest_profile(connection) or settings.profile
+        state = results.latest_model_state(connection)
+    if last is None:
+        from pipeline.errors import PipelineInputError
+
+        raise PipelineInputError("no transactions stored yet: run `insiders ingest FILE` first")
+    with session_scope(engine) as session:
+        run = runs.get_run(session, run_id)
+        as_of = run.as_of or last.date()
+        requested = bool(run.refit)
+        previous = runs.previous_run(session, as_of, run_id)
+    reason = refit_reason(
+        state, as_of=as_of, requested=requested, every_days=settings.refit_every_days
+    )
+    previous_labels = results.load_labels(engine, previous.id) if previous else None
+    return RunInputs(
+        as_of=as_of,
+        profile=profile,
+        refit=reason is not None,
+        refit_reason=reason or "",
+        state=state,
+        previous_run_id=previous.id if previous else None,
+        previous_labels=previous_labels,
+        transactions=store_transactions.load_transactions(engine),
+    )
+
+
+def _default_segment() -> Segment:
+    from pipeline.run import run_segmentation
+
+    return run_segmentation
+
+
+def execute_run(
+    run_id: int,
+    *,
+    engine: Engine,
+    settings: Settings,
+    task_id: str | None = None,
+    segment: Segment | None = None,
+) -> str:
+    """Run ``run_id`` if it is still queued; returns what happened.
+
+    ``segment`` replaces ``pipeline.run.run_segmentation`` (same signature); tests pass a
+    quick or failing one. Returns "skipped" (not queued any more: a re-delivered message),
+    "succeeded", "failed" or "abandoned" (reaped while working; nothing written).
+    """
+    with session_scope(engine) as session:
+        if not runs.claim_run(session, run_id, task_id=task_id):
+            log.info("run %s is not queued any more; nothing to do", run_id)
+            return "skipped"
+    try:
+        with Heartbeat(engine, run_id, settings.heartbeat_seconds):
+            _work(run_id, engine=engine, settings=settings, segment=segment)
+    except results.RunNoLongerActive:
+        log.warning("run %s was failed by someone else while working; dropped", run_id)
+        return "abandoned"
+    except Exception as exc:
+        log.exception("run %s failed", run_id)
+        with session_scope(engine) as session:
+            runs.fail_run(session, run_id, describe_error(exc))
+        return "failed"
+    return "succeeded"
+
+
+def _work(run_id: int, *, engine: Engine, settings: Settings, segment: Segment | None) -> None:
+    progress = ProgressWriter(engine, run_id)
+    progress.write("loading", 1.0)
+    inputs = load_inputs(engine, run_id, settings)
+    from pipeline.clean import load_profile
+
+    parameters = {
+        "profile": inputs.profile,
+        "n_clusters": settings.n_clusters,
+        "random_state": settings.random_state,
+        "refit": inputs.refit,
+        "refit_reason": inputs.refit_reason,
+        "refit_every_days": settings.refit_every_days,
+        "n_transactions": len(inputs.transactions),
+    }
+    with session_scope(engine) as session:
+        runs.set_run_inputs(session, run_id, as_of=inputs.as_of, parameters=parameters)
+    result = (segment or _default_segment())(
+        inputs.transactions,
+        as_of=inputs.as_of,
+        profile=load_profile(inputs.profile),
+        random_state=settings.random_state,
+        n_clusters=settings.n_clusters,
+        state=inputs.state,
+        previous=inputs.previous_labels,
+        refit=inputs.refit,
+        progress=progress,
+    )
+    progress.write("saving", PIPELINE_END)
+    with session_scope(engine) as session:
+        results.write_results(
+            session,
+            run_id,
+            result,
+            previous_run_id=inputs.previous_run_id,
+            code_version=code_version(),
+            run_values={"random_state": settings.random_state},
+        )
+
+
+def describe_error(exc: BaseException) -> str:
+    """The reason stored on a failed run: the exception's type and message."""
+    from pipeline.errors import InsidersError
+
+    message = str(exc).strip() or "(no message)"
+    if isinstance(exc, InsidersError):
+        return message
+    name = type(exc).__name__
+    if name == "SoftTimeLimitExceeded":
+        return "the run exceeded its time limit (INSIDERS_TASK_SOFT_TIME_LIMIT) and was stopped"
+    return f"{name}: {message}"

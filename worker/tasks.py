@@ -1,0 +1,46 @@
+"""Named, thin, idempotent tasks: each takes ids, hands off to worker.runner or the store.
+
+``app.conf.insiders_segment`` (unset in production) may hold a replacement for
+``pipeline.run.run_segmentation``; test worker apps set it, nothing reads it from settings.
+"""
+
+from __future__ import annotations
+
+from store.db import get_engine, session_scope
+from store.runs import reap_stale_runs
+from store.settings import load_settings
+from worker.celery_app import app
+from worker.runner import execute_run
+
+
+@app.task(name="insiders.run_segmentation", bind=True)
+def run_segmentation(self, run_id: int) -> str:
+    """Run ``run_id`` once: a re-delivered message for a started or finished run does nothing."""
+    return execute_run(
+        int(run_id),
+        engine=get_engine(),
+        settings=load_settings(),
+        task_id=self.request.id,
+        segment=app.conf.get("insiders_segment"),
+    )
+
+
+@app.task(name="insiders.reap_stale_runs")
+def reap_stale() -> list[int]:
+    """Fail runs whose worker went silent (or that never started); returns their ids."""
+    settings = load_settings()
+    with session_scope(get_engine()) as session:
+        return reap_stale_runs(
+            session,
+            stale_after_seconds=settings.stale_after_seconds,
+            queued_timeout_seconds=settings.queued_timeout_seconds,
+        )
+
+
+@app.task(name="insiders.scheduled_run")
+def scheduled_run() -> int:
+    """The beat's run: queued like any other (or the active run returned); returns its id."""
+    from worker.trigger import request_run
+
+    run, _created = request_run(get_engine(), trigger="schedule", requested_by="schedule")
+    return run.id

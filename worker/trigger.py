@@ -1,0 +1,85 @@
+"""Request a run: commit the queued row first, then enqueue its task.
+
+The database admits one queued-or-running run (unique ``runs.active_slot``); a request
+while one is active returns that run with ``created=False``. Used by the CLI, the beat's
+scheduled task and the dashboard's "Run now".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from store import runs
+from store.db import session_scope
+from store.schema import Run
+from store.settings import load_settings
+
+TASK_NAME = "insiders.run_segmentation"
+
+Enqueue = Callable[[int], object]
+
+
+def _engine(session_or_engine: Session | Engine) -> Engine:
+    if isinstance(session_or_engine, Session):
+        return session_or_engine.get_bind()
+    return session_or_engine
+
+
+def send_run_task(run_id: int, app=None) -> str:
+    """Put ``insiders.run_segmentation(run_id)`` on the broker; returns the task id."""
+    if app is None:
+        from worker.celery_app import app
+    return app.send_task(TASK_NAME, args=[run_id]).id
+
+
+def request_run(
+    session_or_engine: Session | Engine,
+    trigger: str = "manual",
+    requested_by: str | None = None,
+    as_of: date | None = None,
+    refit: bool = False,
+    *,
+    enqueue: Enqueue | None = None,
+) -> tuple[Run, bool]:
+    """Queue a run, or return the active one: ``(run, created)``.
+
+    The row is committed before the task is sent, so the worker always finds it. Works with
+    the caller's session or engine (it uses its own transactions on the same database).
+    ``enqueue(run_id)`` replaces sending with the default Celery app (tests, other brokers).
+    """
+    engine = _engine(session_or_engine)
+    settings = load_settings()
+    with session_scope(engine) as session:
+        # a dead worker's run must not block every request until the beat's reaper runs
+        runs.reap_stale_runs(
+            session,
+            stale_after_seconds=settings.stale_after_seconds,
+            queued_timeout_seconds=settings.queued_timeout_seconds,
+        )
+    for _attempt in range(3):
+        try:
+            with session_scope(engine) as session:
+                run = runs.create_run(
+                    session, trigger=trigger, requested_by=requested_by, as_of=as_of, refit=refit
+                )
+            break
+        except IntegrityError:
+            with session_scope(engine) as session:
+                active = runs.active_run(session)
+            if active is not None:
+                return active, False
+            # the active run finished between our insert and our look-up: try again
+    else:
+        raise RuntimeError("could not queue a run: the active run kept changing")
+    try:
+        (enqueue or send_run_task)(run.id)
+    except Exception as exc:
+        with session_scope(engine) as session:
+            runs.fail_run(session, run.id, f"could not enqueue the run: {exc}")
+        raise
+    return run, True
