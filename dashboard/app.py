@@ -1,0 +1,112 @@
+"""The Dash app: a navigation shell around the pages in ``dashboard/pages``, behind a login."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dash
+import dash_bootstrap_components as dbc
+import flask
+from dash import dcc, html
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+from sqlalchemy import Engine
+
+from dashboard import auth, ids
+from dashboard.data import ENGINE_KEY
+from dashboard.pages.login import blueprint as login_blueprint
+from store.settings import Settings, load_settings
+
+HERE = Path(__file__).parent
+SETTINGS_KEY = "INSIDERS_SETTINGS"
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> dash.Dash:
+    """A ready app; reads ``INSIDERS_*`` settings (raises SettingsError on a bad one)."""
+    settings = settings or load_settings()
+    if engine is None:
+        from store.db import get_engine
+
+        engine = get_engine(settings.database_url)
+        if settings.is_sqlite:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+    server = flask.Flask("dashboard")
+    server.config[ENGINE_KEY] = engine
+    server.config[SETTINGS_KEY] = settings
+    auth.init_auth(server, engine, settings)
+    server.register_blueprint(login_blueprint)
+    app = dash.Dash(
+        "dashboard",
+        server=server,
+        use_pages=True,
+        pages_folder=str(HERE / "pages"),
+        assets_folder=str(HERE / "assets"),
+        title="Insiders",
+        update_title=None,
+        suppress_callback_exceptions=True,
+        serve_locally=True,
+    )
+    app.layout = shell
+    # Dash moves callbacks declared with ``dash.callback`` into the first app that serves a
+    # request; do it now so that several apps in one process (tests) each get their own.
+    with server.test_request_context("/"):
+        app._setup_server()
+    auth.ensure_admin(engine, settings)
+    return app
+
+
+def _nav_links() -> list:
+    links = []
+    for page in dash.page_registry.values():
+        if page.get("admin_only") and not auth.is_admin():
+            continue
+        links.append(dbc.NavItem(dbc.NavLink(page["name"], href=page["relative_path"],
+                                             active="exact")))
+    return links
+
+
+def _user_menu() -> html.Div:
+    if not current_user.is_authenticated:
+        return html.Div()
+    return html.Div(
+        [
+            html.Span(current_user.username, id=ids.SHELL_USER, className="text-white me-2"),
+            dbc.Badge(current_user.role, color="light", text_color="primary", className="me-3"),
+            html.Form(
+                [dcc.Input(type="hidden", name="csrf_token", value=generate_csrf()),
+                 dbc.Button("Log out", type="submit", size="sm", color="light", outline=True)],
+                action="/logout", method="POST", className="d-inline",
+            ),
+        ],
+        className="d-flex align-items-center",
+    )
+
+
+def shell() -> html.Div:
+    """The page frame: navigation, the signed-in user and the routed page."""
+    navbar = dbc.Navbar(
+        dbc.Container(
+            [
+                dbc.NavbarBrand("★ Insiders", href="/", className="fw-bold"),
+                dbc.Nav(_nav_links(), navbar=True, className="me-auto"),
+                _user_menu(),
+            ],
+            fluid=True,
+        ),
+        color="primary",
+        dark=True,
+        className="mb-3",
+    )
+    return html.Div([navbar, dbc.Container(dash.page_container, fluid=True, className="pb-5")])
+
+
+def serve(host: str, port: int) -> None:
+    """Serve the dashboard (waitress; the Flask debugger only with INSIDERS_DEBUG=true)."""
+    settings = load_settings()
+    app = create_app(settings)
+    if settings.debug:
+        app.run(host=host, port=port, debug=True)
+        return
+    from waitress import serve as waitress_serve
+
+    waitress_serve(app.server, host=host, port=port, threads=8, ident="insiders")

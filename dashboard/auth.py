@@ -1,0 +1,121 @@
+"""Who may see the dashboard and who may act: sessions, roles and cross-site protection.
+
+Every request needs a logged-in session except the login form and the static assets it uses.
+Dash's own endpoints (``/_dash-update-component``, ``/_dash-layout``, ...) answer 401 without
+one, and a POST from another origin is refused before any callback runs.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import flask
+import limits
+from flask_login import LoginManager, UserMixin, current_user
+from sqlalchemy import Engine
+
+from store.db import session_scope
+from store.settings import Settings
+from store.users import Account, count_actions, get_account, record, save_user
+
+PUBLIC_PATHS = ("/login", "/healthz")
+PUBLIC_PREFIXES = ("/assets/",)
+RUN_ACTION = "run_requested"
+
+
+class SessionUser(UserMixin):
+    """The logged-in account, as Flask-Login keeps it for a request."""
+
+    def __init__(self, account: Account) -> None:
+        self.id = str(account.id)
+        self.username = account.username
+        self.role = account.role
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def init_auth(server: flask.Flask, engine: Engine, settings: Settings) -> None:
+    """Configure cookies, Flask-Login and the request guard on ``server``.
+
+    Forms carry a CSRF token (Flask-WTF); Dash posts JSON without one, so every POST must
+    also come from this site's own origin (and the cookie is SameSite=Lax).
+    """
+    server.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.is_production,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+    )
+    manager = LoginManager()
+    manager.login_view = "auth.login"
+    manager.session_protection = "strong"
+    manager.init_app(server)
+
+    @manager.user_loader
+    def _load(user_id: str) -> SessionUser | None:
+        with session_scope(engine) as session:
+            account = get_account(session, int(user_id))
+        return SessionUser(account) if account else None
+
+    server.before_request(_guard)
+
+
+def _same_origin() -> bool:
+    """A state-changing request must come from a page of this very site."""
+    source = flask.request.headers.get("Origin") or flask.request.headers.get("Referer")
+    if not source or source == "null":
+        return False
+    return urlsplit(source).netloc == flask.request.host
+
+
+def _guard():
+    path = flask.request.path
+    if flask.request.method == "POST" and not _same_origin():
+        return flask.jsonify(error="cross-site request refused"), 403
+    if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
+        return None
+    if current_user.is_authenticated:
+        return None
+    if path.startswith("/_") or flask.request.method != "GET":
+        return flask.jsonify(error="login required"), 401
+    return flask.redirect(flask.url_for("auth.login", next=flask.request.full_path))
+
+
+def is_admin() -> bool:
+    """Checked on the server inside the callback that acts, never trusted from the page."""
+    return bool(current_user.is_authenticated and getattr(current_user, "is_admin", False))
+
+
+def username() -> str:
+    return getattr(current_user, "username", "anonymous")
+
+
+def rerun_allowed(engine: Engine, rate: str, user: str) -> bool:
+    """True unless ``user`` already asked for ``rate`` (e.g. '5 per minute') runs in the window.
+
+    Counted from the audit log, so the limit holds across processes and restarts.
+    """
+    item = limits.parse(rate)
+    with session_scope(engine) as session:
+        used = count_actions(session, RUN_ACTION, timedelta(seconds=item.get_expiry()), user)
+    return used < item.amount
+
+
+def audit(engine: Engine, action: str, details: dict | None = None) -> None:
+    with session_scope(engine) as session:
+        record(session, username(), action, details)
+
+
+def ensure_admin(engine: Engine, settings: Settings) -> str | None:
+    """Create or update the admin named in INSIDERS_ADMIN_USER/PASSWORD; its name, if any."""
+    if not settings.admin_user or not settings.admin_password:
+        return None
+    with session_scope(engine) as session:
+        save_user(session, settings.admin_user, settings.admin_password, "admin")
+    return settings.admin_user

@@ -1,0 +1,182 @@
+"""Admin: run history, Run now with live progress, the schedule, failures and the audit log.
+
+Progress is read from the runs table on every poll, so it survives a reload and every admin
+sees the same run. Starting a run is checked on the server (role, rate limit) and audited.
+"""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+import flask
+from dash import Input, Output, State, callback, dcc, html, no_update
+
+from dashboard import auth, charts, data, ids, widgets
+
+dash.register_page(__name__, path="/admin", name="Admin", order=4, title="Insiders · Admin",
+                   admin_only=True)
+
+POLL_MS = 1500
+
+
+def layout(**_kwargs) -> html.Div:
+    if not auth.is_admin():
+        return html.Div([html.H2("Admin"), widgets.empty_state(
+            "Admins only", "Your account can look at every page but cannot start runs. "
+            "Ask an admin if a run is needed.", color="warning")])
+    settings = flask.current_app.config["INSIDERS_SETTINGS"]
+    return html.Div([
+        html.H2("Admin"),
+        dbc.Row([
+            dbc.Col(dbc.Card(dbc.CardBody([
+                html.H5("Run now", className="card-title"),
+                html.P("Segment the customers with the latest data. One run at a time; a "
+                       "request while one is active shows that run.", className="text-muted"),
+                dbc.Checkbox(id=ids.AD_REFIT, label="Refit the model (new model version)",
+                             value=False, className="mb-2"),
+                dbc.Button("Run now", id=ids.AD_RUN_NOW, color="primary"),
+                html.Div(id=ids.AD_MESSAGE, className="mt-2"),
+                html.Div(id=ids.AD_PROGRESS, className="mt-2"),
+            ]), className="shadow-sm h-100"), lg=6),
+            dbc.Col(dbc.Card(dbc.CardBody([
+                html.H5("Schedule", className="card-title"),
+                html.P(["Scheduled run: ", html.Code(settings.schedule_cron),
+                        f" ({describe_cron(settings.schedule_cron)})"]),
+                html.P(["Model refit: ", html.Code(settings.refit_cron),
+                        f" ({describe_cron(settings.refit_cron)})"]),
+                html.P(f"A run whose heartbeat is older than {settings.stale_after_seconds} s "
+                       "is marked failed by the reaper.", className="text-muted small mb-0"),
+            ]), className="shadow-sm h-100"), lg=6),
+        ], className="g-3 mb-3"),
+        dcc.Interval(id=ids.AD_POLL, interval=POLL_MS),
+        html.H4("Run history"),
+        charts.grid(ids.AD_HISTORY, [], _history_columns(), height=380, filename="runs.csv"),
+        html.H4("Failed runs", className="mt-3"),
+        html.Div(id=ids.AD_FAILED),
+        html.H4("Audit log", className="mt-3"),
+        charts.grid(ids.AD_AUDIT, [], [
+            {"field": "at", "headerName": "When (UTC)"}, {"field": "username", "headerName": "Who"},
+            {"field": "action", "headerName": "Action"},
+            {"field": "details", "headerName": "Details", "flex": 2}], height=300,
+            filename="audit.csv"),
+    ])
+
+
+def describe_cron(expression: str) -> str:
+    """Plain words for the common cron shapes; the expression itself otherwise."""
+    minute, hour, dom, month, dow = expression.split()
+    if minute.isdigit() and hour.isdigit():
+        at = f"{int(hour):02d}:{int(minute):02d}"
+        if dom == month == dow == "*":
+            return f"every day at {at}"
+        if dom.isdigit() and month == dow == "*":
+            return f"on day {dom} of every month at {at}"
+        if dom == month == "*" and dow.isdigit():
+            day = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")[int(dow) % 7]
+            return f"every {day} at {at}"
+    return "cron expression"
+
+
+def _history_columns() -> list[dict]:
+    return [
+        charts.number_column("id", "Run", "d", maxWidth=90),
+        {"field": "status", "headerName": "Status", "maxWidth": 120,
+         "cellClassRules": {"text-danger fw-bold": "params.value == 'failed'",
+                            "text-success": "params.value == 'succeeded'",
+                            "text-primary": "params.value == 'running'"}},
+        {"field": "trigger", "headerName": "Trigger", "maxWidth": 120},
+        {"field": "requested_by", "headerName": "Who", "maxWidth": 130},
+        {"field": "as_of", "headerName": "As of", "maxWidth": 130},
+        {"field": "queued_at", "headerName": "Queued (UTC)"},
+        {"field": "duration", "headerName": "Duration", "maxWidth": 130},
+        charts.number_column("model_version", "Model", "d", maxWidth=100),
+        charts.number_column("n_insiders", "Insiders"),
+        {"field": "error", "headerName": "Error", "flex": 2, "tooltipField": "error"},
+    ]
+
+
+def history_rows(runs: list[dict]) -> list[dict]:
+    return [{
+        "id": r["id"], "status": r["status"], "trigger": r["trigger"],
+        "requested_by": r.get("requested_by") or "", "as_of": str(r["as_of"] or ""),
+        "queued_at": widgets.when(r.get("queued_at")), "duration": widgets.duration(r),
+        "model_version": r.get("model_version"), "n_insiders": r.get("n_insiders"),
+        "error": r.get("error") or "",
+    } for r in runs]
+
+
+def progress_view(active: dict | None, latest: dict | None) -> html.Div:
+    """The active run's stage and percent; else how the latest run ended."""
+    if active:
+        percent = float(active.get("progress_percent") or 0)
+        stage = active.get("progress_stage") or ("waiting for a worker"
+                                                 if active["status"] == "queued" else "starting")
+        return html.Div([
+            html.Div(f"Run #{active['id']} {active['status']} · {stage} · {percent:.0f}%"
+                     + (f" · asked by {active['requested_by']}" if active.get("requested_by")
+                        else ""), id=ids.AD_PROGRESS_TEXT),
+            dbc.Progress(value=max(percent, 3), striped=True, animated=True,
+                         label=f"{percent:.0f}%"),
+        ])
+    if latest is None:
+        return html.Div("No run yet.", className="text-muted", id=ids.AD_PROGRESS_TEXT)
+    color = {"succeeded": "success", "failed": "danger"}.get(latest["status"], "secondary")
+    finished = widgets.when(latest.get("finished_at"))
+    text = f"Latest run #{latest['id']} {latest['status']} ({finished})"
+    if latest["status"] == "failed":
+        text += f": {latest.get('error') or 'no reason recorded'}"
+    return dbc.Alert(text, color=color, className="py-2 mb-0", id=ids.AD_PROGRESS_TEXT)
+
+
+def failed_view(runs: list[dict]):
+    failed = [r for r in runs if r["status"] == "failed"][:10]
+    if not failed:
+        return html.P("No failed runs.", className="text-muted")
+    return dbc.ListGroup([dbc.ListGroupItem([
+        html.Strong(f"Run #{r['id']} · {widgets.when(r.get('finished_at'))} · {r['trigger']}"),
+        html.Div(r.get("error") or "no reason recorded", className="text-danger small"),
+    ]) for r in failed])
+
+
+@callback(Output(ids.AD_PROGRESS, "children"), Output(ids.AD_HISTORY, "rowData"),
+          Output(ids.AD_FAILED, "children"), Output(ids.AD_AUDIT, "rowData"),
+          Input(ids.AD_POLL, "n_intervals"), Input(ids.AD_MESSAGE, "children"))
+def poll(_n, _message):
+    if not auth.is_admin():
+        return no_update, no_update, no_update, no_update
+    runs = data.run_history()
+    active = next((r for r in runs if r["status"] in ("queued", "running")), None)
+    audit = [{**a, "at": widgets.when(a["at"]), "details": str(a["details"] or "")}
+             for a in data.audit_log()]
+    return (progress_view(active, runs[0] if runs else None), history_rows(runs),
+            failed_view(runs), audit)
+
+
+@callback(Output(ids.AD_MESSAGE, "children"), Input(ids.AD_RUN_NOW, "n_clicks"),
+          State(ids.AD_REFIT, "value"), prevent_initial_call=True)
+def run_now(_clicks, refit: bool):
+    """Start a run: admins only (checked here, on the server), rate-limited and audited."""
+    from worker.trigger import request_run
+
+    engine = flask.current_app.config[data.ENGINE_KEY]
+    settings = flask.current_app.config["INSIDERS_SETTINGS"]
+    if not auth.is_admin():
+        auth.audit(engine, "run_refused", {"reason": "not an admin"})
+        return dbc.Alert("Only an admin can start a run.", color="danger", className="py-2")
+    user = auth.username()
+    if not auth.rerun_allowed(engine, settings.rerun_rate_limit, user):
+        auth.audit(engine, "run_refused", {"reason": "rate limit"})
+        return dbc.Alert(f"Too many requests: at most {settings.rerun_rate_limit}.",
+                         color="warning", className="py-2")
+    try:
+        run, created = request_run(engine, trigger="manual", requested_by=user,
+                                   refit=bool(refit))
+    except Exception as exc:  # the broker may be down: tell the admin, keep the page alive
+        auth.audit(engine, auth.RUN_ACTION, {"error": str(exc)[:300]})
+        return dbc.Alert(f"Could not start a run: {exc}", color="danger", className="py-2")
+    auth.audit(engine, auth.RUN_ACTION, {"run_id": run.id, "created": created,
+                                         "refit": bool(refit)})
+    if created:
+        return dbc.Alert(f"Run #{run.id} queued.", color="success", className="py-2")
+    return dbc.Alert(f"Run #{run.id} is already {run.status}; showing its progress.",
+                     color="info", className="py-2")

@@ -1,0 +1,114 @@
+"""Changes: who entered and who left Insiders between two runs, why, and cluster moves."""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+import pandas as pd
+from dash import Input, Output, callback, dcc, html
+
+from dashboard import charts, data, ids, widgets
+
+dash.register_page(__name__, path="/changes", name="Changes", order=1,
+                   title="Insiders · Changes")
+
+FEATURE_CHANGES = [("gross_revenue", "Revenue", ",.0f"), ("invoice_quantity", "Invoices", ",.0f"),
+                   ("recency_days", "Recency (days)", ",.0f"),
+                   ("avg_ticket", "Mean ticket", ",.2f")]
+
+
+def _option(run: dict) -> dict:
+    return {"label": f"#{run['id']} · as of {run['as_of']}", "value": run["id"]}
+
+
+def layout(**kwargs) -> html.Div:
+    runs = data.succeeded_runs()
+    if len(runs) < 2:
+        return html.Div([html.H2("Changes"), widgets.empty_state(
+            "Changes appear after the second run",
+            "Entries and exits are measured between two succeeded runs. "
+            + ("There is one so far." if runs else "There are none yet.")
+            + " A backfill (insiders backfill) creates a history at once.",
+        )])
+    ids_ = [r["id"] for r in runs]
+    default_to, default_from = ids_[-1], ids_[-2]
+    to_run = _pick(kwargs.get("to"), ids_, default_to)
+    from_run = _pick(kwargs.get("from"), ids_, default_from)
+    options = [_option(r) for r in reversed(runs)]
+    return html.Div([
+        html.H2("Changes"),
+        dbc.Row([
+            dbc.Col([dbc.Label("From run"), dcc.Dropdown(id=ids.CH_FROM, options=options,
+                                                         value=from_run, clearable=False)], md=4),
+            dbc.Col([dbc.Label("To run"), dcc.Dropdown(id=ids.CH_TO, options=options,
+                                                       value=to_run, clearable=False)], md=4),
+        ], className="mb-3"),
+        dcc.Loading(html.Div(id=ids.CH_COUNTS)),
+        dbc.Row([
+            dbc.Col(dbc.RadioItems(id=ids.CH_KIND, inline=True, value="all", options=[
+                {"label": "All", "value": "all"}, {"label": "Entered", "value": "entered"},
+                {"label": "Exited", "value": "exited"}]), md=8),
+            dbc.Col(dbc.Button("Export CSV", id=ids.CH_EXPORT, size="sm", color="secondary",
+                               outline=True), md=4, className="text-end"),
+        ], className="mt-3 mb-2"),
+        charts.grid(ids.CH_GRID, [], _columns(), height=460, filename="insiders-changes.csv"),
+        dcc.Loading(dcc.Graph(id=ids.CH_SANKEY, config={"displaylogo": False})),
+    ])
+
+
+def _pick(value, allowed: list[int], default: int) -> int:
+    try:
+        return int(value) if int(value) in allowed else default
+    except (TypeError, ValueError):
+        return default
+
+
+def _columns() -> list[dict]:
+    columns = [
+        {"field": "customer_id", "headerName": "Customer", "filter": "agNumberColumnFilter",
+         "cellRenderer": "CustomerLink", "minWidth": 110},
+        {"field": "kind", "headerName": "Change", "maxWidth": 120},
+        {"field": "cause", "headerName": "Cause", "maxWidth": 150},
+        {"field": "reason", "headerName": "Reason", "minWidth": 320, "flex": 3,
+         "tooltipField": "reason"},
+    ]
+    for field, label, fmt in FEATURE_CHANGES:
+        columns.append(charts.number_column(f"change_{field}", f"Δ {label}", f"+{fmt}"))
+    return columns
+
+
+def grid_rows(moves: pd.DataFrame) -> list[dict]:
+    """Rows for the grid: one per entry or exit, with the key feature changes."""
+    keep = ["customer_id", "kind", "cause", "reason",
+            *[f"change_{f}" for f, _, _ in FEATURE_CHANGES]]
+    frame = moves[keep].astype(object).where(moves[keep].notna(), None)
+    return frame.to_dict("records")
+
+
+@callback(
+    Output(ids.CH_COUNTS, "children"), Output(ids.CH_GRID, "rowData"),
+    Output(ids.CH_SANKEY, "figure"),
+    Input(ids.CH_FROM, "value"), Input(ids.CH_TO, "value"), Input(ids.CH_KIND, "value"),
+)
+def compare(run_from: int, run_to: int, kind: str):
+    if run_from == run_to:
+        note = dbc.Alert("Pick two different runs.", color="secondary", className="py-2")
+        return note, [], charts.empty_figure("Pick two different runs")
+    moves = data.changes(run_from, run_to)
+    counts = moves["kind"].value_counts()
+    cards = dbc.Row([
+        dbc.Col(widgets.stat_card("Entered", f"{counts.get('entered', 0):,}",
+                                  f"joined Insiders in run #{run_to}", "success"), md=3),
+        dbc.Col(widgets.stat_card("Exited", f"{counts.get('exited', 0):,}",
+                                  f"left Insiders since run #{run_from}", "danger"), md=3),
+    ], className="g-2")
+    shown = moves if kind == "all" else moves[moves["kind"] == kind]
+    figure = charts.sankey_figure(data.transitions(run_from, run_to), data.clusters(run_from),
+                                  data.clusters(run_to))
+    return cards, grid_rows(shown), figure
+
+
+@callback(Output(ids.CH_GRID, "exportDataAsCsv"), Input(ids.CH_EXPORT, "n_clicks"),
+          prevent_initial_call=True)
+def export(_clicks: int) -> bool:
+    return True

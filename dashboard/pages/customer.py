@@ -1,0 +1,94 @@
+"""Customer: one customer's Insiders status now, across runs, and the reason for each change."""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+import pandas as pd
+from dash import Input, Output, State, callback, dcc, html
+
+from dashboard import charts, data, ids, widgets
+
+dash.register_page(__name__, path="/customer", name="Customer", order=2,
+                   title="Insiders · Customer")
+
+
+def layout(id: str | None = None, **_kwargs) -> html.Div:
+    return html.Div([
+        html.H2("Customer"),
+        dbc.Row(dbc.Col(dbc.InputGroup([
+            dbc.Input(id=ids.CU_INPUT, type="number", placeholder="Customer id, e.g. 12346",
+                      value=_as_int(id), debounce=True, min=0),
+            dbc.Button("Find", id=ids.CU_FIND, color="primary"),
+        ]), md=5), className="mb-3"),
+        dcc.Loading(html.Div(id=ids.CU_RESULT)),
+    ])
+
+
+def _as_int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def status_text(history: pd.DataFrame, events: list[dict]) -> tuple[str, str]:
+    """'Insider since DATE', 'Left Insiders on DATE' or 'Never an Insider', with a colour."""
+    if history.empty:
+        return "Not found in any run", "secondary"
+    flags = history["is_insiders"].astype(bool).tolist()
+    dates = history["as_of"].tolist()
+    if flags[-1]:
+        start = len(flags) - 1
+        while start > 0 and flags[start - 1]:
+            start -= 1
+        return f"Insider since {dates[start]}", "warning"
+    if any(flags):
+        last_in = max(i for i, flag in enumerate(flags) if flag)
+        return f"Left Insiders on {dates[last_in + 1]}", "danger"
+    return "Never an Insider", "secondary"
+
+
+def _events_table(events: list[dict]) -> html.Div:
+    if not events:
+        return html.P("No entries or exits recorded for this customer.", className="text-muted")
+    rows = [html.Tr([html.Td(f"#{e['run_id']} · {e['as_of']}"),
+                     html.Td(dbc.Badge(e["kind"], color="success" if e["kind"] == "entered"
+                                       else "danger")),
+                     html.Td(e.get("cause") or ""), html.Td(e.get("reason") or "")])
+            for e in events]
+    head = html.Thead(html.Tr([html.Th("Run"), html.Th("Change"), html.Th("Cause"),
+                               html.Th("Reason")]))
+    return dbc.Table([head, html.Tbody(rows)], striped=True, hover=True, size="sm")
+
+
+@callback(Output(ids.CU_RESULT, "children"), Input(ids.CU_FIND, "n_clicks"),
+          Input(ids.CU_INPUT, "value"), State(ids.CU_INPUT, "value"))
+def find(_clicks, _typed, customer_id):
+    customer = _as_int(customer_id)
+    if customer is None:
+        if data.current_run() is None:
+            return widgets.no_runs_state(data.active_run(), data.latest_run())
+        return html.P("Type a customer id to see their status, history and reasons.",
+                      className="text-muted")
+    history = data.customer_history(customer)
+    if history.empty:
+        return widgets.empty_state(f"Customer {customer} is in no run",
+                                   "Check the id; customers appear once they have bought "
+                                   "something up to a run's as-of date.", color="secondary")
+    events = data.customer_events(customer)
+    text, color = status_text(history, events)
+    thresholds = {run["run_id"]: data.run_thresholds({"id": run["run_id"],
+                                                      "model_version": run["model_version"]})
+                  for run in history[["run_id", "model_version"]].to_dict("records")}
+    latest = history.iloc[-1]
+    return html.Div([
+        dbc.Alert([html.H4(f"Customer {customer}: {text}", className="alert-heading mb-1"),
+                   html.Span(f"In run #{latest['run_id']} (as of {latest['as_of']}) in cluster "
+                             f"{latest['cluster_name'] or latest['cluster']}.")], color=color),
+        dcc.Graph(figure=charts.timeline_figure(history), config={"displayModeBar": False}),
+        dcc.Graph(figure=charts.features_figure(history, thresholds),
+                  config={"displayModeBar": False}),
+        html.H4("Entries and exits", className="mt-3"),
+        _events_table(events),
+    ])

@@ -1,0 +1,103 @@
+"""The login and logout views: plain Flask, not a Dash page.
+
+A Dash page renders through ``/_dash-update-component``, which answers only to a logged-in
+session; so the login form is served by Flask, with a CSRF token (Flask-WTF).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import flask
+from flask_login import current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from flask_wtf.csrf import validate_csrf
+from wtforms import PasswordField, StringField, ValidationError
+from wtforms.validators import DataRequired, Length
+
+from dashboard.auth import SessionUser
+from store.db import session_scope
+from store.users import authenticate, record
+
+blueprint = flask.Blueprint("auth", __name__)
+STYLESHEET = "/assets/00-bootstrap-flatly.min.css"
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sign in · Insiders</title>
+<link rel="stylesheet" href="{{ css }}"></head>
+<body class="bg-light">
+<main class="container" style="max-width: 420px; margin-top: 12vh">
+  <div class="card shadow-sm"><div class="card-body p-4">
+    <h1 class="h3 mb-1">Insiders</h1>
+    <p class="text-muted mb-4">Sign in to see who your most valuable customers are.</p>
+    {% if error %}<div class="alert alert-danger py-2" role="alert">{{ error }}</div>{% endif %}
+    <form method="post" action="{{ action }}" novalidate>
+      {{ form.csrf_token }}
+      <div class="mb-3"><label class="form-label" for="username">Username</label>
+        {{ form.username(class_="form-control", autocomplete="username", autofocus=true) }}</div>
+      <div class="mb-3"><label class="form-label" for="password">Password</label>
+        {{ form.password(class_="form-control", autocomplete="current-password") }}</div>
+      <button id="login-submit" class="btn btn-primary w-100" type="submit">Sign in</button>
+    </form>
+  </div></div>
+  <p class="text-muted small mt-3 text-center">Accounts: INSIDERS_ADMIN_USER / _PASSWORD
+   or <code>insiders user add</code>.</p>
+</main></body></html>"""
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired(), Length(max=100)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site: never an open redirect to another host."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    parts = urlsplit(target)
+    return target if not parts.netloc and not parts.scheme else "/"
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated and flask.request.method == "GET":
+        return flask.redirect(_safe_next(flask.request.args.get("next")))
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        engine = flask.current_app.config["INSIDERS_ENGINE"]
+        with session_scope(engine) as session:
+            account = authenticate(session, form.username.data, form.password.data)
+            record(session, form.username.data[:100],
+                   "login" if account else "login_failed", {"ip": flask.request.remote_addr})
+        if account:
+            flask.session.clear()
+            login_user(SessionUser(account))
+            return flask.redirect(_safe_next(flask.request.args.get("next")))
+        error = "Wrong username or password."
+    elif flask.request.method == "POST":
+        error = "The form expired or was incomplete; please try again."
+    status = 401 if error else 200
+    html = flask.render_template_string(
+        PAGE, form=form, error=error, css=STYLESHEET,
+        action=flask.request.full_path.rstrip("?"),
+    )
+    return html, status
+
+
+@blueprint.route("/logout", methods=["POST"])
+def logout():
+    try:
+        validate_csrf(flask.request.form.get("csrf_token"))
+    except ValidationError:
+        flask.abort(400)
+    logout_user()
+    flask.session.clear()
+    return flask.redirect(flask.url_for("auth.login"))
+
+
+@blueprint.route("/healthz")
+def healthz():
+    return {"status": "ok"}

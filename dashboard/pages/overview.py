@@ -1,0 +1,83 @@
+"""Overview: the current run at a glance, its clusters and the Insiders across runs."""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, callback, dcc, html
+
+from dashboard import charts, data, ids, widgets
+from pipeline.columns import FEATURE_COLUMNS
+
+dash.register_page(__name__, path="/", name="Overview", order=0, title="Insiders · Overview")
+
+
+def layout(**_kwargs) -> html.Div:
+    current, active, latest = data.current_run(), data.active_run(), data.latest_run()
+    if current is None:
+        return html.Div([html.H2("Overview"), widgets.no_runs_state(active, latest)])
+    clusters = data.clusters(current["id"])
+    summary = data.insiders_summary(current["id"])
+    return html.Div([
+        html.H2("Overview"),
+        widgets.run_caption(current),
+        *widgets.status_alerts(current, active, latest),
+        _cards(current, summary),
+        dbc.Row([
+            dbc.Col(dcc.Loading(dcc.Graph(id=ids.OV_SCATTER, config={"displaylogo": False})),
+                    lg=8),
+            dbc.Col(dcc.Graph(figure=charts.revenue_share_figure(clusters),
+                              config={"displayModeBar": False}), lg=4),
+        ], className="my-3"),
+        html.H4("Cluster profiles", className="mt-2"),
+        _profile_grid(clusters),
+        dcc.Graph(figure=charts.trend_figure(data.succeeded_runs()),
+                  config={"displayModeBar": False}, className="mt-3"),
+        dcc.Store(id=ids.OV_RUN, data={"id": current["id"], "n": current.get("n_customers")}),
+    ])
+
+
+def _cards(run: dict, summary: dict) -> dbc.Row:
+    cards = [
+        ("Insiders", f"{int(summary.get('insiders') or 0):,}",
+         f"of {int(summary.get('customers') or 0):,} customers", "warning"),
+        ("Share of customers", widgets.percent(summary.get("share")), "are Insiders", "primary"),
+        ("Revenue share", widgets.percent(summary.get("revenue_share")),
+         "of gross revenue comes from Insiders", "success"),
+        ("Mean revenue", widgets.money(summary.get("mean_revenue")),
+         f"per Insider · {widgets.money(summary.get('mean_revenue_all'))} overall", "primary"),
+        ("Mean ticket", widgets.money(summary.get("mean_ticket")),
+         f"per Insider · {widgets.money(summary.get('mean_ticket_all'))} overall", "primary"),
+    ]
+    return dbc.Row([dbc.Col(widgets.stat_card(*card), className="mb-2") for card in cards],
+                   className="g-2 row-cols-1 row-cols-md-3 row-cols-xl-5")
+
+
+def _profile_grid(clusters: list[dict]):
+    rows = []
+    for c in clusters:
+        profile = {k: v for k, v in (c.get("profile") or {}).items() if k in FEATURE_COLUMNS}
+        rows.append({"name": c["name"], "color": charts.color_of(c),
+                     "insiders": "★" if c["is_insiders"] else "", "size": c["size"],
+                     "share": c["share"], "revenue_share": c["revenue_share"], **profile})
+    columns = [
+        {"field": "name", "headerName": "Cluster", "pinned": "left", "minWidth": 170,
+         "cellStyle": {"function": "({borderLeft: '8px solid ' + params.data.color})"}},
+        {"field": "insiders", "headerName": "Insiders", "maxWidth": 110},
+        charts.number_column("size", "Customers"),
+        charts.number_column("share", "Share", ".1%"),
+        charts.number_column("revenue_share", "Revenue share", ".1%"),
+        *[charts.number_column(f, charts.FEATURE_LABELS[f], ",.0f" if f != "avg_ticket"
+                               else ",.2f") for f in FEATURE_COLUMNS],
+    ]
+    return charts.grid("ov-profiles", rows, columns, height=320, filename="clusters.csv")
+
+
+@callback(Output(ids.OV_SCATTER, "figure"), Input(ids.OV_RUN, "data"))
+def scatter(run: dict | None):
+    """The embedding, sampled above MAX_SCATTER_POINTS (built apart: the heaviest figure)."""
+    if not run:
+        return charts.empty_figure("No run")
+    points = data.embedding_sample(run["id"], run.get("n"))
+    sampled = bool(run.get("n")) and run["n"] > data.MAX_SCATTER_POINTS
+    return charts.embedding_figure(points, data.clusters(run["id"]), sampled)

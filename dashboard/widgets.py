@@ -1,0 +1,108 @@
+"""Small layout pieces every page uses: stat cards, run captions and self-explaining states."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+
+def when(value: datetime | None) -> str:
+    return value.strftime("%d %b %Y %H:%M UTC") if value else "—"
+
+
+def duration(run: dict) -> str:
+    start, end = run.get("started_at"), run.get("finished_at")
+    if not start or not end:
+        return "—"
+    seconds = max((end - start).total_seconds(), 0)
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes} min {secs} s" if minutes else f"{seconds:.0f} s"
+
+
+def run_caption(run: dict) -> html.Div:
+    """Which run this is: when, as of which date, how long, which model version."""
+    as_of = run["as_of"].strftime("%d %b %Y") if run.get("as_of") else "—"
+    parts = [
+        ("Run", f"#{run['id']}"),
+        ("Data as of", as_of),
+        ("Finished", when(run.get("finished_at"))),
+        ("Took", duration(run)),
+        ("Model version", f"v{run['model_version']}" if run.get("model_version") else "—"),
+        ("Trigger", f"{run.get('trigger', '—')}"
+                    + (f" by {run['requested_by']}" if run.get("requested_by") else "")),
+    ]
+    return html.Div(
+        [html.Span([html.Small(label, className="text-muted me-1"), html.Strong(value)],
+                   className="me-4") for label, value in parts],
+        className="mb-3 run-caption",
+    )
+
+
+def stat_card(title: str, value: str, note: str = "", color: str = "primary") -> dbc.Card:
+    return dbc.Card(
+        dbc.CardBody([
+            html.Div(title, className="text-muted small text-uppercase"),
+            html.Div(value, className=f"fs-3 fw-bold text-{color}"),
+            html.Div(note, className="text-muted small"),
+        ]),
+        className="shadow-sm h-100",
+    )
+
+
+def empty_state(title: str, body: str | list, color: str = "info") -> dbc.Alert:
+    return dbc.Alert([html.H4(title, className="alert-heading"), html.Div(body)], color=color,
+                     className="my-4")
+
+
+def no_runs_state(active: dict | None, latest: dict | None) -> dbc.Alert:
+    """Why there is nothing to show yet, and what to do about it."""
+    if active:
+        return empty_state(
+            "The first run is in progress",
+            [f"Run #{active['id']} is {active['status']}: "
+             f"{active.get('progress_stage') or 'waiting for a worker'} "
+             f"({active.get('progress_percent') or 0:.0f}%). This page fills in when it ends; "
+             "follow it on ", dcc.Link("Admin", href="/admin"), "."],
+        )
+    if latest and latest["status"] == "failed":
+        return empty_state(
+            "The last run failed, and no run has succeeded yet",
+            [f"Run #{latest['id']} failed: {latest.get('error') or 'no reason recorded'}. "
+             "Fix the cause and start a new run from ", dcc.Link("Admin", href="/admin"), "."],
+            color="danger",
+        )
+    return empty_state(
+        "No runs yet",
+        ["Nothing has been segmented so far. An admin can start the first run from ",
+         dcc.Link("Admin → Run now", href="/admin"),
+         ", or from a terminal with ", html.Code("insiders run"),
+         "; the schedule will also start one by itself."],
+    )
+
+
+def status_alerts(current: dict | None, active: dict | None, latest: dict | None) -> list:
+    """Notes above a page that shows the current run: one in progress, or a newer failure."""
+    notes = []
+    if active:
+        notes.append(dbc.Alert(
+            [f"Run #{active['id']} is {active['status']} "
+             f"({active.get('progress_stage') or 'waiting'}, "
+             f"{active.get('progress_percent') or 0:.0f}%). You are seeing run #{current['id']} "
+             "until it succeeds. ", dcc.Link("Follow it", href="/admin")],
+            color="info", className="py-2"))
+    if latest and latest["status"] == "failed" and latest["id"] > current["id"]:
+        notes.append(dbc.Alert(
+            f"The latest run #{latest['id']} failed: {latest.get('error') or 'no reason'}. "
+            f"Showing run #{current['id']}, the latest that succeeded.",
+            color="warning", className="py-2"))
+    return notes
+
+
+def money(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.0f}"
+
+
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"

@@ -1,0 +1,101 @@
+"""Dashboard accounts and the audit log: who may look, who may act, and who did what."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from store.schema import ROLES, AuditEntry, User
+
+MIN_PASSWORD_LENGTH = 8
+
+
+class UserError(ValueError):
+    """A user cannot be created as asked (bad role, short password)."""
+
+
+@dataclass(frozen=True)
+class Account:
+    """A user as the dashboard needs it: never carries the password hash."""
+
+    id: int
+    username: str
+    role: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def _account(user: User) -> Account:
+    return Account(id=user.id, username=user.username, role=user.role)
+
+
+def save_user(session: Session, username: str, password: str, role: str) -> Account:
+    """Create ``username`` or update its password and role; the password is stored hashed."""
+    username = username.strip()
+    if not username:
+        raise UserError("a username is required")
+    if role not in ROLES:
+        raise UserError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    user = session.scalar(select(User).where(User.username == username))
+    created = user is None
+    if user is None:
+        user = User(username=username, created_at=datetime.now(UTC))
+        session.add(user)
+    user.password_hash = generate_password_hash(password)
+    user.role = role
+    session.flush()
+    record(session, username, "user_created" if created else "user_updated", {"role": role})
+    return _account(user)
+
+
+def authenticate(session: Session, username: str, password: str) -> Account | None:
+    """The account if the password matches, else None (same answer for unknown users)."""
+    user = session.scalar(select(User).where(User.username == username.strip()))
+    if user is None:
+        # hash anyway so that timing does not tell which usernames exist
+        check_password_hash(generate_password_hash("x"), password)
+        return None
+    return _account(user) if check_password_hash(user.password_hash, password) else None
+
+
+def get_account(session: Session, user_id: int) -> Account | None:
+    user = session.get(User, user_id)
+    return None if user is None else _account(user)
+
+
+def list_accounts(session: Session) -> list[Account]:
+    return [_account(u) for u in session.scalars(select(User).order_by(User.username))]
+
+
+def record(session: Session, username: str, action: str, details: dict | None = None) -> None:
+    """Append one audit entry (committed with the caller's session)."""
+    session.add(
+        AuditEntry(at=datetime.now(UTC), username=username, action=action, details=details or {})
+    )
+
+
+def count_actions(
+    session: Session, action: str, within: timedelta, username: str | None = None
+) -> int:
+    """How many ``action`` entries were logged in the last ``within`` (by ``username``)."""
+    since = datetime.now(UTC) - within
+    query = select(func.count()).where(AuditEntry.action == action, AuditEntry.at >= since)
+    if username is not None:
+        query = query.where(AuditEntry.username == username)
+    return int(session.scalar(query) or 0)
+
+
+def recent_actions(session: Session, limit: int = 50) -> list[dict]:
+    rows = session.scalars(select(AuditEntry).order_by(AuditEntry.at.desc()).limit(limit))
+    return [
+        {"at": r.at, "username": r.username, "action": r.action, "details": r.details}
+        for r in rows
+    ]
