@@ -36,6 +36,8 @@ def current_revision(url: str) -> str | None:
     from alembic.runtime.migration import MigrationContext
     from sqlalchemy import create_engine
 
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return None
     engine = create_engine(url)
     try:
         with engine.connect() as connection:

@@ -1,0 +1,25 @@
+"""Replacement segmentation functions a test worker can run (same signature as the pipeline's).
+
+They stand in for ``pipeline.run.run_segmentation`` only where a test needs a run that is slow
+(to kill the worker mid-run) or that fails; the end-to-end tests use the real pipeline.
+"""
+
+from __future__ import annotations
+
+import time
+
+
+def slow_segment(transactions, *, progress=None, **_kwargs):
+    """Reports progress for two minutes, long enough to be killed mid-run."""
+    for step in range(1200):
+        if progress is not None:
+            progress("slow stage", step / 1200)
+        time.sleep(0.1)
+    raise RuntimeError("slow_segment was not killed in time")
+
+
+def failing_segment(transactions, *, progress=None, **_kwargs):
+    """Gets a little way, then fails like a pipeline bug would."""
+    if progress is not None:
+        progress("features", 0.2)
+    raise ValueError("synthetic failure inside the pipeline")
