@@ -105,7 +105,7 @@ def serve(host: str, port: int) -> None:
     settings = load_settings()
     app = create_app(settings)
     if settings.debug:
-        app.run(host=host, port=port, debug=True)
+        app.run(host=host, port=port, debug=True, use_reloader=False)
         return
     from waitress import serve as waitress_serve
 

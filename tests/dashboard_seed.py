@@ -165,3 +165,35 @@ def _write_run(conn, run_id: int, as_of: date, labels: list[dict], at: datetime)
                          "profile": profile})
     conn.execute(insert(Cluster), clusters)
     conn.execute(insert(CustomerLabel), labels)
+
+
+ORIGIN = {"Origin": "http://localhost"}
+
+
+def login(client, username: str, password: str):
+    """Log ``client`` (a Flask test client) in through the real form, CSRF token included."""
+    page = client.get("/login").get_data(as_text=True)
+    token = page.split('name="csrf_token" type="hidden" value="', 1)[1].split('"', 1)[0]
+    return client.post("/login", data={"csrf_token": token, "username": username,
+                                       "password": password}, headers=ORIGIN)
+
+
+def call(client, outputs: list[tuple[str, str]], inputs: list[tuple[str, str, object]],
+         state: list[tuple[str, str, object]] = ()):
+    """POST one callback to /_dash-update-component the way the browser does."""
+    out = [{"id": i, "property": p} for i, p in outputs]
+    output = (f"{outputs[0][0]}.{outputs[0][1]}" if len(outputs) == 1
+              else ".." + "...".join(f"{i}.{p}" for i, p in outputs) + "..")
+    body = {
+        "output": output, "outputs": out[0] if len(out) == 1 else out,
+        "inputs": [{"id": i, "property": p, "value": v} for i, p, v in inputs],
+        "state": [{"id": i, "property": p, "value": v} for i, p, v in state],
+        "changedPropIds": [f"{inputs[0][0]}.{inputs[0][1]}"],
+    }
+    return client.post("/_dash-update-component", json=body, headers=ORIGIN)
+
+
+def page(client, path: str, search: str = ""):
+    """Render a page through the Dash Pages router callback."""
+    return call(client, [("_pages_content", "children"), ("_pages_store", "data")],
+                [("_pages_location", "pathname", path), ("_pages_location", "search", search)])

@@ -1,0 +1,121 @@
+"""The dashboard's data layer against a real (SQLite) database migrated to head."""
+
+from __future__ import annotations
+
+import pytest
+
+import migrations
+from dashboard import data
+from store.db import make_engine
+from tests.dashboard_seed import N_CUSTOMERS, THRESHOLDS, seed
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    url = f"sqlite:///{tmp_path_factory.mktemp('dash') / 'insiders.db'}"
+    migrations.upgrade(url)
+    engine = make_engine(url)
+    seed(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def empty_engine(tmp_path):
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    migrations.upgrade(url)
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+
+
+def test_current_run_is_latest_succeeded_not_the_failed_one(engine):
+    assert data.current_run(engine)["id"] == 3
+    assert data.latest_run(engine)["status"] == "failed"
+    assert data.previous_run(3, engine)["id"] == 2
+    assert data.previous_run(1, engine) is None
+    assert [r["id"] for r in data.succeeded_runs(engine)] == [1, 2, 3]
+    assert data.active_run(engine) is None
+
+
+def test_empty_database_has_no_current_run(empty_engine):
+    assert data.current_run(empty_engine) is None
+    assert data.latest_run(empty_engine) is None
+    assert data.succeeded_runs(empty_engine) == []
+
+
+def test_insiders_summary_matches_run_metrics(engine):
+    run = data.current_run(engine)
+    summary = data.insiders_summary(3, engine)
+    assert summary["customers"] == N_CUSTOMERS
+    assert summary["insiders"] == run["n_insiders"]
+    assert summary["revenue_share"] == pytest.approx(run["revenue_share"])
+    assert summary["mean_revenue"] > summary["mean_revenue_all"]
+
+
+def test_embedding_sample_keeps_every_insider_and_stays_under_the_cap(engine):
+    full = data.embedding_sample(3, N_CUSTOMERS, engine=engine)
+    assert len(full) == N_CUSTOMERS
+    sampled = data.embedding_sample(3, N_CUSTOMERS, max_points=20, engine=engine)
+    assert len(sampled) < N_CUSTOMERS
+    assert sampled["is_insiders"].sum() == full["is_insiders"].sum()
+
+
+def test_changes_between_consecutive_runs_carry_the_stored_reason(engine):
+    moves = data.changes(2, 3, engine)
+    assert set(moves["kind"]) <= {"entered", "exited"}
+    assert len(moves) > 0
+    assert moves["cause"].eq("feature").all()
+    assert moves["reason"].str.contains("gross revenue").all()
+    entered = moves[moves["kind"] == "entered"].iloc[0]
+    assert entered["change_gross_revenue"] == pytest.approx(
+        entered["after_gross_revenue"] - entered["before_gross_revenue"])
+
+
+def test_changes_across_several_runs_agree_with_the_labels(engine):
+    moves = data.changes(1, 3, engine)
+    history = {cid: data.customer_history(cid, engine) for cid in moves["customer_id"]}
+    for _, move in moves.iterrows():
+        flags = history[move["customer_id"]].set_index("run_id")["is_insiders"]
+        assert bool(flags.get(3, False)) == (move["kind"] == "entered")
+        assert bool(flags.get(1, False)) == (move["kind"] == "exited")
+
+
+def test_transitions_count_every_customer_of_the_later_run(engine):
+    frame = data.transitions(2, 3, engine)
+    assert frame["customers"].sum() == N_CUSTOMERS
+
+
+def test_customer_history_and_events(engine):
+    moves = data.changes(2, 3, engine)
+    customer = int(moves["customer_id"].iloc[0])
+    history = data.customer_history(customer, engine)
+    assert list(history["run_id"]) == [1, 2, 3]
+    assert history["cluster_name"].notna().all()
+    events = data.customer_events(customer, engine)
+    assert any(e["run_id"] == 3 for e in events)
+    assert data.customer_history(999_999, engine).empty
+
+
+def test_thresholds_from_report_or_model_version(engine):
+    run = data.current_run(engine)
+    thresholds = data.run_thresholds(run, engine)
+    assert thresholds["gross_revenue"] == {"entry": 3000.0, "entry_op": ">=", "exit": 2000.0,
+                                           "exit_op": "<"}
+
+
+@pytest.mark.parametrize("raw, expected", [
+    (None, {}),
+    ({"entry": {"gross_revenue": 10}, "exit": {"gross_revenue": 5}},
+     {"gross_revenue": {"entry": 10.0, "exit": 5.0}}),
+    ({"gross_revenue": {"entry": 10, "exit": 5}}, {"gross_revenue": {"entry": 10.0, "exit": 5.0}}),
+    ({"entry": {"gross_revenue": {"op": ">=", "value": "bad"}}},
+     {"gross_revenue": {"entry_op": ">="}}),
+    ({"weird": [1, 2]}, {}),
+])
+def test_normalise_thresholds_is_defensive(raw, expected):
+    assert data.normalise_thresholds(raw) == expected
+
+
+def test_threshold_fixture_matches_the_model_format():
+    assert set(THRESHOLDS) == {"entry", "exit"}
