@@ -201,12 +201,14 @@ def write_events(
 
 def latest_model_state(connection: Connection):
     """The newest ModelState (greatest version), or None before the first fit."""
-    from pipeline.run import ModelState
-
     artifact = connection.execute(
         select(ModelVersion.artifact).order_by(ModelVersion.version.desc()).limit(1)
     ).scalar_one_or_none()
-    return None if artifact is None else ModelState.from_bytes(artifact)
+    if artifact is None:
+        return None
+    from pipeline.run import ModelState
+
+    return ModelState.from_bytes(artifact)
 
 
 def load_labels(engine: Engine | Connection, run_id: int) -> pd.DataFrame:

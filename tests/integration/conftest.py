@@ -89,6 +89,15 @@ def service_env(pg_url: str, redis_url: str, tmp_path_factory) -> dict[str, str]
     }
 
 
+@pytest.fixture(scope="session")
+def synthetic_file(tmp_path_factory) -> Path:
+    """A small synthetic transactions file (300 customers), in the UCI column layout."""
+    synthetic = pytest.importorskip("pipeline.synthetic", reason="pipeline.synthetic not built yet")
+    path = tmp_path_factory.mktemp("data") / "synthetic.csv"
+    synthetic.generate_transactions(300, seed=3).to_csv(path, index=False)
+    return path
+
+
 @pytest.fixture
 def service_settings(service_env, monkeypatch):
     """This process reads the same settings as the workers (trigger, reaper thresholds)."""
@@ -149,13 +158,19 @@ class WorkerProcess:
                 self.process.wait()
 
 
-@pytest.fixture
-def start_worker(service_env, redis_client, tmp_path) -> Iterator[Callable[..., WorkerProcess]]:
-    """Start a real ``celery worker`` process (prefork, one child); stopped after the test."""
+@pytest.fixture(scope="module")
+def start_worker(
+    service_env, redis_client, tmp_path_factory
+) -> Iterator[Callable[..., WorkerProcess]]:
+    """Start a real ``celery worker`` process (prefork, one child); stopped after the module.
+
+    Workers started one after another share the queue: stop one before starting the next.
+    """
     started: list[WorkerProcess] = []
+    tmp_path = tmp_path_factory.mktemp("workers")
 
     def start(segment: str | None = None, name: str = "worker") -> WorkerProcess:
-        log_path = tmp_path / f"{name}.log"
+        log_path = tmp_path / f"{name}-{len(started)}.log"
         extra = dict(service_env)
         if segment:
             extra["INSIDERS_TEST_SEGMENT"] = segment
