@@ -1,0 +1,109 @@
+"""Settings from INSIDERS_* variables, the Celery configuration and the beat schedule."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from store.settings import SettingsError, load_settings
+
+
+def test_defaults_are_the_embedded_mode(tmp_path):
+    settings = load_settings({"INSIDERS_DATA_DIR": str(tmp_path)})
+    assert settings.embedded
+    assert settings.database_url == f"sqlite:///{(tmp_path / 'insiders.db').resolve()}"
+    assert settings.broker_url == f"sqla+sqlite:///{(tmp_path / 'broker.db').resolve()}"
+    assert settings.schedule_cron == "0 3 * * *"
+    assert settings.task_hard_time_limit > settings.task_soft_time_limit
+
+
+def test_production_needs_its_secrets():
+    with pytest.raises(SettingsError, match=r"INSIDERS_DATABASE_URL.*INSIDERS_SECRET_KEY"):
+        load_settings({"INSIDERS_ENV": "production", "INSIDERS_BROKER_URL": "redis://r"})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("INSIDERS_SCHEDULE", "every day"), ("INSIDERS_HEARTBEAT_SECONDS", "ten"),
+     ("INSIDERS_TASK_HARD_TIME_LIMIT", "10")],
+)
+def test_bad_values_name_the_variable(name, value):
+    with pytest.raises(SettingsError, match=name):
+        load_settings({name: value})
+
+
+def test_celery_app_is_json_only_with_late_acks_and_limits():
+    from worker.celery_app import broker_transport_options, create_app
+
+    settings = load_settings({"INSIDERS_BROKER_URL": "redis://127.0.0.1:6379/15",
+                              "INSIDERS_TASK_SOFT_TIME_LIMIT": "100"})
+    conf = create_app(settings).conf
+    assert conf.task_serializer == "json" and conf.accept_content == ["json"]
+    assert conf.task_acks_late and conf.task_reject_on_worker_lost
+    assert (conf.task_soft_time_limit, conf.task_time_limit) == (100, 400)
+    assert conf.broker_transport_options["visibility_timeout"] > conf.task_time_limit
+    assert broker_transport_options(load_settings({})) == {"connect_args": {"timeout": 30}}
+
+
+def test_tasks_are_registered_by_name():
+    from worker.celery_app import app
+
+    app.loader.import_default_modules()
+    for name in ("insiders.run_segmentation", "insiders.reap_stale_runs",
+                 "insiders.scheduled_run"):
+        assert name in app.tasks
+
+
+def test_beat_schedule_comes_from_settings_and_expires():
+    from worker.schedule import beat_schedule
+
+    settings = load_settings(
+        {"INSIDERS_SCHEDULE": "30 2 * * 1", "INSIDERS_REAPER_EVERY_SECONDS": "45"}
+    )
+    schedule = beat_schedule(settings)
+    run = schedule["scheduled-run"]
+    assert run["task"] == "insiders.scheduled_run"
+    assert run["schedule"].hour == {2} and run["schedule"].minute == {30}
+    assert run["schedule"].day_of_week == {1}
+    assert run["options"]["expires"] > 0
+    assert schedule["reap-stale-runs"]["schedule"] == 45.0
+    assert schedule["reap-stale-runs"]["options"]["expires"] == 45.0
+
+
+def test_refit_policy():
+    from types import SimpleNamespace
+
+    from worker.runner import refit_reason
+
+    state = SimpleNamespace(version=3, fitted_as_of=date(2011, 6, 30))
+    assert refit_reason(None, as_of=date(2011, 7, 1), requested=False, every_days=28)
+    assert refit_reason(state, as_of=date(2011, 7, 10), requested=True, every_days=28)
+    assert refit_reason(state, as_of=date(2011, 7, 10), requested=False, every_days=28) is None
+    assert "days old" in refit_reason(state, as_of=date(2011, 7, 31), requested=False,
+                                      every_days=28)
+    assert "later data" in refit_reason(state, as_of=date(2011, 5, 31), requested=False,
+                                        every_days=28)
+
+
+def test_backfill_period_ends():
+    from worker.commands import period_ends
+
+    assert period_ends(date(2011, 9, 15), date(2011, 12, 9)) == [
+        date(2011, 9, 30), date(2011, 10, 31), date(2011, 11, 30), date(2011, 12, 9)
+    ]
+    assert period_ends(date(2011, 1, 1), date(2011, 2, 28))[-1] == date(2011, 2, 28)
+
+
+def test_embedded_worker_lock(tmp_path):
+    from worker.embedded import worker_lock, worker_running
+
+    settings = load_settings({"INSIDERS_DATA_DIR": str(Path(tmp_path))})
+    assert not worker_running(settings)
+    with worker_lock(settings) as acquired:
+        assert acquired
+        with worker_lock(settings) as again:
+            # flock is per open file: a second open in the same process does not get it
+            assert not again
+    assert not worker_running(settings)
