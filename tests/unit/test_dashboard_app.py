@@ -1,0 +1,231 @@
+"""The dashboard over HTTP (Flask test client): login, the guard on every Dash endpoint,
+each page and callback, roles, the rerun refusal paths and the audit log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, insert, select
+
+import migrations
+from dashboard.app import create_app
+from store.db import make_engine, session_scope
+from store.schema import AuditEntry, Run
+from store.settings import SettingsError, load_settings
+from store.users import save_user
+from tests.dashboard_seed import ORIGIN, call, login, page, seed
+
+ADMIN, VIEWER, PASSWORD = "ada", "vic", "correct-horse-1"
+
+
+def _app(tmp_path, seeded: bool, **env):
+    url = f"sqlite:///{tmp_path / 'insiders.db'}"
+    migrations.upgrade(url)
+    engine = make_engine(url)
+    if seeded:
+        seed(engine)
+    settings = load_settings({"INSIDERS_DATA_DIR": str(tmp_path), "INSIDERS_DATABASE_URL": url,
+                              "INSIDERS_ADMIN_USER": ADMIN, "INSIDERS_ADMIN_PASSWORD": PASSWORD,
+                              **env})
+    with session_scope(engine) as session:
+        save_user(session, VIEWER, PASSWORD, "viewer")
+    return create_app(settings, engine), engine
+
+
+@pytest.fixture
+def app_engine(tmp_path):
+    app, engine = _app(tmp_path, seeded=True, INSIDERS_RERUN_RATE_LIMIT="2 per minute")
+    yield app, engine
+    engine.dispose()
+
+
+@pytest.fixture
+def admin(app_engine):
+    client = app_engine[0].server.test_client()
+    assert login(client, ADMIN, PASSWORD).status_code == 302
+    return client
+
+
+@pytest.fixture
+def viewer(app_engine):
+    client = app_engine[0].server.test_client()
+    assert login(client, VIEWER, PASSWORD).status_code == 302
+    return client
+
+
+def _text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def test_every_dash_endpoint_needs_a_session(app_engine):
+    client = app_engine[0].server.test_client()
+    assert client.get("/").status_code == 302
+    assert client.get("/").headers["Location"].startswith("/login")
+    for path in ("/_dash-layout", "/_dash-dependencies", "/changes"):
+        response = client.get(path)
+        assert response.status_code in (302, 401), path
+    assert page(client, "/").status_code == 401
+    no_origin = client.post("/_dash-update-component", json={"output": "x.children"})
+    assert no_origin.status_code == 403
+
+
+def test_cross_site_post_is_refused_even_when_logged_in(admin):
+    body = {"output": "x.children", "inputs": [], "state": []}
+    foreign = admin.post("/_dash-update-component", json=body,
+                         headers={"Origin": "https://evil.example"})
+    assert foreign.status_code == 403
+
+
+def test_login_needs_the_csrf_token_and_the_right_password(app_engine):
+    client = app_engine[0].server.test_client()
+    no_token = client.post("/login", data={"username": ADMIN, "password": PASSWORD},
+                           headers=ORIGIN)
+    assert no_token.status_code == 401
+    assert login(client, ADMIN, "wrong-password").status_code == 401
+    response = login(client, ADMIN, PASSWORD)
+    assert response.status_code == 302
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    with session_scope(app_engine[1]) as session:
+        actions = session.scalars(select(AuditEntry.action)).all()
+    assert "login_failed" in actions and "login" in actions
+
+
+def test_login_never_redirects_to_another_site(app_engine):
+    client = app_engine[0].server.test_client()
+    page_html = _text(client.get("/login?next=//evil.example/x"))
+    token = page_html.split('name="csrf_token" type="hidden" value="', 1)[1].split('"', 1)[0]
+    response = client.post("/login?next=//evil.example/x", headers=ORIGIN,
+                           data={"csrf_token": token, "username": ADMIN, "password": PASSWORD})
+    assert response.headers["Location"] == "/"
+
+
+def test_logout_is_a_post_with_a_token(admin):
+    admin.get("/logout")  # a GET (a link on another site) does not log out
+    assert admin.post("/logout", headers=ORIGIN).status_code == 400
+    assert page(admin, "/").status_code == 200
+    token = _text(admin.get("/_dash-layout")).split('"name":"csrf_token"', 1)[0]
+    token = token.rsplit('"value":"', 1)[1].split('"', 1)[0]
+    assert admin.post("/logout", data={"csrf_token": token}, headers=ORIGIN).status_code == 302
+    assert page(admin, "/").status_code == 401
+
+
+@pytest.mark.parametrize("path, search, expected", [
+    ("/", "", "Insiders across runs"),
+    ("/", "", "Cluster profiles"),
+    ("/changes", "", "From run"),
+    ("/customer", "?id=12011", "Customer"),
+    ("/report", "", "Who is eligible"),
+    ("/admin", "", "Run now"),
+])
+def test_pages_render_for_an_admin(admin, path, search, expected):
+    response = page(admin, path, search)
+    assert response.status_code == 200
+    assert expected in _text(response)
+
+
+def test_viewer_sees_no_admin_page_and_cannot_start_a_run(viewer, app_engine):
+    layout = _text(viewer.get("/_dash-layout"))
+    assert '"Admin"' not in layout and '"Overview"' in layout
+    assert "Admins only" in _text(page(viewer, "/admin"))
+    response = call(viewer, [("ad-message", "children")], [("ad-run-now", "n_clicks", 1)],
+                    [("ad-refit", "value", False)])
+    assert response.status_code == 200
+    assert "Only an admin can start a run" in _text(response)
+    with session_scope(app_engine[1]) as session:
+        assert session.scalar(select(func.count()).select_from(Run)) == 4
+        refused = session.scalars(select(AuditEntry).where(AuditEntry.action == "run_refused"))
+        assert [a.username for a in refused] == [VIEWER]
+
+
+def test_run_requests_are_rate_limited(admin, app_engine):
+    with session_scope(app_engine[1]) as session:
+        for _ in range(2):
+            session.add(AuditEntry(at=datetime.now(UTC), username=ADMIN,
+                                   action="run_requested", details={}))
+    response = call(admin, [("ad-message", "children")], [("ad-run-now", "n_clicks", 1)],
+                    [("ad-refit", "value", False)])
+    assert "Too many requests" in _text(response)
+    with session_scope(app_engine[1]) as session:
+        assert session.scalar(select(func.count()).select_from(Run)) == 4
+
+
+def test_overview_scatter_and_changes_callbacks(admin):
+    scatter = call(admin, [("ov-scatter", "figure")], [("ov-run", "data", {"id": 3, "n": 60})])
+    assert scatter.status_code == 200 and "scattergl" in _text(scatter)
+    changes = call(admin, [("ch-counts", "children"), ("ch-grid", "rowData"),
+                           ("ch-sankey", "figure")],
+                   [("ch-from", "value", 2), ("ch-to", "value", 3), ("ch-kind", "value", "exited")])
+    body = changes.get_json()["response"]
+    assert body["ch-sankey"]["figure"]["data"][0]["type"] == "sankey"
+    assert all(row["kind"] == "exited" for row in body["ch-grid"]["rowData"])
+    assert "Entered" in str(body["ch-counts"]["children"])
+
+
+def test_customer_callback_shows_status_and_reasons(admin):
+    response = call(admin, [("cu-result", "children")],
+                    [("cu-find", "n_clicks", 1), ("cu-input", "value", 12011)],
+                    [("cu-input", "value", 12011)])
+    text = _text(response)
+    assert "Customer 12011: Insider since" in text or "Customer 12011: Left" in text
+    assert "gross revenue rose above" in text
+    unknown = call(admin, [("cu-result", "children")],
+                   [("cu-find", "n_clicks", 1), ("cu-input", "value", 5)],
+                   [("cu-input", "value", 5)])
+    assert "is in no run" in _text(unknown)
+
+
+def test_report_downloads(admin):
+    markdown = call(admin, [("re-markdown", "data")], [("re-markdown-button", "n_clicks", 1)],
+                    [("re-run", "data", 3)]).get_json()["response"]["re-markdown"]["data"]
+    assert markdown["content"].startswith("# Insiders report")
+    assert "## 7." in markdown["content"]
+    csv = call(admin, [("re-csv", "data")], [("re-csv-button", "n_clicks", 1)],
+               [("re-run", "data", 3)]).get_json()["response"]["re-csv"]["data"]
+    header, *rows = csv["content"].strip().splitlines()
+    assert header.startswith("customer_id,cluster,cluster_name")
+    assert rows
+
+
+def test_admin_poll_shows_history_failures_and_progress(admin, app_engine):
+    out = [("ad-progress", "children"), ("ad-history", "rowData"), ("ad-failed", "children"),
+           ("ad-audit", "rowData")]
+    inputs = [("ad-poll", "n_intervals", 1), ("ad-message", "children", None)]
+    body = call(admin, out, inputs).get_json()["response"]
+    assert [row["id"] for row in body["ad-history"]["rowData"]] == [4, 3, 2, 1]
+    assert "no transactions after" in str(body["ad-failed"]["children"])
+    with app_engine[1].begin() as conn:
+        conn.execute(insert(Run).values(
+            id=5, status="running", active_slot=True, trigger="manual", requested_by=ADMIN,
+            queued_at=datetime.now(UTC), started_at=datetime.now(UTC), progress_stage="embed",
+            progress_percent=42.0, parameters={}, metrics={}, report={}))
+    body = call(admin, out, inputs).get_json()["response"]
+    assert "Run #5 running · embed · 42%" in str(body["ad-progress"]["children"])
+    assert "Run #5 is running" in _text(page(admin, "/"))
+
+
+def test_empty_database_explains_itself(tmp_path):
+    app, engine = _app(tmp_path, seeded=False)
+    client = app.server.test_client()
+    login(client, ADMIN, PASSWORD)
+    for path in ("/", "/report"):
+        assert "No runs yet" in _text(page(client, path))
+    assert "Changes appear after the second run" in _text(page(client, "/changes"))
+    with engine.begin() as conn:
+        conn.execute(insert(Run).values(
+            id=1, status="failed", trigger="manual", queued_at=datetime.now(UTC),
+            error="ValueError: boom", parameters={}, metrics={}, report={}))
+    assert "ValueError: boom" in _text(page(client, "/"))
+    engine.dispose()
+
+
+def test_production_without_secret_key_is_a_clear_startup_error():
+    with pytest.raises(SettingsError, match="INSIDERS_SECRET_KEY"):
+        create_app(load_settings({"INSIDERS_ENV": "production",
+                                  "INSIDERS_DATABASE_URL": "postgresql+psycopg://x/y",
+                                  "INSIDERS_BROKER_URL": "redis://x"}))
+
+
+def test_debug_is_off_unless_asked(app_engine):
+    assert app_engine[0].server.debug is False
