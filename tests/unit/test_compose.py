@@ -1,0 +1,70 @@
+"""The production compose file, checked structurally (Docker itself cannot run in CI)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = {"postgres", "redis", "migrate", "worker", "beat", "dashboard", "flower"}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_every_service_is_there(compose):
+    assert set(compose["services"]) == SERVICES
+
+
+def test_services_wait_for_healthy_dependencies(compose):
+    services = compose["services"]
+    for name in ("worker", "beat", "dashboard"):
+        needs = services[name]["depends_on"]
+        assert needs["postgres"]["condition"] == "service_healthy"
+        assert needs["redis"]["condition"] == "service_healthy"
+        assert needs["migrate"]["condition"] == "service_completed_successfully"
+    assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert services["migrate"]["restart"] == "no"
+    assert services["migrate"]["command"] == ["insiders", "db", "upgrade"]
+
+
+def test_healthchecks_and_volumes(compose):
+    services = compose["services"]
+    for name in ("postgres", "redis", "worker", "dashboard", "flower"):
+        assert services[name]["healthcheck"]["test"], name
+    assert "postgres-data:/var/lib/postgresql/data" in services["postgres"]["volumes"]
+    assert "redis-data:/data" in services["redis"]["volumes"]
+    assert {"postgres-data", "redis-data", "beat-data"} <= set(compose["volumes"])
+
+
+def test_exactly_one_beat_and_no_eviction(compose):
+    services = compose["services"]
+    assert services["beat"]["deploy"]["replicas"] == 1
+    assert services["beat"]["command"] == ["insiders", "beat"]
+    assert "--no-beat" in services["worker"]["command"]
+    command = services["redis"]["command"]
+    assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
+
+
+def test_secrets_come_from_the_env_file(compose):
+    text = (ROOT / "docker-compose.yml").read_text()
+    for name in ("worker", "beat", "dashboard", "flower", "migrate", "postgres"):
+        assert compose["services"][name]["env_file"] == ".env"
+    assert not re.search(r"(PASSWORD|SECRET|_URL)\s*[:=]", text)
+    assert "postgresql://" not in text and "redis://" not in text
+    example = (ROOT / ".env.example").read_text()
+    for name in ("INSIDERS_DATABASE_URL", "INSIDERS_BROKER_URL", "INSIDERS_SECRET_KEY",
+                 "POSTGRES_PASSWORD"):
+        assert f"{name}=" in example
+    assert ".env" in (ROOT / ".gitignore").read_text().split()
+
+
+def test_image_builds_the_package(compose):
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert compose["services"]["worker"]["build"] == "."
+    assert "pip install ." in dockerfile and "USER insiders" in dockerfile
