@@ -196,7 +196,7 @@ class _Calendar:
             raise ValueError("end must not be before start")
         self.days = pd.date_range(start.normalize(), end.normalize(), freq="D")
         weight = np.array(_MONTH_WEIGHT)[self.days.month - 1] * np.array(_WEEKDAY_WEIGHT)[
-            self.days.weekday
+            self.days.day_of_week
         ]
         if weight.sum() == 0:
             weight = np.ones(len(self.days))
