@@ -176,12 +176,13 @@ def features_figure(history: pd.DataFrame, thresholds: dict[int, dict]) -> go.Fi
                     x=x, y=values, mode="lines", line={"color": color, "dash": dash, "shape": "hv"},
                     name=f"{side} threshold", legendgroup=side, showlegend=i == 0,
                 ), row=row, col=col)
-    fig.update_layout(**LAYOUT, height=460, title="Features across runs against the thresholds",
+    fig.update_layout(**{**LAYOUT, "margin": {**LAYOUT["margin"], "t": 80}}, height=480,
+                      title="Features across runs against the thresholds",
                       legend={"orientation": "h", "y": -0.12})
     return fig
 
 
-def grid(grid_id: str, rows: list[dict], columns: list[dict], height: int = 420,
+def grid(grid_id: str, rows: list[dict], columns: list[dict],
          filename: str = "export.csv") -> dag.AgGrid:
     """A sortable, filterable grid with CSV export (trigger with ``exportDataAsCsv``)."""
     return dag.AgGrid(
@@ -189,11 +190,12 @@ def grid(grid_id: str, rows: list[dict], columns: list[dict], height: int = 420,
         rowData=rows,
         columnDefs=columns,
         defaultColDef={"sortable": True, "filter": True, "resizable": True, "flex": 1,
-                       "minWidth": 100},
-        dashGridOptions={"pagination": True, "paginationPageSize": 20,
-                         "animateRows": False, "enableCellTextSelection": True},
+                       "minWidth": 110, "wrapHeaderText": True, "autoHeaderHeight": True},
+        dashGridOptions={"pagination": True, "paginationPageSize": 20, "domLayout": "autoHeight",
+                         "animateRows": False, "enableCellTextSelection": True,
+                         "tooltipShowDelay": 300},
         csvExportParams={"fileName": filename},
-        style={"height": f"{height}px", "width": "100%"},
+        style={"width": "100%"},
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, text
 
 from pipeline.columns import FEATURE_COLUMNS
 from store.schema import Cluster, CustomerLabel, MembershipEvent, ModelVersion, Run
@@ -137,6 +137,8 @@ def seed(engine: Engine, *, seed: int = 7) -> dict[str, int]:
             progress_stage="features", progress_percent=20.0, parameters={}, metrics={},
             report={},
         ))
+        if conn.dialect.name == "postgresql":  # explicit ids above: move the sequence past them
+            conn.execute(text("SELECT setval('runs_id_seq', (SELECT max(id) FROM runs))"))
     return {"current": 3, "previous": 2, "first": 1, "failed": 4}
 
 

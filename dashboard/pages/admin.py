@@ -50,14 +50,15 @@ def layout(**_kwargs) -> html.Div:
         ], className="g-3 mb-3"),
         dcc.Interval(id=ids.AD_POLL, interval=POLL_MS),
         html.H4("Run history"),
-        charts.grid(ids.AD_HISTORY, [], _history_columns(), height=380, filename="runs.csv"),
+        charts.grid(ids.AD_HISTORY, [], _history_columns(), filename="runs.csv"),
         html.H4("Failed runs", className="mt-3"),
         html.Div(id=ids.AD_FAILED),
         html.H4("Audit log", className="mt-3"),
         charts.grid(ids.AD_AUDIT, [], [
-            {"field": "at", "headerName": "When (UTC)"}, {"field": "username", "headerName": "Who"},
+            {"field": "at", "headerName": "When (UTC)", "minWidth": 170},
+            {"field": "username", "headerName": "Who"},
             {"field": "action", "headerName": "Action"},
-            {"field": "details", "headerName": "Details", "flex": 2}], height=300,
+            {"field": "details", "headerName": "Details", "flex": 2}],
             filename="audit.csv"),
     ])
 
@@ -87,7 +88,7 @@ def _history_columns() -> list[dict]:
         {"field": "trigger", "headerName": "Trigger", "maxWidth": 120},
         {"field": "requested_by", "headerName": "Who", "maxWidth": 130},
         {"field": "as_of", "headerName": "As of", "maxWidth": 130},
-        {"field": "queued_at", "headerName": "Queued (UTC)"},
+        {"field": "queued_at", "headerName": "Queued (UTC)", "minWidth": 170},
         {"field": "duration", "headerName": "Duration", "maxWidth": 130},
         charts.number_column("model_version", "Model", "d", maxWidth=100),
         charts.number_column("n_insiders", "Insiders"),

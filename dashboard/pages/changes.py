@@ -51,7 +51,7 @@ def layout(**kwargs) -> html.Div:
             dbc.Col(dbc.Button("Export CSV", id=ids.CH_EXPORT, size="sm", color="secondary",
                                outline=True), md=4, className="text-end"),
         ], className="mt-3 mb-2"),
-        charts.grid(ids.CH_GRID, [], _columns(), height=460, filename="insiders-changes.csv"),
+        charts.grid(ids.CH_GRID, [], _columns(), filename="insiders-changes.csv"),
         dcc.Loading(dcc.Graph(id=ids.CH_SANKEY, config={"displaylogo": False})),
     ])
 

@@ -70,7 +70,7 @@ def _profile_grid(clusters: list[dict]):
         *[charts.number_column(f, charts.FEATURE_LABELS[f], ",.0f" if f != "avg_ticket"
                                else ",.2f") for f in FEATURE_COLUMNS],
     ]
-    return charts.grid("ov-profiles", rows, columns, height=320, filename="clusters.csv")
+    return charts.grid("ov-profiles", rows, columns, filename="clusters.csv")
 
 
 @callback(Output(ids.OV_SCATTER, "figure"), Input(ids.OV_RUN, "data"))

@@ -1,0 +1,160 @@
+"""Browser tests: the dashboard served by a real process on a free localhost port, PostgreSQL
+``insiders_e2e``, Redis db 14, and Debian's headless Chromium driven by Selenium.
+
+Screenshots go to ``test-artifacts/`` (ignored by git) so a person can look at every page.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import Engine, create_engine, text
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts"
+E2E_DATABASE_URL = os.environ.get(
+    "INSIDERS_TEST_E2E_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/insiders_e2e"
+)
+E2E_REDIS_URL = os.environ.get("INSIDERS_TEST_E2E_REDIS_URL", "redis://127.0.0.1:6379/14")
+CHROMIUM = os.environ.get("INSIDERS_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("INSIDERS_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")
+ADMIN, VIEWER, PASSWORD = "admin", "viewer", "e2e-password-1"
+TABLES = ("membership_events, customer_labels, clusters, runs, model_versions, transactions, "
+          "transaction_batches, audit_log, users")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def clean_env(extra: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INSIDERS_")}
+    env["PYTHONPATH"] = str(REPO)
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="session")
+def e2e_engine() -> Iterator[Engine]:
+    import migrations
+
+    engine = create_engine(E2E_DATABASE_URL)
+    try:
+        with engine.connect():
+            pass
+    except Exception as exc:
+        pytest.skip(f"PostgreSQL not reachable at {E2E_DATABASE_URL}: {exc.__class__.__name__}")
+    migrations.upgrade(E2E_DATABASE_URL)
+    yield engine
+    truncate(engine)
+    engine.dispose()
+
+
+def truncate(engine: Engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(scope="session")
+def e2e_env(tmp_path_factory) -> dict[str, str]:
+    return {
+        "INSIDERS_ENV": "test",
+        "INSIDERS_DATABASE_URL": E2E_DATABASE_URL,
+        "INSIDERS_BROKER_URL": E2E_REDIS_URL,
+        "INSIDERS_DATA_DIR": str(tmp_path_factory.mktemp("e2e-data")),
+        "INSIDERS_SECRET_KEY": "e2e-secret-key",
+        "INSIDERS_ADMIN_USER": ADMIN,
+        "INSIDERS_ADMIN_PASSWORD": PASSWORD,
+        "INSIDERS_PROFILE": "default",
+        "INSIDERS_HEARTBEAT_SECONDS": "1",
+        "INSIDERS_RERUN_RATE_LIMIT": "5 per minute",
+    }
+
+
+class Server:
+    def __init__(self, process: subprocess.Popen, url: str, log: Path) -> None:
+        self.process, self.url, self.log = process, url, log
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.fixture
+def serve(e2e_env, tmp_path) -> Iterator[Callable[[], Server]]:
+    """Start ``dashboard.app.serve`` in its own process; stopped after the test."""
+    servers: list[Server] = []
+
+    def start() -> Server:
+        port = free_port()
+        log = tmp_path / f"dashboard-{port}.log"
+        code = f"from dashboard.app import serve; serve('127.0.0.1', {port})"
+        with open(log, "w") as out:
+            process = subprocess.Popen([sys.executable, "-c", code], cwd=REPO,
+                                       env=clean_env(e2e_env), stdout=out,
+                                       stderr=subprocess.STDOUT)
+        server = Server(process, f"http://127.0.0.1:{port}", log)
+        servers.append(server)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise AssertionError(f"dashboard exited:\n{log.read_text()[-3000:]}")
+            try:
+                if requests.get(server.url + "/healthz", timeout=1).ok:
+                    return server
+            except requests.RequestException:
+                time.sleep(0.2)
+        raise AssertionError(f"dashboard did not answer:\n{log.read_text()[-3000:]}")
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """Headless Chromium with a fresh profile, laptop-sized window."""
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        pytest.skip("chromium and chromium-driver are not installed")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--window-size=1440,900",
+                 f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+    shutil.rmtree(tmp_path / "chromium-profile", ignore_errors=True)
+
+
+def screenshot(driver, name: str) -> Path:
+    """Save the whole page (height grown to fit) as test-artifacts/NAME.png."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1440, max(900, min(int(height) + 40, 4000)))
+    path = ARTIFACTS / f"{name}.png"
+    driver.save_screenshot(str(path))
+    driver.set_window_size(1440, 900)
+    return path
