@@ -1,0 +1,161 @@
+"""Insiders membership: hysteresis, independence from other customers, reasons, determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.columns import FEATURE_COLUMNS
+from pipeline.membership import (
+    assign_membership,
+    derive_thresholds,
+    make_thresholds,
+    membership_events,
+)
+
+THRESHOLDS = make_thresholds(
+    {"gross_revenue": 2000.0, "invoice_quantity": 4, "recency_days": 60},
+    {"gross_revenue": 1400.0, "invoice_quantity": 2, "recency_days": 120},
+)
+
+
+def customers(rows: dict[int, tuple[float, int, int]]) -> pd.DataFrame:
+    """Features from {customer_id: (gross_revenue, invoice_quantity, recency_days)}."""
+    frame = pd.DataFrame.from_dict(
+        rows, orient="index", columns=["gross_revenue", "invoice_quantity", "recency_days"]
+    )
+    frame["items_quantity"] = frame["invoice_quantity"] * 10
+    frame["products_quantity"] = frame["invoice_quantity"] * 3
+    frame["avg_ticket"] = frame["gross_revenue"] / frame["products_quantity"]
+    frame.index = frame.index.astype("int64").rename("customer_id")
+    return frame.loc[:, list(FEATURE_COLUMNS)]
+
+
+def population(n: int, seed: int) -> pd.DataFrame:
+    """A skewed customer base: few big, frequent, recent buyers and many small ones."""
+    rng = np.random.default_rng(seed)
+    invoices = 1 + rng.poisson(rng.gamma(0.5, 6.0, n))
+    revenue = invoices * rng.lognormal(5.5, 1.0, n)
+    recency = rng.integers(0, 365, n) // np.maximum(1, invoices // 3)
+    return customers({10_000 + i: (revenue[i], invoices[i], recency[i]) for i in range(n)})
+
+
+def labelled(features: pd.DataFrame, member: pd.Series) -> pd.DataFrame:
+    return features.assign(is_insiders=member.reindex(features.index).fillna(False))
+
+
+def test_entry_needs_every_level_and_exit_any():
+    features = customers({
+        1: (2500, 5, 10),   # meets all entry levels
+        2: (2500, 3, 10),   # too few invoices
+        3: (2500, 5, 90),   # not recent enough
+    })
+    assert assign_membership(features, THRESHOLDS).tolist() == [True, False, False]
+
+
+def test_hysteresis_band_prevents_flipping():
+    # a member whose recency swings between 40 and 100 days stays; a non-member there stays out
+    previous = pd.Series({1: True, 2: False})
+    for recency in (40, 100, 40, 100, 119):
+        features = customers({1: (2500, 5, recency), 2: (1900, 5, recency)})
+        now = assign_membership(features, THRESHOLDS, previous)
+        assert now.tolist() == [True, False]
+        previous = now
+    gone = assign_membership(customers({1: (2500, 5, 121)}), THRESHOLDS, pd.Series({1: True}))
+    assert not gone.iloc[0]
+
+
+def test_membership_depends_on_nobody_else():
+    features = population(600, seed=1)
+    previous = pd.Series(np.random.default_rng(2).random(600) < 0.1, index=features.index)
+    full = assign_membership(features, THRESHOLDS, previous)
+    kept = features.sample(frac=0.7, random_state=4)
+    others = population(300, seed=5).set_axis(pd.Index(range(50_000, 50_300), name="customer_id"))
+    mixed = pd.concat([kept, others])
+    partial = assign_membership(mixed, THRESHOLDS, previous)
+    assert partial.loc[kept.index].equals(full.loc[kept.index])
+
+
+def test_same_membership_in_any_row_order():
+    features = population(500, seed=7)
+    previous = pd.Series(np.random.default_rng(8).random(500) < 0.1, index=features.index)
+    shuffled = features.sample(frac=1.0, random_state=9)
+    a = assign_membership(features, THRESHOLDS, previous)
+    b = assign_membership(shuffled, THRESHOLDS, previous.sample(frac=1.0, random_state=10))
+    assert a.equals(b.sort_index())
+    before = labelled(features, previous)
+    events_a = membership_events(features, a, before, THRESHOLDS, old_thresholds=THRESHOLDS,
+                                 version=1)
+    events_b = membership_events(shuffled, b, before.sample(frac=1.0, random_state=11),
+                                 THRESHOLDS, old_thresholds=THRESHOLDS, version=1)
+    key = ["customer_id"]
+    pd.testing.assert_frame_equal(events_a.sort_values(key).reset_index(drop=True),
+                                  events_b.sort_values(key).reset_index(drop=True))
+
+
+def test_reasons_name_feature_threshold_and_values():
+    before = customers({1: (1800, 5, 10), 2: (3000, 6, 100), 3: (2100, 5, 30)})
+    after = customers({1: (2450.5, 6, 3), 2: (3000, 6, 130), 3: (2100, 5, 61), 4: (5000, 8, 2)})
+    previous = labelled(before, pd.Series({1: False, 2: True, 3: True}))
+    now = assign_membership(after, THRESHOLDS, previous["is_insiders"])
+    events = membership_events(after, now, previous, THRESHOLDS, old_thresholds=THRESHOLDS,
+                               version=3).set_index("customer_id")
+    assert set(events.index) == {1, 2, 4}  # 3 is in the band: still a member
+    entered = events.loc[1]
+    assert (entered.kind, entered.cause) == ("entered", "feature")
+    assert entered.reason == (
+        "gross_revenue rose from 1,800.00 to 2,450.50, crossing the entry level >= 2,000.00"
+    )
+    assert entered.details == {
+        "feature": "gross_revenue", "op": ">=", "threshold": 2000, "before": 1800,
+        "after": 2450.5, "model_version": 3, "conditions": entered.details["conditions"],
+    }
+    left = events.loc[2]
+    assert (left.kind, left.cause) == ("exited", "feature")
+    assert left.reason == "recency_days rose from 100 to 130, crossing the exit level > 120"
+    new = events.loc[4]
+    assert (new.kind, new.cause) == ("entered", "new_customer")
+    assert new.reason.startswith("new customer meeting every entry level: gross_revenue 5,000.00")
+    assert new.details["before"] is None
+
+
+def test_threshold_change_is_a_model_update():
+    features = customers({1: (1950, 5, 70), 2: (2300, 5, 20)})
+    previous = labelled(features, pd.Series({1: False, 2: True}))
+    looser = make_thresholds(
+        {"gross_revenue": 1900.0, "invoice_quantity": 4, "recency_days": 60},
+        {"gross_revenue": 2400.0, "invoice_quantity": 2, "recency_days": 120},
+    )
+    now = assign_membership(features, looser, previous["is_insiders"])
+    assert now.tolist() == [False, False]  # 1 is not recent enough; 2 falls under the exit level
+    events = membership_events(features, now, previous, looser, old_thresholds=THRESHOLDS,
+                               version=5)
+    row = events.set_index("customer_id").loc[2]
+    assert (row.kind, row.cause) == ("exited", "model_update")
+    assert row.reason == ("model version 5 changed the thresholds: gross_revenue exit "
+                          "1,400.00 -> 2,400.00 (customer at 2,300.00)")
+    assert row.details["conditions"][0]["old_threshold"] == 1400
+
+
+def test_no_events_without_a_previous_run():
+    features = population(100, seed=12)
+    now = assign_membership(features, THRESHOLDS)
+    events = membership_events(features, now, None, THRESHOLDS, old_thresholds=None, version=1)
+    assert events.empty and list(events.columns) == [
+        "customer_id", "kind", "cause", "reason", "details"]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_derived_thresholds_keep_the_groups_character(seed):
+    features = population(3000, seed=seed)
+    top = features["gross_revenue"] >= features["gross_revenue"].quantile(0.97)
+    thresholds = derive_thresholds(features, top)
+    member = assign_membership(features, thresholds)
+    share = member.mean()
+    revenue = features.loc[member, "gross_revenue"].sum() / features["gross_revenue"].sum()
+    assert 0.05 <= share <= 0.15 and revenue >= 0.40
+    entry, exit_ = thresholds["entry"], thresholds["exit"]
+    assert exit_["gross_revenue"]["value"] < entry["gross_revenue"]["value"]
+    assert exit_["recency_days"]["value"] > entry["recency_days"]["value"]
+    assert exit_["invoice_quantity"]["value"] < entry["invoice_quantity"]["value"]
