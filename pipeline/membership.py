@@ -109,23 +109,33 @@ def derive_thresholds(
 ) -> dict:
     """Entry and exit levels from the fitted Insiders cluster (``insiders``: boolean mask)."""
     policy = policy or ThresholdPolicy()
+    entry, _ = entry_targets(features, insiders, policy)
+    return make_thresholds(entry, exit_levels(entry, policy.gap))
+
+
+def entry_targets(
+    features: pd.DataFrame, insiders: pd.Series | np.ndarray, policy: ThresholdPolicy
+) -> tuple[dict[str, float], float]:
+    """The entry levels a refit aims at, and the cluster's own (uncalibrated) revenue level.
+
+    If the cluster's invoice and recency levels leave too little revenue to the group, they are
+    relaxed toward their loosest allowed values until it can carry its share.
+    """
     entry = cluster_levels(features, insiders, policy)
-    # if the cluster's invoice and recency levels leave too little revenue to the group, relax
-    # them toward their loosest allowed values until it can carry its share
     for relaxed in (
         {},
         {"recency_days": policy.recency_bounds[1]},
         {"recency_days": policy.recency_bounds[1], "invoice_quantity": policy.min_invoices},
     ):
-        levels_ = {**entry, **relaxed}
-        levels_["gross_revenue"] = calibrate_revenue(
-            features, entry["gross_revenue"], levels_["invoice_quantity"],
-            levels_["recency_days"], policy,
+        target = {**entry, **relaxed}
+        target["gross_revenue"] = calibrate_revenue(
+            features, entry["gross_revenue"], target["invoice_quantity"],
+            target["recency_days"], policy,
         )
-        if has_character(features, meets_entry(features, make_thresholds(levels_, levels_)),
+        if has_character(features, meets_entry(features, make_thresholds(target, target)),
                          policy):
             break
-    return make_thresholds(levels_, exit_levels(levels_, policy.gap))
+    return target, entry["gross_revenue"]
 
 
 def cluster_levels(
