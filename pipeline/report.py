@@ -1,0 +1,358 @@
+"""The seven answers about the Insiders, as data and as Markdown."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from pipeline.columns import FEATURE_COLUMNS
+from pipeline.errors import PipelineInputError
+from pipeline.insiders import (
+    LOWER_IS_BETTER,
+    cluster_profiles,
+    derive_thresholds,
+    meets_entry,
+    meets_exit,
+)
+
+EVIDENCE_FEATURES: tuple[str, ...] = ("gross_revenue", "invoice_quantity", "avg_ticket")
+OUT_OF_TIME_DAYS = 90
+BOOTSTRAP_SAMPLES = 2000
+_BOOTSTRAP_CELLS = 4_000_000  # resampled values held in memory at once
+
+
+@dataclass
+class Report:
+    """Answers 1-7; ``to_dict`` is JSON-safe, ``to_markdown`` is for people."""
+
+    as_of: date
+    insiders_ids: list[int]
+    n_customers: int
+    n_insiders: int
+    insiders_share: float
+    revenue_share: float
+    insiders_cluster: int | None
+    clusters: list[dict]
+    distinctive: list[dict]
+    thresholds: dict
+    thresholds_source: str
+    threshold_counts: dict
+    evidence: dict
+    out_of_time: dict | None = field(default=None)
+
+    def to_dict(self) -> dict:
+        return _json_safe(
+            {
+                "as_of": self.as_of.isoformat(),
+                "insiders_ids": self.insiders_ids,
+                "n_customers": self.n_customers,
+                "n_insiders": self.n_insiders,
+                "insiders_share": self.insiders_share,
+                "revenue_share": self.revenue_share,
+                "insiders_cluster": self.insiders_cluster,
+                "clusters": self.clusters,
+                "distinctive": self.distinctive,
+                "thresholds": self.thresholds,
+                "thresholds_source": self.thresholds_source,
+                "threshold_counts": self.threshold_counts,
+                "evidence": self.evidence,
+                "out_of_time": self.out_of_time,
+            }
+        )
+
+    def insiders_csv(self) -> str:
+        """Answer 1 as a CSV file body (one customer_id per line)."""
+        return "customer_id\n" + "".join(f"{i}\n" for i in self.insiders_ids)
+
+    def to_markdown(self) -> str:
+        return _markdown(self)
+
+
+def build_report(
+    labels: pd.DataFrame,
+    *,
+    as_of: date,
+    clean: pd.DataFrame | None = None,
+    thresholds: dict | None = None,
+    random_state: int = 42,
+) -> Report:
+    """Answer the seven questions for a labels frame (``is_insiders`` as decided by the caller)."""
+    _check_labels(labels)
+    labels = labels.sort_index()
+    insiders = labels["is_insiders"].to_numpy(dtype=bool)
+    if not insiders.any():
+        raise PipelineInputError("the labels mark no customer as an Insider")
+    features = labels.loc[:, list(FEATURE_COLUMNS)].astype("float64")
+    revenue = features["gross_revenue"].to_numpy()
+    total_revenue = revenue.sum()
+    source = "given" if thresholds is not None else "derived"
+    thresholds = thresholds or derive_thresholds(features, insiders)
+    rng = np.random.default_rng(random_state)
+    return Report(
+        as_of=as_of,
+        insiders_ids=[int(i) for i in labels.index[insiders]],
+        n_customers=len(labels),
+        n_insiders=int(insiders.sum()),
+        insiders_share=float(insiders.mean()),
+        revenue_share=float(revenue[insiders].sum() / total_revenue) if total_revenue else math.nan,
+        insiders_cluster=_insiders_cluster(labels, insiders),
+        clusters=_cluster_rows(labels, insiders),
+        distinctive=_distinctive(features, insiders),
+        thresholds=thresholds,
+        thresholds_source=source,
+        threshold_counts=_threshold_counts(features, insiders, thresholds),
+        evidence={c: _compare(features[c].to_numpy(), insiders, rng) for c in EVIDENCE_FEATURES},
+        out_of_time=_out_of_time(labels, insiders, clean, as_of, rng),
+    )
+
+
+def bootstrap_mean_ci(
+    values: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    n_samples: int = BOOTSTRAP_SAMPLES,
+    level: float = 0.95,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean (vectorised, in memory-bounded batches)."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0:
+        return (math.nan, math.nan)
+    batch = max(1, _BOOTSTRAP_CELLS // values.size)
+    means = np.concatenate(
+        [
+            values[
+                rng.integers(0, values.size, size=(min(batch, n_samples - done), values.size))
+            ].mean(axis=1)
+            for done in range(0, n_samples, batch)
+        ]
+    )
+    tail = (1 - level) / 2
+    low, high = np.quantile(means, [tail, 1 - tail])
+    return (float(low), float(high))
+
+
+def _check_labels(labels: pd.DataFrame) -> None:
+    needed = ["cluster", "is_insiders", *FEATURE_COLUMNS]
+    missing = [c for c in needed if c not in labels.columns]
+    if missing:
+        raise PipelineInputError(f"labels are missing column(s): {', '.join(missing)}")
+    if labels.empty:
+        raise PipelineInputError("labels are empty")
+
+
+def _insiders_cluster(labels: pd.DataFrame, insiders: np.ndarray) -> int | None:
+    clusters = labels.loc[insiders, "cluster"].unique()
+    return int(clusters[0]) if len(clusters) == 1 else None
+
+
+def _cluster_rows(labels: pd.DataFrame, insiders: np.ndarray) -> list[dict]:
+    features = labels.loc[:, list(FEATURE_COLUMNS)].astype("float64")
+    profiles = cluster_profiles(features, labels["cluster"].to_numpy())
+    insiders_share = pd.Series(insiders, index=labels.index).groupby(labels["cluster"]).mean()
+    profiles["insiders_share"] = insiders_share
+    profiles = profiles.sort_values("gross_revenue", ascending=False, kind="stable")
+    return [{"cluster": int(k), **row} for k, row in profiles.to_dict("index").items()]
+
+
+def _distinctive(features: pd.DataFrame, insiders: np.ndarray) -> list[dict]:
+    """Insiders' mean against the rest's for each feature, most different first."""
+    rows = []
+    for column in FEATURE_COLUMNS:
+        inside = float(features.loc[insiders, column].mean())
+        rest = float(features.loc[~insiders, column].mean()) if (~insiders).any() else math.nan
+        ratio = inside / rest if rest else math.nan
+        rows.append(
+            {
+                "feature": column,
+                "insiders_mean": inside,
+                "rest_mean": rest,
+                "ratio": ratio,
+                "lower_is_better": column in LOWER_IS_BETTER,
+            }
+        )
+    return sorted(rows, key=lambda r: -abs(math.log(r["ratio"])) if r["ratio"] > 0 else 0.0)
+
+
+def _threshold_counts(features: pd.DataFrame, insiders: np.ndarray, thresholds: dict) -> dict:
+    entry = meets_entry(features, thresholds).to_numpy()
+    exit_ = meets_exit(features, thresholds).to_numpy()
+    return {
+        "insiders_meeting_entry": int((entry & insiders).sum()),
+        "others_meeting_entry": int((entry & ~insiders).sum()),
+        "insiders_meeting_exit": int((exit_ & insiders).sum()),
+    }
+
+
+def _compare(values: np.ndarray, insiders: np.ndarray, rng: np.random.Generator) -> dict:
+    inside, rest = values[insiders], values[~insiders]
+    return {
+        "insiders_mean": float(inside.mean()),
+        "insiders_ci95": list(bootstrap_mean_ci(inside, rng)),
+        "rest_mean": float(rest.mean()) if rest.size else math.nan,
+        "rest_ci95": list(bootstrap_mean_ci(rest, rng)),
+        "ratio": float(inside.mean() / rest.mean()) if rest.size and rest.mean() else math.nan,
+    }
+
+
+def _out_of_time(
+    labels: pd.DataFrame,
+    insiders: np.ndarray,
+    clean: pd.DataFrame | None,
+    as_of: date,
+    rng: np.random.Generator,
+) -> dict | None:
+    """Purchases per customer in the days after ``as_of`` (customers who bought nothing count 0)."""
+    if clean is None or clean.empty:
+        return None
+    day = clean["invoice_date"].dt.normalize()
+    start = pd.Timestamp(as_of) + pd.Timedelta(days=1)
+    end = pd.Timestamp(as_of + timedelta(days=OUT_OF_TIME_DAYS))
+    window = clean.loc[(day >= start) & (day <= end) & (clean["quantity"] > 0)]
+    if window.empty:
+        return None
+    spend = (
+        (window["quantity"] * window["unit_price"])
+        .groupby(window["customer_id"].to_numpy())
+        .sum()
+        .reindex(labels.index, fill_value=0.0)
+        .to_numpy(dtype=np.float64)
+    )
+    last_day = min(day.max(), end)
+    result = {
+        "window_start": start.date().isoformat(),
+        "window_end": last_day.date().isoformat(),
+        "days_covered": int((last_day - start).days) + 1,
+        "spend": _compare(spend, insiders, rng),
+        "share_buying": {
+            "insiders": float((spend[insiders] > 0).mean()),
+            "rest": float((spend[~insiders] > 0).mean()) if (~insiders).any() else math.nan,
+        },
+    }
+    low_in, _ = result["spend"]["insiders_ci95"]
+    _, high_rest = result["spend"]["rest_ci95"]
+    result["insiders_spent_more"] = bool(low_in > high_rest)
+    return result
+
+
+def _json_safe(value):
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _markdown(report: Report) -> str:
+    lines = [
+        f"# Insiders report as of {report.as_of.isoformat()}",
+        "",
+        "## 1. Who are the Insiders?",
+        f"{report.n_insiders} customers (ids in the CSV export); first ids: "
+        + ", ".join(str(i) for i in report.insiders_ids[:10])
+        + (" ..." if report.n_insiders > 10 else ""),
+        "",
+        "## 2. How many are they?",
+        f"{report.n_insiders} of {report.n_customers} customers ({report.insiders_share:.1%}).",
+        "",
+        "## 3. What are they like?",
+        *_cluster_table(report),
+        "",
+        "What sets the Insiders apart (mean of Insiders / mean of the rest):",
+        "",
+        *(
+            f"- {row['feature']}: {row['insiders_mean']:,.2f} vs {row['rest_mean']:,.2f} "
+            f"({_ratio(row['ratio'])})" + (" (lower is better)" if row["lower_is_better"] else "")
+            for row in report.distinctive
+        ),
+        "",
+        "## 4. What share of revenue do they bring?",
+        f"{report.revenue_share:.1%} of gross revenue from "
+        f"{report.insiders_share:.1%} of customers.",
+        "",
+        "## 5. Who becomes an Insider? (entry condition: all of)",
+        *_conditions(report.thresholds["entry"]),
+        f"Now {report.threshold_counts['others_meeting_entry']} customers outside the Insiders "
+        f"meet it (and {report.threshold_counts['insiders_meeting_entry']} Insiders).",
+        "",
+        "## 6. Who stops being an Insider? (exit condition: any of)",
+        *_conditions(report.thresholds["exit"]),
+        f"Now {report.threshold_counts['insiders_meeting_exit']} Insiders meet it.",
+        "",
+        _threshold_note(report),
+        "",
+        "## 7. Evidence",
+        "Mean per customer with bootstrap 95% confidence intervals:",
+        "",
+        "| feature | Insiders | rest | ratio |",
+        "| --- | --- | --- | --- |",
+        *(
+            f"| {name} | {_mean_ci(c['insiders_mean'], c['insiders_ci95'])} "
+            f"| {_mean_ci(c['rest_mean'], c['rest_ci95'])} | {_ratio(c['ratio'])} |"
+            for name, c in report.evidence.items()
+        ),
+        "",
+        *_out_of_time_lines(report.out_of_time),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _cluster_table(report: Report) -> list[str]:
+    head = ["cluster", "size", "%", *FEATURE_COLUMNS, "revenue %"]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for row in report.clusters:
+        mark = " (Insiders)" if row["cluster"] == report.insiders_cluster else ""
+        cells = [
+            f"{row['cluster']}{mark}",
+            str(row["size"]),
+            f"{row['share']:.1%}",
+            *(f"{row[c]:,.2f}" for c in FEATURE_COLUMNS),
+            f"{row['revenue_share']:.1%}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _conditions(conditions: dict) -> list[str]:
+    return [f"- {name} {rule['op']} {rule['value']:,.2f}" for name, rule in conditions.items()]
+
+
+def _threshold_note(report: Report) -> str:
+    if report.thresholds_source == "given":
+        return "Thresholds are those of the model version in use."
+    return (
+        "Thresholds follow the original rule: entry at or above the Insiders' median on every "
+        "feature, exit below their minimum on any. Recency is reversed because fewer days since "
+        "the last purchase is better: entry needs recency_days at or below the Insiders' median, "
+        "and exit happens when recency_days is above their maximum."
+    )
+
+
+def _out_of_time_lines(result: dict | None) -> list[str]:
+    if result is None:
+        return ["Out-of-time check: no transactions after the as-of date."]
+    spend = result["spend"]
+    verdict = "yes" if result["insiders_spent_more"] else "not clearly (intervals overlap)"
+    return [
+        f"Out-of-time check, {result['window_start']} to {result['window_end']} "
+        f"({result['days_covered']} days): spend per customer "
+        f"Insiders {_mean_ci(spend['insiders_mean'], spend['insiders_ci95'])}, "
+        f"rest {_mean_ci(spend['rest_mean'], spend['rest_ci95'])}; "
+        f"bought again: {result['share_buying']['insiders']:.0%} vs "
+        f"{result['share_buying']['rest']:.0%}. Did the Insiders spend more? {verdict}.",
+    ]
+
+
+def _mean_ci(mean: float, ci: list[float]) -> str:
+    return f"{mean:,.2f} [{ci[0]:,.2f}, {ci[1]:,.2f}]"
+
+
+def _ratio(ratio: float) -> str:
+    return f"x{ratio:,.2f}" if math.isfinite(ratio) else "n/a"

@@ -1,0 +1,205 @@
+"""The segmentation model: leaf embedding -> Gaussian mixture -> the Insiders cluster."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Self
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from pipeline.cluster import fit_mixture, silhouette
+from pipeline.columns import FEATURE_COLUMNS
+from pipeline.embed import LeafEmbedding
+from pipeline.errors import PipelineInputError
+from pipeline.insiders import cluster_profiles, insiders_cluster
+
+Progress = Callable[[str, float], None]
+
+LABEL_COLUMNS: tuple[str, ...] = ("cluster", "is_insiders", "embedding_x", "embedding_y")
+
+
+class SegmentationModel(BaseEstimator):
+    """Segment customers from their features (``pipeline.features.customer_features`` output).
+
+    ``fit`` learns the embedding and the mixture on one set of customers; ``transform`` and
+    ``predict`` place any customers (new ones included) with the fitted model. Rows are sorted by
+    customer id before fitting and scoring, so the result does not depend on row order.
+    """
+
+    def __init__(
+        self,
+        n_clusters: int = 7,
+        n_estimators: int = 100,
+        umap_neighbors: int = 15,
+        random_state: int | None = 42,
+        n_jobs: int | None = -1,
+    ) -> None:
+        self.n_clusters = n_clusters
+        self.n_estimators = n_estimators
+        self.umap_neighbors = umap_neighbors
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def fit(
+        self, features: pd.DataFrame, y: None = None, *, progress: Progress | None = None
+    ) -> Self:
+        ordered = _ordered_features(features, minimum=max(self.n_clusters, self.umap_neighbors) + 1)
+        started = time.perf_counter()
+        self.embedding_model_ = self._embedder().fit(ordered.to_numpy())
+        self.scaler_ = self.embedding_model_.scaler_
+        self.forest_ = self.embedding_model_.forest_
+        self.umap_ = self.embedding_model_.umap_
+        self.embedding_ = self.embedding_model_.embedding_
+        embedded = time.perf_counter()
+        if progress:
+            progress("embed", 1.0)
+        self.mixture_ = fit_mixture(
+            self.embedding_, self.n_clusters, random_state=self.random_state
+        )
+        self.labels_ = self.mixture_.predict(self.embedding_)
+        self.customer_ids_ = ordered.index.to_numpy()
+        self.feature_names_in_ = np.array(FEATURE_COLUMNS, dtype=object)
+        self.n_features_in_ = len(FEATURE_COLUMNS)
+        self.cluster_profiles_ = cluster_profiles(ordered, self.labels_)
+        self.insiders_cluster_ = insiders_cluster(self.cluster_profiles_)
+        self.silhouette_ = silhouette(self.embedding_, self.labels_, random_state=self.random_state)
+        self.fit_seconds_ = {
+            "embed": embedded - started,
+            "cluster": time.perf_counter() - embedded,
+        }
+        if progress:
+            progress("cluster", 1.0)
+        return self
+
+    def embed(self, features: pd.DataFrame, *, progress: Progress | None = None) -> np.ndarray:
+        """Fit only the embedding and return it in the caller's row order (for model selection)."""
+        ordered = _ordered_features(features, minimum=self.umap_neighbors + 1)
+        embedding = self._embedder().fit(ordered.to_numpy()).embedding_
+        if progress:
+            progress("embed", 1.0)
+        return _in_input_order(embedding, ordered.index, features.index)
+
+    def transform(self, features: pd.DataFrame) -> np.ndarray:
+        """The (n, 2) embedding of ``features``, in the caller's row order."""
+        check_is_fitted(self, "mixture_")
+        ordered = _ordered_features(features, minimum=1)
+        embedding = self.embedding_model_.transform(ordered.to_numpy())
+        return _in_input_order(embedding, ordered.index, features.index)
+
+    def predict(self, features: pd.DataFrame) -> np.ndarray:
+        """Cluster labels 0..k-1 of ``features`` (fitted model; caller's row order)."""
+        return self.mixture_.predict(self.transform(features))
+
+    def fit_predict(self, features: pd.DataFrame, y: None = None) -> np.ndarray:
+        """Fit, then return the fitted labels in the caller's row order."""
+        self.fit(features)
+        return _in_input_order(self.labels_, pd.Index(self.customer_ids_), features.index)
+
+    def _embedder(self) -> LeafEmbedding:
+        return LeafEmbedding(
+            n_estimators=self.n_estimators,
+            umap_neighbors=self.umap_neighbors,
+            random_state=self.random_state,
+            n_jobs=self.n_jobs,
+        )
+
+    def fitted_labels(self) -> pd.DataFrame:
+        """The labels frame of the customers the model was fitted on (index customer_id)."""
+        check_is_fitted(self, "mixture_")
+        return pd.DataFrame(
+            {
+                "cluster": self.labels_,
+                "is_insiders": self.labels_ == self.insiders_cluster_,
+                "embedding_x": self.embedding_[:, 0],
+                "embedding_y": self.embedding_[:, 1],
+            },
+            index=pd.Index(self.customer_ids_, name="customer_id"),
+        )
+
+
+def label_customers(
+    features: pd.DataFrame, model: SegmentationModel, *, fitted: bool = False
+) -> pd.DataFrame:
+    """The labels frame: index customer_id (sorted); cluster, is_insiders, embedding_x,
+    embedding_y, then every column of ``features``.
+
+    ``fitted=True`` uses the embedding and labels learned in ``fit`` (same customers); otherwise
+    the customers are scored with the fitted model.
+    """
+    if fitted:
+        labels = model.fitted_labels()
+    else:
+        embedding = model.transform(features)
+        clusters = model.mixture_.predict(embedding)
+        labels = pd.DataFrame(
+            {
+                "cluster": clusters,
+                "is_insiders": clusters == model.insiders_cluster_,
+                "embedding_x": embedding[:, 0],
+                "embedding_y": embedding[:, 1],
+            },
+            index=features.index.rename("customer_id"),
+        ).sort_index()
+    return labels.join(features.sort_index(), how="left")
+
+
+def segment(
+    features: pd.DataFrame,
+    *,
+    n_clusters: int = 7,
+    random_state: int = 42,
+    progress: Progress | None = None,
+) -> tuple[SegmentationModel, pd.DataFrame]:
+    """Fit a model on ``features`` and return it with the customers' labels frame."""
+    model = SegmentationModel(n_clusters=n_clusters, random_state=random_state)
+    model.fit(features, progress=progress)
+    return model, label_customers(features, model, fitted=True)
+
+
+def summary(labels: pd.DataFrame, model: SegmentationModel | None = None) -> dict:
+    """Headline figures of a labels frame (JSON-safe)."""
+    n = len(labels)
+    insiders = labels["is_insiders"].to_numpy(dtype=bool)
+    revenue = labels["gross_revenue"].to_numpy(dtype=float)
+    total = revenue.sum()
+    return {
+        "n_customers": n,
+        "n_insiders": int(insiders.sum()),
+        "insiders_share": float(insiders.mean()) if n else 0.0,
+        "insiders_revenue_share": float(revenue[insiders].sum() / total) if total else 0.0,
+        "silhouette": None if model is None else _finite_or_none(model.silhouette_),
+    }
+
+
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def _ordered_features(features: pd.DataFrame, *, minimum: int) -> pd.DataFrame:
+    """The six feature columns as float, sorted by customer id, after checking them."""
+    missing = [c for c in FEATURE_COLUMNS if c not in features.columns]
+    if missing:
+        raise PipelineInputError(f"features are missing column(s): {', '.join(missing)}")
+    if features.index.has_duplicates:
+        duplicated = features.index[features.index.duplicated()].unique()[:5].tolist()
+        raise PipelineInputError(f"duplicate customer ids in features: {duplicated}")
+    if len(features) < minimum:
+        raise PipelineInputError(
+            f"need at least {minimum} customers to segment, got {len(features)}"
+        )
+    ordered = features.loc[:, list(FEATURE_COLUMNS)].astype("float64").sort_index(kind="stable")
+    if not np.isfinite(ordered.to_numpy()).all():
+        bad = ordered.columns[~np.isfinite(ordered.to_numpy()).all(axis=0)].tolist()
+        raise PipelineInputError(f"features have missing or infinite values in: {', '.join(bad)}")
+    return ordered
+
+
+def _in_input_order(
+    values: np.ndarray, sorted_index: pd.Index, input_index: pd.Index
+) -> np.ndarray:
+    """Rows computed in sorted-id order, returned in the caller's order."""
+    return values[sorted_index.get_indexer(input_index)]
