@@ -1,7 +1,190 @@
-"""Commands of this part, registered on the ``insiders`` group by ``worker.cli``."""
+"""Pipeline commands (file in, file out, no database), registered on ``insiders`` by worker.cli."""
 
 from __future__ import annotations
 
-import click
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
 
-COMMANDS: list[click.Command] = []
+import click
+import pandas as pd
+
+from pipeline.errors import PipelineInputError
+from pipeline.progress import StageProgress
+
+DEFAULT_PROFILE = "online-retail"
+
+input_argument = click.argument(
+    "input_path", metavar="INPUT", type=click.Path(dir_okay=False, path_type=Path)
+)
+profile_option = click.option(
+    "--profile",
+    default=DEFAULT_PROFILE,
+    show_default=True,
+    help="Cleaning profile: a built-in name (online-retail, default) or a JSON/YAML file.",
+)
+as_of_option = click.option(
+    "--as-of", "as_of", metavar="YYYY-MM-DD", help="Observation date (default: last invoice day)."
+)
+seed_option = click.option("--seed", default=42, show_default=True, help="Random seed.")
+file_type = click.Path(dir_okay=False, path_type=Path)
+
+
+@dataclass
+class Prepared:
+    """Cleaned transactions and features as of a date."""
+
+    clean: pd.DataFrame
+    features: pd.DataFrame
+    as_of: dt.date
+    cleaning: dict
+
+
+def parse_as_of(value: str | None) -> dt.date | None:
+    """``--as-of`` as a date; an unparseable value is a user error."""
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise PipelineInputError(f"--as-of {value!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def prepare(
+    input_path: Path,
+    *,
+    profile: str,
+    as_of: str | None,
+    stages: StageProgress,
+    rejects: Path | None = None,
+) -> Prepared:
+    """Ingest, clean and compute features, timing each stage."""
+    from pipeline.clean import clean_transactions, load_profile
+    from pipeline.features import customer_features, resolve_as_of
+    from pipeline.ingest import read_transactions
+
+    as_of_date = parse_as_of(as_of)
+    cleaning_profile = load_profile(profile)  # fail on a bad profile before reading the file
+    with stages.stage("ingest"):
+        ingested = read_transactions(input_path)
+        if rejects is not None:
+            ingested.write_rejects(rejects)
+    with stages.stage("clean"):
+        cleaned = clean_transactions(ingested.transactions, cleaning_profile)
+    with stages.stage("features"):
+        as_of_date = resolve_as_of(cleaned.transactions, as_of_date)
+        features = customer_features(cleaned.transactions, as_of_date)
+    return Prepared(cleaned.transactions, features, as_of_date, dict(cleaned.dropped_by_reason))
+
+
+def segment_customers(prepared: Prepared, *, seed: int, stages: StageProgress):
+    """Fit the model on the prepared customers; returns (model, labels frame)."""
+    from pipeline.segment import SegmentationModel, label_customers
+
+    model = SegmentationModel(random_state=seed)
+    with stages.stage("model"):
+        model.fit(prepared.features, progress=stages)
+    stages.seconds.pop("model")
+    stages.seconds.update(model.fit_seconds_)
+    return model, label_customers(prepared.features, model, fitted=True)
+
+
+def labels_csv_frame(labels: pd.DataFrame) -> pd.DataFrame:
+    """The labels frame with customer_id as the first column, as written by ``segment``."""
+    return labels.rename_axis("customer_id").reset_index()
+
+
+@click.command("features")
+@input_argument
+@click.option("-o", "--output", type=file_type, required=True)
+@profile_option
+@as_of_option
+@click.option("--rejects", type=file_type, help="Write rejected rows to this CSV.")
+def features_command(
+    input_path: Path, output: Path, profile: str, as_of: str | None, rejects: Path | None
+) -> None:
+    """Compute per-customer features of INPUT as of a date and write them as CSV."""
+    stages = StageProgress()
+    prepared = prepare(input_path, profile=profile, as_of=as_of, stages=stages, rejects=rejects)
+    prepared.features.rename_axis("customer_id").reset_index().to_csv(output, index=False)
+    click.echo(json.dumps({"n_customers": len(prepared.features), "as_of": str(prepared.as_of)}))
+
+
+@click.command("segment")
+@input_argument
+@click.option("-o", "--output", type=file_type, required=True)
+@profile_option
+@as_of_option
+@seed_option
+def segment_command(
+    input_path: Path, output: Path, profile: str, as_of: str | None, seed: int
+) -> None:
+    """Segment the customers of INPUT and write their clusters and Insiders flag as CSV."""
+    from pipeline.segment import summary
+
+    stages = StageProgress()
+    prepared = prepare(input_path, profile=profile, as_of=as_of, stages=stages)
+    model, labels = segment_customers(prepared, seed=seed, stages=stages)
+    labels_csv_frame(labels).to_csv(output, index=False)
+    result = {**summary(labels, model), "as_of": str(prepared.as_of)}
+    click.echo(json.dumps({**result, "seconds": stages.rounded_seconds()}))
+
+
+@click.command("report")
+@input_argument
+@profile_option
+@as_of_option
+@seed_option
+@click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md", show_default=True)
+@click.option("-o", "--output", type=file_type, help="Write the report here (default: stdout).")
+@click.option("--insiders-csv", type=file_type, help="Write the Insiders' ids as CSV.")
+def report_command(
+    input_path: Path,
+    profile: str,
+    as_of: str | None,
+    seed: int,
+    fmt: str,
+    output: Path | None,
+    insiders_csv: Path | None,
+) -> None:
+    """Answer the seven questions about the Insiders of INPUT (Markdown or JSON)."""
+    from pipeline.report import build_report
+
+    stages = StageProgress()
+    prepared = prepare(input_path, profile=profile, as_of=as_of, stages=stages)
+    _, labels = segment_customers(prepared, seed=seed, stages=stages)
+    with stages.stage("report"):
+        report = build_report(labels, as_of=prepared.as_of, clean=prepared.clean, random_state=seed)
+    text = report.to_markdown() if fmt == "md" else json.dumps(report.to_dict(), indent=2)
+    if output is None:
+        click.echo(text)
+    else:
+        output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    if insiders_csv is not None:
+        insiders_csv.write_text(report.insiders_csv(), encoding="utf-8")
+
+
+@click.command("select")
+@input_argument
+@profile_option
+@as_of_option
+@seed_option
+@click.option("--k-min", default=2, show_default=True)
+@click.option("--k-max", default=12, show_default=True)
+def select_command(
+    input_path: Path, profile: str, as_of: str | None, seed: int, k_min: int, k_max: int
+) -> None:
+    """Compare clustering algorithms on the embedding of INPUT's customers by silhouette."""
+    from pipeline.cluster import select_models
+
+    stages = StageProgress()
+    prepared = prepare(input_path, profile=profile, as_of=as_of, stages=stages)
+    with stages.stage("select"):
+        table = select_models(
+            prepared.features, k_range=range(k_min, k_max + 1), random_state=seed, progress=stages
+        )
+    click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+
+
+COMMANDS: list[click.Command] = [features_command, segment_command, report_command, select_command]
