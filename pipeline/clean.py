@@ -192,7 +192,7 @@ def clean_transactions(transactions: pd.DataFrame, profile: CleaningProfile) -> 
     if missing:
         raise PipelineInputError(f"transactions lack column(s): {', '.join(missing)}")
     frame = transactions
-    if "line_no" in frame.columns:
+    if "line_no" in frame.columns and not frame["line_no"].is_monotonic_increasing:
         frame = frame.sort_values("line_no", kind="stable")
     frame = frame.loc[:, list(CANONICAL_COLUMNS)].reset_index(drop=True)
     customer, guest_range = _fill_guest_ids(frame, profile.guest_id_start)
@@ -217,7 +217,7 @@ def _fill_guest_ids(
     if start is None or not guests.any():
         return customer, None
     # factorize numbers invoices in order of first appearance, as the original's drop_duplicates.
-    codes, uniques = pd.factorize(frame["invoice_no"].to_numpy()[guests])
+    codes, uniques = pd.factorize(frame["invoice_no"][guests])
     known = customer[~guests].to_numpy(dtype="int64")
     if ((known >= start) & (known < start + len(uniques))).any():
         start = int(known.max()) + 1

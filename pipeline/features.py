@@ -20,7 +20,9 @@ Features, in this order (the first six are :data:`~pipeline.columns.FEATURE_COLU
 ``purchase_frequency`` invoice_quantity / (tenure_days + 1): purchase invoices per day since the
                        first purchase, both days included
 
-Sums run over rows in a canonical order (by customer, then value), so the result does not depend
+Money is summed exactly, as integers of a millionth of the currency unit, when every line value
+is such a multiple (prices with up to six decimals, as in the exports we know); otherwise the lines
+are summed in a canonical order (by customer, then value). Either way the result does not depend
 on the order of the input rows, down to the last bit.
 """
 
@@ -43,6 +45,7 @@ EXTRA_FEATURE_COLUMNS: tuple[str, ...] = (
 )
 ALL_FEATURE_COLUMNS: tuple[str, ...] = FEATURE_COLUMNS + EXTRA_FEATURE_COLUMNS
 
+_MICRO = 1_000_000
 _NEEDED = ("invoice_no", "quantity", "invoice_date", "unit_price", "customer_id")
 
 
@@ -73,7 +76,7 @@ def customer_features(clean: pd.DataFrame, as_of: dt.date | str | None = None) -
     frame = pd.DataFrame(
         {
             "customer_id": clean["customer_id"].to_numpy(dtype="int64"),
-            "invoice": pd.factorize(clean["invoice_no"].to_numpy())[0],
+            "invoice": pd.factorize(clean["invoice_no"])[0],
             "day": days,
             "quantity": quantity,
             "value": quantity * clean["unit_price"].to_numpy(dtype="float64"),
@@ -95,9 +98,15 @@ def _check_input(clean: pd.DataFrame) -> None:
         raise PipelineInputError("customer_id has missing values: clean the transactions first")
 
 
-def _canonical_order(rows: pd.DataFrame) -> pd.DataFrame:
-    order = np.lexsort((rows["value"].to_numpy(), rows["customer_id"].to_numpy()))
-    return rows.iloc[order]
+def _value_sums(rows: pd.DataFrame) -> pd.Series:
+    """Sum of ``value`` per customer, independent of the row order (see the module docstring)."""
+    value = rows["value"].to_numpy()
+    micro = np.rint(value * _MICRO)
+    if np.all(np.abs(value * _MICRO - micro) < 1e-3) and np.all(np.abs(micro) < 2.0**52):
+        sums = pd.Series(micro.astype("int64"), index=rows.index).groupby(rows["customer_id"]).sum()
+        return sums / _MICRO
+    order = np.lexsort((value, rows["customer_id"].to_numpy()))
+    return rows.iloc[order].groupby("customer_id")["value"].sum()
 
 
 def _distinct_invoices(rows: pd.DataFrame) -> pd.Series:
@@ -106,14 +115,14 @@ def _distinct_invoices(rows: pd.DataFrame) -> pd.Series:
 
 
 def _purchase_features(rows: pd.DataFrame, limit: int) -> pd.DataFrame:
-    grouped = _canonical_order(rows).groupby("customer_id", sort=True)
+    grouped = rows.groupby("customer_id", sort=True)
     out = grouped.agg(
-        gross_revenue=("value", "sum"),
         last_day=("day", "max"),
         first_day=("day", "min"),
         items_quantity=("quantity", "sum"),
         products_quantity=("quantity", "size"),
     )
+    out.insert(0, "gross_revenue", _value_sums(rows))
     out["recency_days"] = (limit - out.pop("last_day")).astype("int64")
     out["invoice_quantity"] = _distinct_invoices(rows).reindex(out.index).astype("int64")
     out["avg_ticket"] = out["gross_revenue"] / out["products_quantity"]
@@ -126,12 +135,11 @@ def _purchase_features(rows: pd.DataFrame, limit: int) -> pd.DataFrame:
 
 def _return_features(rows: pd.DataFrame, customers: pd.Index) -> pd.DataFrame:
     rows = rows[rows["customer_id"].isin(customers)]
-    grouped = _canonical_order(rows).groupby("customer_id", sort=True)
     out = pd.DataFrame(
         {
             "returns_count": _distinct_invoices(rows),
-            "returns_quantity": -grouped["quantity"].sum(),
-            "returns_value": -grouped["value"].sum(),
+            "returns_quantity": -rows.groupby("customer_id")["quantity"].sum(),
+            "returns_value": -_value_sums(rows),
         }
     )
     out = out.reindex(customers, fill_value=0)

@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
+import pyarrow.compute as pc
 
 from pipeline.columns import CANONICAL_COLUMNS
 from pipeline.errors import IngestError
@@ -167,7 +169,7 @@ def validate_transactions(
     parsed, used_format = _parse_values(renamed, date_format)
     reasons = _row_reasons(parsed)
     bad = reasons.notna().to_numpy()
-    transactions = _canonical_frame(parsed.loc[~bad])
+    transactions = _canonical_frame(parsed.loc[~bad] if bad.any() else parsed)
     rejects = _rejects_frame(renamed.loc[bad], reasons[bad])
     return IngestResult(
         transactions=transactions,
@@ -354,6 +356,8 @@ def _is_blank(series: pd.Series) -> pd.Series:
 
 
 def _as_text(series: pd.Series) -> pd.Series:
+    if series.dtype == "str":  # already pandas' text type, missing values as NaN
+        return series
     if pd.api.types.is_float_dtype(series):
         integral = series.notna() & (series == np.floor(series))
         if integral[series.notna()].all():
@@ -432,6 +436,19 @@ def _integral(s: pd.Series) -> pd.Series:
     return s == np.round(s)
 
 
+def _blank_text(s: pd.Series) -> pd.Series:
+    """Missing, empty or whitespace-only text; one pass of Arrow kernels over Arrow strings."""
+    try:
+        arr = pyarrow.chunked_array(pyarrow.array(s))
+    except (TypeError, ValueError, pyarrow.ArrowException):
+        return s.isna() | (s.astype("str").str.strip() == "")
+    if not pyarrow.types.is_string(arr.type) and not pyarrow.types.is_large_string(arr.type):
+        return s.isna() | (s.astype("str").str.strip() == "")
+    blank = pc.or_kleene(pc.utf8_is_space(arr), pc.equal(pc.utf8_length(arr), 0))
+    blank = pc.fill_null(blank, True).to_numpy(zero_copy_only=False)
+    return pd.Series(blank, index=s.index)
+
+
 def _row_schema() -> pa.DataFrameSchema:
     """Row rules; each check's name is the reason a failing row is rejected with."""
 
@@ -439,7 +456,7 @@ def _row_schema() -> pa.DataFrameSchema:
         return pa.Check(fn, name=reason, ignore_na=False)
 
     def text_present(s: pd.Series) -> pd.Series:
-        return s.notna() & (s.str.strip() != "")
+        return ~_blank_text(s)
 
     def finite(s: pd.Series) -> pd.Series:
         return pd.Series(np.isfinite(s.to_numpy()), index=s.index)
