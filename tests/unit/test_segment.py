@@ -1,0 +1,106 @@
+"""SegmentationModel: determinism, row order, scoring new customers, the Insiders cluster."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.columns import FEATURE_COLUMNS
+from pipeline.errors import PipelineInputError
+from pipeline.segment import SegmentationModel, label_customers, segment, summary
+from tests.unit.model_data import make_features
+
+PARAMS = {"n_estimators": 25, "random_state": 5}
+
+
+@pytest.fixture(scope="module")
+def features() -> pd.DataFrame:
+    return make_features(240, seed=2)
+
+
+@pytest.fixture(scope="module")
+def model(features: pd.DataFrame) -> SegmentationModel:
+    return SegmentationModel(**PARAMS).fit(features)
+
+
+def test_init_only_stores_parameters() -> None:
+    model = SegmentationModel(n_clusters=5)
+    assert model.get_params()["n_clusters"] == 5
+    assert not [name for name in vars(model) if name.endswith("_")]
+
+
+def test_fit_learns_the_documented_attributes(model: SegmentationModel, features) -> None:
+    for name in ("scaler_", "forest_", "umap_", "mixture_", "cluster_profiles_", "silhouette_"):
+        assert hasattr(model, name)
+    assert model.labels_.shape == (len(features),)
+    assert set(np.unique(model.labels_)) == set(range(7))
+    assert model.embedding_.shape == (len(features), 2)
+    assert -1 <= model.silhouette_ <= 1
+
+
+def test_insiders_cluster_has_the_highest_mean_revenue(model: SegmentationModel, features) -> None:
+    revenue = features.sort_index()["gross_revenue"].groupby(model.labels_).mean()
+    assert model.insiders_cluster_ == revenue.idxmax()
+    profiles = model.cluster_profiles_
+    assert profiles["size"].sum() == len(features)
+    assert profiles["revenue_share"].sum() == pytest.approx(1.0)
+
+
+def test_same_input_any_row_order_same_output(model: SegmentationModel, features) -> None:
+    shuffled = features.sample(frac=1.0, random_state=11)
+    again = SegmentationModel(**PARAMS).fit(shuffled)
+    np.testing.assert_array_equal(again.labels_, model.labels_)
+    np.testing.assert_array_equal(again.embedding_, model.embedding_)
+    assert again.insiders_cluster_ == model.insiders_cluster_
+
+
+def test_predict_new_customers_in_caller_order(model: SegmentationModel) -> None:
+    new = make_features(40, seed=9)
+    new.index = new.index + 100_000
+    labels = model.predict(new)
+    assert labels.shape == (40,) and set(labels) <= set(range(7))
+    reversed_rows = new.iloc[::-1]
+    np.testing.assert_array_equal(model.predict(reversed_rows), labels[::-1])
+    np.testing.assert_array_equal(model.transform(reversed_rows), model.transform(new)[::-1])
+
+
+def test_predict_on_the_fitted_customers_gives_the_fitted_labels(model, features) -> None:
+    np.testing.assert_array_equal(model.predict(features.sort_index()), model.labels_)
+
+
+def test_fitted_model_survives_pickling(model: SegmentationModel) -> None:
+    new = make_features(15, seed=4)
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(restored.predict(new), model.predict(new))
+
+
+def test_labels_frame_and_summary(features: pd.DataFrame) -> None:
+    model, labels = segment(features.iloc[::-1], random_state=5)
+    assert list(labels.columns[:4]) == ["cluster", "is_insiders", "embedding_x", "embedding_y"]
+    assert list(labels.columns[4:10]) == list(FEATURE_COLUMNS)
+    assert labels.index.is_monotonic_increasing and labels.index.name == "customer_id"
+    assert (labels["is_insiders"] == (labels["cluster"] == model.insiders_cluster_)).all()
+    scored = label_customers(features, model)
+    assert scored.index.equals(labels.index)
+    facts = summary(labels, model)
+    insiders = labels[labels["is_insiders"]]
+    assert facts["n_insiders"] == len(insiders)
+    assert facts["insiders_share"] == pytest.approx(len(insiders) / len(labels))
+    expected = insiders["gross_revenue"].sum() / labels["gross_revenue"].sum()
+    assert facts["insiders_revenue_share"] == pytest.approx(expected)
+
+
+def test_bad_features_are_named(features: pd.DataFrame) -> None:
+    with pytest.raises(PipelineInputError, match="avg_ticket"):
+        SegmentationModel().fit(features.drop(columns="avg_ticket"))
+    with pytest.raises(PipelineInputError, match="duplicate"):
+        SegmentationModel().fit(pd.concat([features, features.iloc[:3]]))
+    with pytest.raises(PipelineInputError, match="at least"):
+        SegmentationModel().fit(features.iloc[:10])
+    broken = features.copy()
+    broken.iloc[0, 0] = np.nan
+    with pytest.raises(PipelineInputError, match="gross_revenue"):
+        SegmentationModel().fit(broken)
