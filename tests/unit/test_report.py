@@ -1,0 +1,150 @@
+"""The report: every figure recomputed here from the labels frame."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.columns import FEATURE_COLUMNS
+from pipeline.errors import PipelineInputError
+from pipeline.report import bootstrap_mean_ci, build_report
+from tests.unit.model_data import make_features
+
+AS_OF = dt.date(2011, 6, 30)
+
+
+@pytest.fixture(scope="module")
+def labels() -> pd.DataFrame:
+    features = make_features(300, seed=3)
+    # clusters by revenue rank so the top cluster is clearly the richest
+    rank = features["gross_revenue"].rank(method="first").to_numpy()
+    cluster = np.minimum((rank - 1) // 60, 4).astype(int)
+    frame = features.assign(
+        cluster=cluster, is_insiders=cluster == 4, embedding_x=0.0, embedding_y=0.0
+    )
+    return frame[["cluster", "is_insiders", "embedding_x", "embedding_y", *FEATURE_COLUMNS]]
+
+
+@pytest.fixture(scope="module")
+def clean(labels: pd.DataFrame) -> pd.DataFrame:
+    """Purchases after AS_OF: Insiders buy ten times as much; one row beyond the 90 days."""
+    ids = labels.index.to_numpy()
+    price = np.where(labels["is_insiders"], 50.0, 5.0)
+    rows = pd.DataFrame(
+        {
+            "invoice_no": [f"A{i}" for i in range(len(ids))],
+            "quantity": 2,
+            "invoice_date": pd.Timestamp("2011-07-15 10:00"),
+            "unit_price": price,
+            "customer_id": ids,
+        }
+    )
+    late = rows.iloc[:1].assign(invoice_date=pd.Timestamp("2011-10-30"), unit_price=1e6)
+    before = rows.iloc[:1].assign(invoice_date=pd.Timestamp("2011-06-30 18:00"), unit_price=1e6)
+    ret = rows.iloc[1:2].assign(quantity=-5)
+    return pd.concat([before, rows, late, ret], ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def report(labels, clean):
+    return build_report(labels, as_of=AS_OF, clean=clean, random_state=1)
+
+
+def test_answers_one_two_four(report, labels: pd.DataFrame) -> None:
+    insiders = labels[labels["is_insiders"]]
+    assert report.insiders_ids == sorted(insiders.index.tolist())
+    assert report.n_insiders == len(insiders) and report.n_customers == len(labels)
+    assert report.insiders_share == pytest.approx(len(insiders) / len(labels))
+    share = insiders["gross_revenue"].sum() / labels["gross_revenue"].sum()
+    assert report.revenue_share == pytest.approx(share)
+    assert report.insiders_csv().splitlines()[1:] == [str(i) for i in report.insiders_ids]
+
+
+def test_cluster_profiles(report, labels: pd.DataFrame) -> None:
+    rows = {row["cluster"]: row for row in report.clusters}
+    for cluster, group in labels.groupby("cluster"):
+        assert rows[cluster]["size"] == len(group)
+        assert rows[cluster]["share"] == pytest.approx(len(group) / len(labels))
+        for column in FEATURE_COLUMNS:
+            assert rows[cluster][column] == pytest.approx(group[column].mean())
+    assert report.clusters[0]["cluster"] == report.insiders_cluster == 4
+    distinct = {row["feature"]: row for row in report.distinctive}
+    inside = labels[labels["is_insiders"]]["gross_revenue"].mean()
+    rest = labels[~labels["is_insiders"]]["gross_revenue"].mean()
+    assert distinct["gross_revenue"]["ratio"] == pytest.approx(inside / rest)
+
+
+def test_thresholds_follow_the_original_rule(report, labels: pd.DataFrame) -> None:
+    insiders = labels[labels["is_insiders"]]
+    entry, exit_ = report.thresholds["entry"], report.thresholds["exit"]
+    assert entry["gross_revenue"] == {"op": ">=", "value": insiders["gross_revenue"].median()}
+    assert exit_["gross_revenue"] == {"op": "<", "value": insiders["gross_revenue"].min()}
+    assert entry["recency_days"] == {"op": "<=", "value": insiders["recency_days"].median()}
+    assert exit_["recency_days"] == {"op": ">", "value": insiders["recency_days"].max()}
+    meets = np.ones(len(labels), dtype=bool)
+    for column in FEATURE_COLUMNS:
+        value = insiders[column].median()
+        ok = labels[column] <= value if column == "recency_days" else labels[column] >= value
+        meets &= ok.to_numpy()
+    counts = report.threshold_counts
+    assert counts["others_meeting_entry"] == (meets & ~labels["is_insiders"]).sum()
+    assert counts["insiders_meeting_exit"] == 0
+    assert report.thresholds_source == "derived"
+    assert "Recency is reversed" in report.to_markdown()
+
+
+def test_given_thresholds_are_used(labels: pd.DataFrame) -> None:
+    given = {
+        "entry": {"gross_revenue": {"op": ">=", "value": 0.0}},
+        "exit": {"gross_revenue": {"op": "<", "value": -1.0}},
+    }
+    report = build_report(labels, as_of=AS_OF, thresholds=given)
+    assert report.thresholds == given and report.thresholds_source == "given"
+    assert report.threshold_counts["others_meeting_entry"] == (~labels["is_insiders"]).sum()
+    assert report.out_of_time is None
+
+
+def test_bootstrap_intervals(report, labels: pd.DataFrame) -> None:
+    inside = labels.loc[labels["is_insiders"], "gross_revenue"].to_numpy()
+    evidence = report.evidence["gross_revenue"]
+    assert evidence["insiders_mean"] == pytest.approx(inside.mean())
+    low, high = evidence["insiders_ci95"]
+    assert low < inside.mean() < high
+    # a normal-approximation interval should be close to the bootstrap one
+    half = 1.96 * inside.std(ddof=1) / np.sqrt(inside.size)
+    assert low == pytest.approx(inside.mean() - half, rel=0.15)
+    assert set(report.evidence) == {"gross_revenue", "invoice_quantity", "avg_ticket"}
+    values = np.arange(10_000, dtype=float)
+    first = bootstrap_mean_ci(values, np.random.default_rng(3), n_samples=500)
+    assert first == bootstrap_mean_ci(values, np.random.default_rng(3), n_samples=500)
+
+
+def test_out_of_time_check(report, labels: pd.DataFrame) -> None:
+    result = report.out_of_time
+    assert result["window_start"] == "2011-07-01"
+    assert result["window_end"] == "2011-09-28"
+    assert result["days_covered"] == 90
+    spend = result["spend"]
+    assert spend["insiders_mean"] == pytest.approx(100.0)
+    assert spend["rest_mean"] == pytest.approx(10.0)
+    assert result["insiders_spent_more"] is True
+    assert result["share_buying"] == {"insiders": 1.0, "rest": 1.0}
+
+
+def test_to_dict_is_json_and_markdown_has_seven_answers(report) -> None:
+    data = json.loads(json.dumps(report.to_dict()))
+    assert data["n_insiders"] == report.n_insiders and data["as_of"] == "2011-06-30"
+    text = report.to_markdown()
+    for number in range(1, 8):
+        assert f"## {number}." in text
+
+
+def test_labels_without_insiders_are_refused(labels: pd.DataFrame) -> None:
+    with pytest.raises(PipelineInputError, match="no customer"):
+        build_report(labels.assign(is_insiders=False), as_of=AS_OF)
+    with pytest.raises(PipelineInputError, match="cluster"):
+        build_report(labels.drop(columns="cluster"), as_of=AS_OF)
