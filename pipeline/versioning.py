@@ -146,9 +146,9 @@ def cluster_profiles(features: pd.DataFrame, labels: np.ndarray) -> pd.DataFrame
     return profiles
 
 
-def profile_name(profile: pd.Series, population: pd.DataFrame) -> str:
-    """A readable name for a (non-Insiders) cluster from its mean features, relative to all
-    customers: how recently, how often and how much its customers buy."""
+def profile_names(profile: pd.Series, population: pd.DataFrame) -> list[str]:
+    """Readable names for a (non-Insiders) cluster from its mean features relative to all
+    customers (how recently, how often and how much they buy), plainest first."""
     if profile["recency_days"] > max(180.0, population["recency_days"].quantile(0.75)):
         habit = "Lapsed"
     elif profile["invoice_quantity"] < 1.5:
@@ -164,14 +164,21 @@ def profile_name(profile: pd.Series, population: pd.DataFrame) -> str:
         spend = "mid spenders"
     else:
         spend = "small buyers"
-    return f"{habit} {spend}"
+    base = f"{habit} {spend}"
+    recent = "recent" if profile["recency_days"] <= population["recency_days"].median() else "older"
+    ticket = ("high ticket" if profile["avg_ticket"] >= population["avg_ticket"].median()
+              else "low ticket")
+    return [base, f"{base}, {recent}", f"{base}, {ticket}", f"{base}, {recent}, {ticket}"]
 
 
-def _unique(name: str, taken: set[str]) -> str:
-    candidate, n = name, 2
-    while candidate in taken:
-        candidate, n = f"{name} {n}", n + 1
-    return candidate
+def _unique(names: list[str], taken: set[str]) -> str:
+    for name in names:
+        if name not in taken:
+            return name
+    n = 2
+    while f"{names[0]} {n}" in taken:
+        n += 1
+    return f"{names[0]} {n}"
 
 
 def _free_color(taken: set[str]) -> str:
@@ -256,7 +263,7 @@ def cluster_identities(
         if record["is_insiders"]:
             record.update(name=INSIDERS_NAME, color=INSIDERS_COLOR)
         elif "name" not in record or record["name"] == INSIDERS_NAME:
-            record["name"] = _unique(profile_name(profiles.loc[label], features), names)
+            record["name"] = _unique(profile_names(profiles.loc[label], features), names)
             record["color"] = _free_color(colors)
         names.add(record["name"])
         colors.add(record["color"])

@@ -1,0 +1,302 @@
+"""One segmentation run, the call the worker makes: clean -> features as of a date -> fit a new
+model version or score with the current one -> Insiders membership with hysteresis -> events
+with reasons -> clusters table -> report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pipeline.clean import CleaningProfile, clean_transactions
+from pipeline.cluster import silhouette
+from pipeline.columns import CANONICAL_COLUMNS, FEATURE_COLUMNS
+from pipeline.features import customer_features, resolve_as_of
+from pipeline.membership import (
+    ThresholdPolicy,
+    assign_membership,
+    has_character,
+    levels,
+    membership_events,
+)
+from pipeline.segment import SegmentationModel
+from pipeline.versioning import (
+    ModelState,
+    SmoothingPolicy,
+    cluster_identities,
+    cluster_profiles,
+    match_clusters,
+    next_thresholds,
+)
+
+__all__ = ["ModelState", "RunResult", "run_segmentation"]
+
+Progress = Callable[[str, float], None]
+
+# Share of a run's time each stage usually takes, for one progress fraction over the whole run.
+STAGE_END = {"clean": 0.10, "features": 0.20, "fit": 0.85, "score": 0.85, "membership": 0.90,
+             "report": 1.0}
+
+
+@dataclass
+class RunResult:
+    """Everything a run produces; the worker stores it, the CLI writes it to files."""
+
+    labels: pd.DataFrame
+    clusters: pd.DataFrame
+    events: pd.DataFrame
+    state: ModelState
+    refitted: bool
+    metrics: dict
+    report: dict
+    data_fingerprint: str
+    cleaning: dict
+
+
+def run_segmentation(
+    transactions: pd.DataFrame,
+    *,
+    as_of: dt.date | str | None = None,
+    profile: CleaningProfile,
+    random_state: int = 42,
+    n_clusters: int = 7,
+    state: ModelState | None = None,
+    previous: pd.DataFrame | None = None,
+    refit: bool = False,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Segment the customers of ``transactions`` (canonical columns, + line_no) as of ``as_of``.
+
+    ``state`` None or ``refit`` fits a new model version (version + 1); otherwise customers are
+    scored with ``state``. ``previous`` (the previous run's labels: index customer_id,
+    is_insiders, cluster and the features) gives each customer's previous membership and the
+    before values of the reasons.
+    """
+    timer = _Timer(progress)
+    with timer("clean"):
+        cleaned = clean_transactions(transactions, profile)
+        day = resolve_as_of(cleaned.transactions, as_of)
+        fingerprint = data_fingerprint(cleaned.transactions, day)
+    with timer("features"):
+        features = customer_features(cleaned.transactions, day)
+    was = None if previous is None else previous["is_insiders"].astype(bool)
+    refitted = state is None or refit
+    if refitted:
+        with timer("fit"):
+            current, model_labels, embedding = _fit_version(
+                features, day, state, previous, was, random_state, n_clusters,
+                timer.within("fit"),
+            )
+    else:
+        with timer("score"):
+            embedding = state.model.transform(features)
+            model_labels = state.model.mixture_.predict(embedding)
+            current = state
+    with timer("membership"):
+        membership = assign_membership(features, current.thresholds, was)
+        events = membership_events(
+            features, membership, previous, current.thresholds,
+            old_thresholds=None if state is None else state.thresholds, version=current.version,
+        )
+        labels = _labels(features, current.stable_ids(model_labels), membership, embedding)
+        clusters = clusters_table(labels, current.clusters)
+    with timer("report"):
+        from pipeline.report import build_report
+
+        report = build_report(labels, as_of=day, clean=cleaned.transactions,
+                              thresholds=current.thresholds, random_state=random_state).to_dict()
+    metrics = _metrics(labels, events, current, previous)
+    metrics["silhouette"] = (
+        current.metrics.get("silhouette") if refitted
+        else _finite(silhouette(embedding, model_labels, random_state=random_state))
+    )
+    metrics["seconds"] = timer.seconds
+    return RunResult(
+        labels=labels, clusters=clusters, events=events, state=current, refitted=refitted,
+        metrics=metrics, report=report, data_fingerprint=fingerprint,
+        cleaning=dict(cleaned.dropped_by_reason),
+    )
+
+
+def _fit_version(
+    features: pd.DataFrame,
+    day: dt.date,
+    state: ModelState | None,
+    previous: pd.DataFrame | None,
+    was: pd.Series | None,
+    random_state: int,
+    n_clusters: int,
+    progress: Progress,
+) -> tuple[ModelState, np.ndarray, np.ndarray]:
+    """Fit model version ``state.version + 1`` (1 without ``state``), matched to ``state``."""
+    model = SegmentationModel(n_clusters=n_clusters, random_state=random_state)
+    model.fit(features, progress=progress)
+    order = pd.Index(model.customer_ids_).get_indexer(features.index)
+    model_labels = np.asarray(model.labels_)[order]
+    embedding = np.asarray(model.embedding_)[order]
+    insiders = model_labels == model.insiders_cluster_
+    mapping = {}
+    if state is not None:
+        old = previous["cluster"] if previous is not None and "cluster" in previous else None
+        old_profiles = pd.DataFrame(
+            [r["profile"] for r in state.clusters], index=[r["cluster"] for r in state.clusters]
+        )
+        mapping = match_clusters(
+            pd.Series(model_labels, index=features.index), old,
+            cluster_profiles(features, model_labels), old_profiles,
+        )
+    clusters = cluster_identities(
+        features, model_labels, int(model.insiders_cluster_),
+        None if state is None else state.clusters, mapping,
+    )
+    policy, smoothing = ThresholdPolicy(), SmoothingPolicy()
+    thresholds = next_thresholds(
+        features, insiders, None if state is None else state.thresholds, was, policy, smoothing
+    )
+    current = ModelState(
+        version=1 if state is None else state.version + 1,
+        fitted_as_of=day,
+        parameters={"n_clusters": n_clusters, "random_state": random_state,
+                    "n_estimators": model.n_estimators, "umap_neighbors": model.umap_neighbors,
+                    "threshold_policy": _plain_policy(policy),
+                    "smoothing_policy": _plain_policy(smoothing)},
+        thresholds=thresholds,
+        clusters=clusters,
+        metrics={"n_customers": len(features), "silhouette": _finite(model.silhouette_),
+                 "insiders_cluster_size": int(insiders.sum()),
+                 "thresholds_changed": _changed(state, thresholds),
+                 "character_kept": has_character(
+                     features, assign_membership(features, thresholds, was), policy)},
+        model=model,
+    )
+    return current, model_labels, embedding
+
+
+def _labels(
+    features: pd.DataFrame, clusters: np.ndarray, membership: pd.Series, embedding: np.ndarray
+) -> pd.DataFrame:
+    labels = pd.DataFrame(
+        {
+            "cluster": clusters.astype("int64"),
+            "is_insiders": membership.to_numpy(dtype=bool),
+            "embedding_x": embedding[:, 0],
+            "embedding_y": embedding[:, 1],
+        },
+        index=features.index.rename("customer_id"),
+    )
+    return labels.join(features.loc[:, list(FEATURE_COLUMNS)])
+
+
+def clusters_table(labels: pd.DataFrame, identities: list[dict]) -> pd.DataFrame:
+    """One row per cluster: cluster, name, color, is_insiders, size, share, revenue_share,
+    profile (mean features and how many of its customers are Insiders members)."""
+    grouped = labels.groupby("cluster", sort=True)
+    total_revenue = float(labels["gross_revenue"].sum())
+    rows = []
+    for record in identities:
+        cluster = int(record["cluster"])
+        members = grouped.get_group(cluster) if cluster in grouped.groups else labels.iloc[:0]
+        revenue = float(members["gross_revenue"].sum())
+        profile = {c: _finite(members[c].mean()) for c in FEATURE_COLUMNS}
+        profile["insiders_members"] = int(members["is_insiders"].sum())
+        rows.append({
+            "cluster": cluster, "name": record["name"], "color": record["color"],
+            "is_insiders": bool(record["is_insiders"]), "size": len(members),
+            "share": len(members) / len(labels) if len(labels) else 0.0,
+            "revenue_share": revenue / total_revenue if total_revenue else 0.0,
+            "profile": profile,
+        })
+    return pd.DataFrame(rows, columns=["cluster", "name", "color", "is_insiders", "size", "share",
+                                       "revenue_share", "profile"])
+
+
+def data_fingerprint(clean: pd.DataFrame, as_of: dt.date) -> str:
+    """sha256 of the cleaned rows dated up to ``as_of``, whatever their order."""
+    days = clean["invoice_date"].to_numpy().astype("datetime64[D]")
+    window = clean.loc[days <= np.datetime64(as_of, "D"), list(CANONICAL_COLUMNS)]
+    hashes = np.sort(pd.util.hash_pandas_object(window, index=False).to_numpy())
+    digest = hashlib.sha256(hashes.tobytes())
+    digest.update(as_of.isoformat().encode())
+    return digest.hexdigest()
+
+
+def _metrics(
+    labels: pd.DataFrame, events: pd.DataFrame, state: ModelState, previous: pd.DataFrame | None
+) -> dict:
+    member = labels["is_insiders"].to_numpy(dtype=bool)
+    revenue = labels["gross_revenue"].to_numpy(dtype=float)
+    in_cluster = np.isin(labels["cluster"].to_numpy(),
+                         [r["cluster"] for r in state.clusters if r["is_insiders"]])
+    causes = events.groupby(["kind", "cause"]).size() if len(events) else pd.Series(dtype=int)
+    return {
+        "n_customers": len(labels),
+        "n_insiders": int(member.sum()),
+        "insiders_share": float(member.mean()) if len(member) else 0.0,
+        "revenue_share": float(revenue[member].sum() / revenue.sum()) if revenue.sum() else 0.0,
+        "model_version": state.version,
+        "thresholds": {"entry": levels(state.thresholds, "entry"),
+                       "exit": levels(state.thresholds, "exit")},
+        "insiders_cluster_size": int(in_cluster.sum()),
+        "insiders_in_cluster": int((member & in_cluster).sum()),
+        "n_events": len(events),
+        "events": {f"{kind}/{cause}": int(n) for (kind, cause), n in causes.items()},
+        "n_previous_missing": 0 if previous is None
+        else int((~previous.index.isin(labels.index)).sum()),
+    }
+
+
+def _changed(state: ModelState | None, thresholds: dict) -> list[str]:
+    if state is None:
+        return []
+    return [f"{feature} {side} {state.thresholds[side][feature]['value']} -> {rule['value']}"
+            for side in ("entry", "exit") for feature, rule in thresholds[side].items()
+            if rule["value"] != state.thresholds[side][feature]["value"]]
+
+
+def _plain_policy(policy: object) -> dict:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in vars(policy).items()}
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if value is not None and np.isfinite(value) else None
+
+
+class _Timer:
+    """Seconds per stage, and progress over the whole run as each stage ends."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress = progress
+        self.seconds: dict[str, float] = {}
+        self._start = 0.0
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        self._start = self._fraction_before(stage)
+        if self.progress:
+            self.progress(stage, self._start)
+        yield
+        self.seconds[stage] = round(time.perf_counter() - started, 3)
+        if self.progress:
+            self.progress(stage, STAGE_END[stage])
+
+    def within(self, stage: str) -> Progress:
+        """A progress callable for a sub-step of ``stage`` (its fraction within the stage)."""
+        start, end = self._fraction_before(stage), STAGE_END[stage]
+
+        def report(_sub: str, fraction: float) -> None:
+            if self.progress:
+                self.progress(stage, start + (end - start) * min(1.0, fraction) * 0.99)
+
+        return report
+
+    @staticmethod
+    def _fraction_before(stage: str) -> float:
+        ends = sorted({v for k, v in STAGE_END.items() if v < STAGE_END[stage]})
+        return ends[-1] if ends else 0.0
