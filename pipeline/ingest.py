@@ -422,10 +422,9 @@ def _parse_with(text: pd.Series, formats: tuple[str, ...]) -> pd.Series:
         todo = result.isna() & text.notna()
         if not todo.any():
             break
-        parsed = pd.to_datetime(text[todo], format=fmt, errors="coerce")
-        if getattr(parsed.dt, "tz", None) is not None:
-            parsed = parsed.dt.tz_convert(None)
-        result[todo] = parsed.astype("datetime64[ns]")
+        # utc=True: mixed UTC offsets become one naive UTC time; naive text stays as written.
+        parsed = pd.to_datetime(text[todo], format=fmt, errors="coerce", utc=True)
+        result[todo] = parsed.dt.tz_convert(None).astype("datetime64[ns]")
     return result
 
 
@@ -433,7 +432,8 @@ def _parse_with(text: pd.Series, formats: tuple[str, ...]) -> pd.Series:
 
 
 def _integral(s: pd.Series) -> pd.Series:
-    return s == np.round(s)
+    """Whole numbers that int64 (and float64) hold exactly."""
+    return (s == np.round(s)) & (np.abs(s) < 2.0**53)
 
 
 def _blank_text(s: pd.Series) -> pd.Series:
