@@ -382,3 +382,18 @@ def test_no_row_is_ever_lost(data):
     assert seen == list(range(len(frame)))
     assert sorted(result.rejects["line_no"].tolist()) == [i for i, b in enumerate(bad) if b]
     assert sum(result.rejected_by_reason.values()) == result.n_rejected
+
+
+def test_out_of_range_numbers_and_utc_offsets(tmp_path):
+    lines = [
+        UCI_HEADER,
+        _row(qty="1e30"),
+        _row(customer="1e25"),
+        _row(date="2011-01-01T10:00:00+01:00"),
+        _row(date="2011-01-01 10:00:00"),
+    ]
+    result = read_transactions(_csv(tmp_path, "data.csv", lines))
+    assert result.rejected_by_reason == {"non_integer_quantity": 1, "invalid_customer_id": 1}
+    assert result.transactions["invoice_date"].tolist() == [
+        pd.Timestamp("2011-01-01 09:00"), pd.Timestamp("2011-01-01 10:00")
+    ]
