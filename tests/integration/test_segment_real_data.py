@@ -1,0 +1,39 @@
+"""One cold `insiders segment` on the real Online Retail data: is the segmentation sane?"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from worker.cli import cli
+
+pytestmark = pytest.mark.realdata
+
+
+@pytest.fixture(scope="module")
+def segmented(real_data_path: Path, tmp_path_factory: pytest.TempPathFactory):
+    out = tmp_path_factory.mktemp("segment") / "labels.csv"
+    result = CliRunner().invoke(
+        cli, ["segment", str(real_data_path), "-o", str(out)], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout), pd.read_csv(out)
+
+
+def test_summary_is_sane(segmented) -> None:
+    summary, labels = segmented
+    assert summary["n_customers"] == len(labels) == 5695
+    assert labels["cluster"].nunique() == 7
+    assert 0.02 <= summary["insiders_share"] <= 0.25
+    assert summary["insiders_revenue_share"] > summary["insiders_share"]
+    assert summary["silhouette"] > 0
+
+
+def test_insiders_are_the_cluster_with_the_highest_mean_revenue(segmented) -> None:
+    _, labels = segmented
+    richest = labels.groupby("cluster")["gross_revenue"].mean().idxmax()
+    assert set(labels.loc[labels["is_insiders"], "cluster"]) == {richest}
