@@ -14,8 +14,8 @@ import click
 
 from store.settings import Settings
 
-DEMO_CUSTOMERS = 3000
-DEMO_MONTHS = 6
+DEMO_CUSTOMERS = 2000
+DEMO_MONTHS = 4
 DEMO_SEED = 7
 DEMO_PROFILE = "default"
 DEMO_ACCOUNTS = (("admin", "insiders-admin", "admin"), ("viewer", "insiders-viewer", "viewer"))
@@ -24,7 +24,6 @@ DEMO_ACCOUNTS = (("admin", "insiders-admin", "admin"), ("viewer", "insiders-view
 def ensure_demo_data(settings: Settings, engine, customers: int) -> None:
     """Generate the synthetic file once and ingest it (a second ingest is recognised)."""
     from pipeline.synthetic import write_synthetic
-
     from store.transactions import ingest_file
 
     path = settings.data_dir / f"demo-transactions-{customers}.parquet"

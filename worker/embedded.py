@@ -67,7 +67,10 @@ def worker_for_this_command(settings: Settings) -> Iterator[subprocess.Popen | N
         "--concurrency=1",
         "--loglevel=WARNING",
     ]
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL)
+    with open(settings.data_dir / "worker.log", "ab") as log:
+        process = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+        )
     try:
         yield process
     finally:
