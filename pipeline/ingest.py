@@ -352,7 +352,7 @@ def _parse_values(
 def _is_blank(series: pd.Series) -> pd.Series:
     if pd.api.types.is_numeric_dtype(series):
         return series.isna()
-    return series.isna() | (series.astype("str").str.strip() == "")
+    return _blank_text(series)
 
 
 def _as_text(series: pd.Series) -> pd.Series:
