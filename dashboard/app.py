@@ -12,17 +12,23 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import Engine
 
-from dashboard import auth, ids
+from dashboard import auth, data, ids
 from dashboard.data import ENGINE_KEY
 from dashboard.pages.login import blueprint as login_blueprint
 from store.settings import Settings, load_settings
 
 HERE = Path(__file__).parent
 SETTINGS_KEY = "INSIDERS_SETTINGS"
+WARM_KEY = "INSIDERS_WARM_CACHE"
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> dash.Dash:
-    """A ready app; reads ``INSIDERS_*`` settings (raises SettingsError on a bad one)."""
+def create_app(
+    settings: Settings | None = None, engine: Engine | None = None, *, warm: bool = False
+) -> dash.Dash:
+    """A ready app; reads ``INSIDERS_*`` settings (raises SettingsError on a bad one).
+
+    ``warm`` reads the current run's heavy answers in the background after each new run.
+    """
     settings = settings or load_settings()
     if engine is None:
         from store.db import get_engine
@@ -33,6 +39,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     server = flask.Flask("dashboard")
     server.config[ENGINE_KEY] = engine
     server.config[SETTINGS_KEY] = settings
+    server.config[WARM_KEY] = warm
     auth.init_auth(server, engine, settings)
     server.register_blueprint(login_blueprint)
     app = dash.Dash(
@@ -52,6 +59,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     with server.test_request_context("/"):
         app._setup_server()
     auth.ensure_admin(engine, settings)
+    if warm:
+        data.warm_current(engine)
     return app
 
 
@@ -103,7 +112,7 @@ def shell() -> html.Div:
 def serve(host: str, port: int) -> None:
     """Serve the dashboard (waitress; the Flask debugger only with INSIDERS_DEBUG=true)."""
     settings = load_settings()
-    app = create_app(settings)
+    app = create_app(settings, warm=True)
     if settings.debug:
         app.run(host=host, port=port, debug=True, use_reloader=False)
         return

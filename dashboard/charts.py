@@ -1,12 +1,17 @@
-"""Figures and tables the pages share: one colour per cluster name, the same on every page."""
+"""Figures and tables the pages share: one colour per cluster name, the same on every page.
+
+Figures are plain plotly.js dicts rather than ``plotly.graph_objects``: the objects validate
+every property in Python, which costs more than the database query behind most charts. Large
+numeric arrays travel as typed arrays (base64), as plotly.py itself sends them.
+"""
 
 from __future__ import annotations
+
+import base64
 
 import dash_ag_grid as dag
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from pipeline.columns import FEATURE_COLUMNS
 
@@ -21,8 +26,30 @@ FEATURE_LABELS = {
     "products_quantity": "Products",
     "avg_ticket": "Mean ticket",
 }
-LAYOUT = {"template": "plotly_white", "margin": {"l": 40, "r": 10, "t": 40, "b": 40},
-          "font": {"family": "Lato, -apple-system, 'Segoe UI', Roboto, sans-serif", "size": 12}}
+FONT = {"family": "Lato, -apple-system, 'Segoe UI', Roboto, sans-serif", "size": 12,
+        "color": "#2c3e50"}
+GRID = "#ecf0f1"
+
+
+def _layout(title: str, height: int, **extra) -> dict:
+    return {"title": {"text": title, "x": 0.02, "font": {"size": 15}}, "height": height,
+            "margin": {"l": 50, "r": 20, "t": 50, "b": 40}, "font": FONT,
+            "paper_bgcolor": "white", "plot_bgcolor": "white", "hoverlabel": {"font": FONT},
+            **extra}
+
+
+def _axis(**extra) -> dict:
+    return {"gridcolor": GRID, "zerolinecolor": GRID, "automargin": True, **extra}
+
+
+def typed(values, dtype: str = "f4") -> dict:
+    """A numeric array as plotly.js's typed-array spec (compact and fast to encode);
+    float32 keeps 7 significant digits, plenty for a map and a hover label."""
+    array = np.ascontiguousarray(values, dtype=np.dtype(dtype))
+    spec = {"dtype": dtype, "bdata": base64.b64encode(array.tobytes()).decode("ascii")}
+    if array.ndim == 2:
+        spec["shape"] = f"{array.shape[0]}, {array.shape[1]}"
+    return spec
 
 
 def color_of(cluster: dict) -> str:
@@ -38,83 +65,83 @@ def cluster_lookup(clusters: list[dict]) -> dict[int, dict]:
     return {c["cluster"]: {**c, "color": color_of(c)} for c in clusters}
 
 
-def empty_figure(message: str) -> go.Figure:
-    fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, font={"size": 14, "color": "#7b8a8b"})
-    fig.update_layout(**LAYOUT, xaxis={"visible": False}, yaxis={"visible": False}, height=300)
-    return fig
+def empty_figure(message: str) -> dict:
+    return {"data": [], "layout": _layout("", 300, xaxis={"visible": False},
+                                          yaxis={"visible": False}, annotations=[{
+        "text": message, "showarrow": False, "font": {"size": 14, "color": "#7b8a8b"},
+        "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5}])}
 
 
-def embedding_figure(points: pd.DataFrame, clusters: list[dict], sampled: bool) -> go.Figure:
+def embedding_figure(points: pd.DataFrame, clusters: list[dict], sampled: bool) -> dict:
     """WebGL scatter of the embedding, coloured by cluster, Insiders outlined."""
     if points.empty:
         return empty_figure("No customers in this run")
     lookup = cluster_lookup(clusters)
-    fig = go.Figure()
     hover = ("<b>Customer %{customdata[0]:.0f}</b><br>%{fullData.name}<br>"
              + "<br>".join(f"{FEATURE_LABELS[f]}: %{{customdata[{i + 1}]:,.2f}}"
                            for i, f in enumerate(FEATURE_COLUMNS))
              + "<extra></extra>")
+    traces = []
     for cluster, group in points.groupby("cluster", sort=True):
         info = lookup.get(int(cluster), {"name": f"Cluster {cluster}", "cluster": cluster})
-        custom = group[["customer_id", *FEATURE_COLUMNS]].to_numpy(dtype=float)
-        fig.add_trace(go.Scattergl(
-            x=group["embedding_x"].to_numpy(), y=group["embedding_y"].to_numpy(),
-            mode="markers", name=info["name"], customdata=custom, hovertemplate=hover,
-            marker={"color": color_of(info), "size": 5, "opacity": 0.75,
-                    "line": {"width": np.where(group["is_insiders"].to_numpy(), 1.2, 0),
-                             "color": "#222"}},
-        ))
+        outline = np.where(group["is_insiders"].to_numpy(dtype=bool), 1.5, 0.0)
+        traces.append({
+            "type": "scattergl", "mode": "markers", "name": info["name"],
+            "x": typed(group["embedding_x"]), "y": typed(group["embedding_y"]),
+            # float64 here: customer ids above 16.7 million would lose digits in float32
+            "customdata": typed(group[["customer_id", *FEATURE_COLUMNS]].to_numpy(float), "f8"),
+            "hovertemplate": hover,
+            "marker": {"color": color_of(info), "size": 5, "opacity": 0.75,
+                       "line": {"width": typed(outline), "color": "#222"}},
+        })
     title = "Customer map (Insiders outlined)" + (" · sampled" if sampled else "")
-    fig.update_layout(**LAYOUT, title=title, height=460, legend={"itemsizing": "constant"},
-                      xaxis={"showticklabels": False, "title": ""},
-                      yaxis={"showticklabels": False, "title": ""})
-    return fig
+    return {"data": traces, "layout": _layout(
+        title, 460, legend={"itemsizing": "constant"},
+        xaxis=_axis(showticklabels=False), yaxis=_axis(showticklabels=False))}
 
 
-def revenue_share_figure(clusters: list[dict]) -> go.Figure:
+def revenue_share_figure(clusters: list[dict]) -> dict:
     if not clusters:
         return empty_figure("No clusters")
     ordered = sorted(clusters, key=lambda c: c["revenue_share"], reverse=True)
-    fig = go.Figure(go.Bar(
-        x=[c["revenue_share"] for c in ordered], y=[c["name"] for c in ordered], orientation="h",
-        marker_color=[color_of(c) for c in ordered],
-        text=[f"{c['revenue_share']:.0%} of revenue · {c['share']:.0%} of customers"
-              for c in ordered],
-        textposition="auto", hovertemplate="%{y}: %{x:.1%} of revenue<extra></extra>",
-    ))
-    fig.update_layout(**LAYOUT, title="Revenue share by cluster", height=460,
-                      xaxis={"tickformat": ".0%"}, yaxis={"autorange": "reversed"})
-    return fig
+    trace = {
+        "type": "bar", "orientation": "h",
+        "x": [c["revenue_share"] for c in ordered], "y": [c["name"] for c in ordered],
+        "marker": {"color": [color_of(c) for c in ordered]},
+        "text": [f"{c['revenue_share']:.0%} of revenue · {c['share']:.0%} of customers"
+                 for c in ordered],
+        "textposition": "auto", "hovertemplate": "%{y}: %{x:.1%} of revenue<extra></extra>",
+    }
+    return {"data": [trace], "layout": _layout(
+        "Revenue share by cluster", 460, xaxis=_axis(tickformat=".0%"),
+        yaxis=_axis(autorange="reversed"), showlegend=False)}
 
 
-def trend_figure(runs: list[dict]) -> go.Figure:
+def trend_figure(runs: list[dict]) -> dict:
     """Insiders count (bars) and their revenue share (line) across succeeded runs."""
     if not runs:
         return empty_figure("No runs yet")
     x = [f"#{r['id']} · {r['as_of']}" for r in runs]
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_trace(go.Bar(x=x, y=[r["n_insiders"] for r in runs], name="Insiders",
-                         marker_color=INSIDERS_GOLD), secondary_y=False)
-    fig.add_trace(go.Scatter(x=x, y=[r["revenue_share"] for r in runs], name="Revenue share",
-                             mode="lines+markers", line={"color": "#2c3e50"}),
-                  secondary_y=True)
-    fig.update_layout(**LAYOUT, title="Insiders across runs", height=320,
-                      legend={"orientation": "h", "y": -0.25})
-    fig.update_yaxes(title_text="customers", secondary_y=False)
-    fig.update_yaxes(title_text="revenue share", tickformat=".0%", secondary_y=True,
-                     rangemode="tozero")
-    return fig
+    bars = {"type": "bar", "x": x, "y": [r["n_insiders"] for r in runs], "name": "Insiders",
+            "marker": {"color": INSIDERS_GOLD}}
+    line = {"type": "scatter", "mode": "lines+markers", "x": x, "yaxis": "y2",
+            "y": [r["revenue_share"] for r in runs], "name": "Revenue share",
+            "line": {"color": "#2c3e50"}}
+    return {"data": [bars, line], "layout": _layout(
+        "Insiders across runs", 320, legend={"orientation": "h", "y": -0.3},
+        xaxis=_axis(), yaxis=_axis(title={"text": "customers"}, rangemode="tozero"),
+        yaxis2=_axis(title={"text": "revenue share"}, tickformat=".0%", overlaying="y",
+                     side="right", rangemode="tozero", showgrid=False))}
 
 
-def sankey_figure(moves: pd.DataFrame, before: list[dict], after: list[dict]) -> go.Figure:
+def sankey_figure(moves: pd.DataFrame, before: list[dict], after: list[dict]) -> dict:
     """Cluster transitions between two runs; new customers come from a 'New' node."""
     if moves.empty:
         return empty_figure("No customers to compare")
     left, right = cluster_lookup(before), cluster_lookup(after)
-    left_keys = sorted({k for k in moves["cluster_before"].dropna().astype(int)})
-    has_new = moves["cluster_before"].isna().any()
-    right_keys = sorted(moves["cluster_after"].astype(int).unique())
+    left_keys = sorted({int(k) for k in moves["cluster_before"].dropna()})
+    has_new = bool(moves["cluster_before"].isna().any())
+    right_keys = sorted({int(k) for k in moves["cluster_after"]})
     labels = [left.get(k, {"name": f"Cluster {k}"})["name"] for k in left_keys]
     colors = [color_of(left.get(k, {"cluster": k})) for k in left_keys]
     if has_new:
@@ -126,60 +153,77 @@ def sankey_figure(moves: pd.DataFrame, before: list[dict], after: list[dict]) ->
     src_index = {k: i for i, k in enumerate(left_keys)}
     dst_index = {k: offset + i for i, k in enumerate(right_keys)}
     sources = [src_index[int(v)] if pd.notna(v) else offset - 1 for v in moves["cluster_before"]]
-    fig = go.Figure(go.Sankey(
-        node={"label": labels, "color": colors, "pad": 14, "thickness": 16},
-        link={"source": sources, "target": [dst_index[int(v)] for v in moves["cluster_after"]],
-              "value": moves["customers"].tolist(), "color": "rgba(44,62,80,0.18)"},
-    ))
-    fig.update_layout(**LAYOUT, title="Where customers moved between clusters", height=420)
-    return fig
+    trace = {
+        "type": "sankey",
+        "node": {"label": labels, "color": colors, "pad": 14, "thickness": 16},
+        "link": {"source": sources, "target": [dst_index[int(v)] for v in moves["cluster_after"]],
+                 "value": [int(v) for v in moves["customers"]],
+                 "color": "rgba(44,62,80,0.18)"},
+    }
+    return {"data": [trace], "layout": _layout("Where customers moved between clusters", 420)}
 
 
-def timeline_figure(history: pd.DataFrame) -> go.Figure:
+def timeline_figure(history: pd.DataFrame) -> dict:
     """The customer's cluster in each run; a gold ring marks runs where they were an Insider."""
     if history.empty:
         return empty_figure("This customer appears in no run")
-    names = history["cluster_name"].fillna(history["cluster"].astype(str))
+    names = [n if isinstance(n, str) else f"Cluster {c}"
+             for n, c in zip(history["cluster_name"], history["cluster"], strict=True)]
     x = [f"#{r} · {d}" for r, d in zip(history["run_id"], history["as_of"], strict=True)]
     colors = [color_of({"color": c, "name": n}) for c, n in zip(history["color"], names,
                                                                 strict=True)]
-    insiders = history["is_insiders"].astype(bool).to_numpy()
-    fig = go.Figure(go.Scatter(
-        x=x, y=names, mode="markers+lines", line={"color": "#bdc3c7"},
-        marker={"size": 16, "color": colors,
-                "line": {"width": np.where(insiders, 4, 0), "color": INSIDERS_GOLD}},
-        text=np.where(insiders, "Insider", "not an Insider"),
-        hovertemplate="%{x}<br>%{y}<br>%{text}<extra></extra>",
-    ))
-    fig.update_layout(**LAYOUT, title="Cluster in each run (gold ring: Insider)", height=280)
-    return fig
+    insiders = history["is_insiders"].astype(bool).tolist()
+    trace = {
+        "type": "scatter", "mode": "markers+lines", "x": x, "y": names,
+        "line": {"color": "#bdc3c7"},
+        "marker": {"size": 16, "color": colors,
+                   "line": {"width": [4 if i else 0 for i in insiders], "color": INSIDERS_GOLD}},
+        "text": ["Insider" if i else "not an Insider" for i in insiders],
+        "hovertemplate": "%{x}<br>%{y}<br>%{text}<extra></extra>",
+    }
+    return {"data": [trace], "layout": _layout(
+        "Cluster in each run (gold ring: Insider)", 280, xaxis=_axis(),
+        yaxis=_axis(type="category"), showlegend=False)}
 
 
-def features_figure(history: pd.DataFrame, thresholds: dict[int, dict]) -> go.Figure:
+def features_figure(history: pd.DataFrame, thresholds: dict[int, dict]) -> dict:
     """One panel per feature across runs, with the entry and exit thresholds of each run."""
     if history.empty:
         return empty_figure("No features to show")
-    features = list(FEATURE_COLUMNS)
-    fig = make_subplots(rows=2, cols=3, subplot_titles=[FEATURE_LABELS[f] for f in features],
-                        horizontal_spacing=0.07, vertical_spacing=0.18)
     x = [f"#{r}" for r in history["run_id"]]
-    for i, feature in enumerate(features):
-        row, col = i // 3 + 1, i % 3 + 1
-        fig.add_trace(go.Scatter(x=x, y=history[feature], mode="lines+markers", showlegend=False,
-                                 line={"color": "#2c3e50"}, name=FEATURE_LABELS[feature]),
-                      row=row, col=col)
+    traces, layout, annotations = [], {}, []
+    for i, feature in enumerate(FEATURE_COLUMNS):
+        row, col = divmod(i, 3)
+        suffix = "" if i == 0 else str(i + 1)
+        x0, y1 = col / 3 + 0.03, 1 - row * 0.56
+        layout[f"xaxis{suffix}"] = _axis(domain=[x0, x0 + 0.27], anchor=f"y{suffix}")
+        layout[f"yaxis{suffix}"] = _axis(domain=[y1 - 0.36, y1], anchor=f"x{suffix}")
+        annotations.append({"text": f"<b>{FEATURE_LABELS[feature]}</b>", "showarrow": False,
+                            "xref": "paper", "yref": "paper", "x": x0 + 0.135, "y": y1 + 0.02,
+                            "xanchor": "center", "yanchor": "bottom"})
+        axes = {"xaxis": f"x{suffix}", "yaxis": f"y{suffix}"}
+        traces.append({"type": "scatter", "mode": "lines+markers", "x": x,
+                       "y": history[feature].astype(float).tolist(), "showlegend": False,
+                       "name": FEATURE_LABELS[feature], "line": {"color": "#2c3e50"}, **axes})
         for side, color, dash in (("entry", "#18bc9c", "dash"), ("exit", "#e74c3c", "dot")):
             values = [thresholds.get(int(r), {}).get(feature, {}).get(side)
                       for r in history["run_id"]]
             if any(v is not None for v in values):
-                fig.add_trace(go.Scatter(
-                    x=x, y=values, mode="lines", line={"color": color, "dash": dash, "shape": "hv"},
-                    name=f"{side} threshold", legendgroup=side, showlegend=i == 0,
-                ), row=row, col=col)
-    fig.update_layout(**{**LAYOUT, "margin": {**LAYOUT["margin"], "t": 80}}, height=480,
-                      title="Features across runs against the thresholds",
-                      legend={"orientation": "h", "y": -0.12})
-    return fig
+                traces.append({"type": "scatter", "mode": "lines", "x": x, "y": values,
+                               "line": {"color": color, "dash": dash, "shape": "hv"},
+                               "name": f"{side} threshold", "legendgroup": side,
+                               "showlegend": not any(t.get("legendgroup") == side
+                                                     for t in traces), **axes})
+    return {"data": traces, "layout": _layout(
+        "Features across runs against the thresholds", 500, annotations=annotations,
+        legend={"orientation": "h", "y": -0.12}, **layout)}
+
+
+def bar_compare(title: str, labels: list[str], values: list[float], colors: list[str]) -> dict:
+    trace = {"type": "bar", "x": labels, "y": values, "marker": {"color": colors},
+             "texttemplate": "%{y:,.0f}", "textposition": "auto"}
+    return {"data": [trace], "layout": _layout(title, 300, xaxis=_axis(), yaxis=_axis(),
+                                               showlegend=False)}
 
 
 def grid(grid_id: str, rows: list[dict], columns: list[dict],

@@ -7,9 +7,15 @@ A succeeded run never changes, so everything keyed by a run id is safe to read a
 
 from __future__ import annotations
 
+import functools
+import inspect
+import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 
 import flask
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, and_, case, false, func, or_, select
 
@@ -35,6 +41,63 @@ RUN_COLUMNS = (
 LABEL_FEATURES = [getattr(CustomerLabel, name) for name in FEATURE_COLUMNS]
 
 
+_CACHE: OrderedDict[tuple, object] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+CACHE_SIZE = 48
+
+
+def _per_run(fn):
+    """Memoise a read of succeeded runs: their rows never change once written, so the
+    answer for the same database and run ids is the same for every user and every load.
+    Empty answers are not kept (the run may not have been written yet)."""
+
+    signature = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        engine = _engine(bound.arguments.pop("engine"))
+        key = (fn.__name__, engine.url.render_as_string(), tuple(bound.arguments.items()))
+        with _CACHE_LOCK:
+            if key in _CACHE:
+                _CACHE.move_to_end(key)
+                return _copy(_CACHE[key])
+        value = fn(**bound.arguments, engine=engine)
+        if len(value):
+            with _CACHE_LOCK:
+                _CACHE[key] = value
+                while len(_CACHE) > CACHE_SIZE:
+                    _CACHE.popitem(last=False)
+        return _copy(value)
+
+    return wrapper
+
+
+def _copy(value):
+    return value.copy() if isinstance(value, pd.DataFrame | dict | list) else value
+
+
+def remember(name: str, args: tuple, compute, engine: Engine | None = None):
+    """``compute()`` once per (database, name, args): for answers built from succeeded runs."""
+    key = (name, _engine(engine).url.render_as_string(), args)
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    value = compute()
+    with _CACHE_LOCK:
+        _CACHE[key] = value
+        while len(_CACHE) > CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return value
+
+
+def clear_cache() -> None:
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
 def _engine(engine: Engine | None) -> Engine:
     if engine is not None:
         return engine
@@ -53,7 +116,15 @@ def _rows(engine: Engine | None, query) -> list[dict]:
 def _frame(engine: Engine | None, query) -> pd.DataFrame:
     with _engine(engine).connect() as conn:
         result = conn.execute(query)
-        return pd.DataFrame(result.all(), columns=list(result.keys()))
+        keys, rows = list(result.keys()), result.all()
+    # column-wise: building a frame from tens of thousands of Row objects is ~10x slower
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in keys]
+    return pd.DataFrame({key: _column(values) for key, values in zip(keys, columns, strict=True)})
+
+
+def _column(values: tuple) -> np.ndarray | list:
+    array = np.asarray(values)
+    return list(values) if array.dtype == object else array
 
 
 def _one(engine: Engine | None, query) -> dict | None:
@@ -115,11 +186,13 @@ def run_history(limit: int = 200, engine: Engine | None = None) -> list[dict]:
 # ---- clusters and customers of a run ----------------------------------------------------
 
 
+@_per_run
 def clusters(run_id: int, engine: Engine | None = None) -> list[dict]:
     query = select(*Cluster.__table__.columns).where(Cluster.run_id == run_id)
     return _rows(engine, query.order_by(Cluster.cluster))
 
 
+@_per_run
 def insiders_summary(run_id: int, engine: Engine | None = None) -> dict:
     """Count, mean revenue and mean ticket of the Insiders and of everyone, in one pass."""
     insider = CustomerLabel.is_insiders
@@ -145,6 +218,7 @@ def insiders_summary(run_id: int, engine: Engine | None = None) -> dict:
     return summary
 
 
+@_per_run
 def embedding_sample(
     run_id: int, n_customers: int | None, max_points: int = MAX_SCATTER_POINTS,
     engine: Engine | None = None,
@@ -161,6 +235,7 @@ def embedding_sample(
     return _frame(engine, query)
 
 
+@_per_run
 def insiders_list(run_id: int, engine: Engine | None = None) -> pd.DataFrame:
     query = (
         select(CustomerLabel.customer_id, CustomerLabel.cluster, *LABEL_FEATURES)
@@ -218,6 +293,7 @@ def _runs_between(run_from: int, run_to: int, engine: Engine | None) -> list[int
     return [row["id"] for row in _rows(engine, query)]
 
 
+@_per_run
 def changes(run_from: int, run_to: int, engine: Engine | None = None) -> pd.DataFrame:
     """Who entered and who left Insiders from ``run_from`` to ``run_to``, with the reason.
 
@@ -252,12 +328,11 @@ def _events_for(customer_ids: list[int], run_ids: list[int], engine) -> pd.DataF
     query = select(ev.run_id, ev.customer_id, ev.kind, ev.cause, ev.reason, ev.details).where(
         ev.run_id.in_(run_ids)
     )
-    if len(customer_ids) < 5_000:
-        query = query.where(ev.customer_id.in_(customer_ids))
     frame = _frame(engine, query)
     return frame[frame["customer_id"].isin(customer_ids)] if len(frame) else frame
 
 
+@_per_run
 def transitions(run_from: int, run_to: int, engine: Engine | None = None) -> pd.DataFrame:
     """Customer counts per (cluster before, cluster after); before is None for new customers."""
     labels = CustomerLabel.__table__
@@ -376,3 +451,39 @@ def run_thresholds(run: dict, engine: Engine | None = None) -> dict:
 def audit_log(limit: int = 50, engine: Engine | None = None) -> list[dict]:
     query = select(AuditEntry.at, AuditEntry.username, AuditEntry.action, AuditEntry.details)
     return _rows(engine, query.order_by(AuditEntry.at.desc()).limit(limit))
+
+
+# ---- warming the cache ------------------------------------------------------------------
+
+_WARMED: set[tuple] = set()
+log = logging.getLogger(__name__)
+
+
+def warm_current(engine: Engine | None = None) -> bool:
+    """Read the current run's heavy answers in a background thread, once per run, so the
+    first person to open it after a run finishes does not wait. True if a warm-up started."""
+    engine = _engine(engine)
+    run = current_run(engine)
+    if run is None:
+        return False
+    key = (engine.url.render_as_string(), run["id"])
+    with _CACHE_LOCK:
+        if key in _WARMED:
+            return False
+        _WARMED.add(key)
+    threading.Thread(target=_warm, args=(engine, run), name="dashboard-warm", daemon=True).start()
+    return True
+
+
+def _warm(engine: Engine, run: dict) -> None:
+    try:
+        clusters(run["id"], engine=engine)
+        insiders_summary(run["id"], engine=engine)
+        embedding_sample(run["id"], run.get("n_customers"), engine=engine)
+        previous = previous_run(run["id"], engine)
+        if previous is not None:
+            changes(previous["id"], run["id"], engine=engine)
+            transitions(previous["id"], run["id"], engine=engine)
+        insiders_list(run["id"], engine=engine)
+    except Exception:  # a warm-up is only a head start; the page reads again if it failed
+        log.exception("warming the dashboard cache for run %s failed", run["id"])

@@ -146,6 +146,8 @@ def poll(_n, _message):
     if not auth.is_admin():
         return no_update, no_update, no_update, no_update
     runs = data.run_history()
+    if flask.current_app.config.get("INSIDERS_WARM_CACHE"):
+        data.warm_current()  # a run that just finished is read before anyone opens it
     active = next((r for r in runs if r["status"] in ("queued", "running")), None)
     audit = [{**a, "at": widgets.when(a["at"]), "details": str(a["details"] or "")}
              for a in data.audit_log()]

@@ -43,7 +43,12 @@ def layout(**kwargs) -> html.Div:
             dbc.Col([dbc.Label("To run"), dcc.Dropdown(id=ids.CH_TO, options=options,
                                                        value=to_run, clearable=False)], md=4),
         ], className="mb-3"),
-        dcc.Loading(html.Div(id=ids.CH_COUNTS)),
+        dbc.Row([
+            dbc.Col(_count_card("Entered", ids.CH_ENTERED, "joined Insiders", "success"), md=3),
+            dbc.Col(_count_card("Exited", ids.CH_EXITED, "left Insiders", "danger"), md=3),
+            dbc.Col(html.Div(id=ids.CH_COUNTS, className="text-muted small"), md=6,
+                    className="align-self-end"),
+        ], className="g-2"),
         dbc.Row([
             dbc.Col(dbc.RadioItems(id=ids.CH_KIND, inline=True, value="all", options=[
                 {"label": "All", "value": "all"}, {"label": "Entered", "value": "entered"},
@@ -54,6 +59,14 @@ def layout(**kwargs) -> html.Div:
         charts.grid(ids.CH_GRID, [], _columns(), filename="insiders-changes.csv"),
         dcc.Loading(dcc.Graph(id=ids.CH_SANKEY, config={"displaylogo": False})),
     ])
+
+
+def _count_card(title: str, value_id: str, note: str, color: str) -> dbc.Card:
+    return dbc.Card(dbc.CardBody([
+        html.Div(title, className="text-muted small text-uppercase"),
+        html.Div("…", id=value_id, className=f"fs-3 fw-bold text-{color}"),
+        html.Div(note, className="text-muted small"),
+    ]), className="shadow-sm h-100")
 
 
 def _pick(value, allowed: list[int], default: int) -> int:
@@ -78,34 +91,36 @@ def _columns() -> list[dict]:
 
 
 def grid_rows(moves: pd.DataFrame) -> list[dict]:
-    """Rows for the grid: one per entry or exit, with the key feature changes."""
+    """Rows for the grid: one per entry or exit, with the key feature changes.
+
+    Plain values only (NaN is sent as null): a response without components is encoded by
+    orjson in one pass, which matters with thousands of rows.
+    """
     keep = ["customer_id", "kind", "cause", "reason",
             *[f"change_{f}" for f, _, _ in FEATURE_CHANGES]]
-    frame = moves[keep].astype(object).where(moves[keep].notna(), None)
-    return frame.to_dict("records")
+    columns = [moves[name].tolist() for name in keep]
+    return [dict(zip(keep, values, strict=True)) for values in zip(*columns, strict=True)]
 
 
 @callback(
+    Output(ids.CH_ENTERED, "children"), Output(ids.CH_EXITED, "children"),
     Output(ids.CH_COUNTS, "children"), Output(ids.CH_GRID, "rowData"),
     Output(ids.CH_SANKEY, "figure"),
     Input(ids.CH_FROM, "value"), Input(ids.CH_TO, "value"), Input(ids.CH_KIND, "value"),
 )
 def compare(run_from: int, run_to: int, kind: str):
     if run_from == run_to:
-        note = dbc.Alert("Pick two different runs.", color="secondary", className="py-2")
-        return note, [], charts.empty_figure("Pick two different runs")
-    moves = data.changes(run_from, run_to)
-    counts = moves["kind"].value_counts()
-    cards = dbc.Row([
-        dbc.Col(widgets.stat_card("Entered", f"{counts.get('entered', 0):,}",
-                                  f"joined Insiders in run #{run_to}", "success"), md=3),
-        dbc.Col(widgets.stat_card("Exited", f"{counts.get('exited', 0):,}",
-                                  f"left Insiders since run #{run_from}", "danger"), md=3),
-    ], className="g-2")
-    shown = moves if kind == "all" else moves[moves["kind"] == kind]
+        return "–", "–", "Pick two different runs.", [], charts.empty_figure("Pick two runs")
+    rows = data.remember("changes_rows", (run_from, run_to),
+                         lambda: grid_rows(data.changes(run_from, run_to)))
+    entered = sum(1 for row in rows if row["kind"] == "entered")
+    note = f"From run #{run_from} to run #{run_to}."
+    if run_from > run_to:
+        note += " The first run is the later one: entries and exits are reversed."
+    shown = rows if kind == "all" else [row for row in rows if row["kind"] == kind]
     figure = charts.sankey_figure(data.transitions(run_from, run_to), data.clusters(run_from),
                                   data.clusters(run_to))
-    return cards, grid_rows(shown), figure
+    return f"{entered:,}", f"{len(rows) - entered:,}", note, shown, figure
 
 
 @callback(Output(ids.CH_GRID, "exportDataAsCsv"), Input(ids.CH_EXPORT, "n_clicks"),

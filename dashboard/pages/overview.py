@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
+import flask
 from dash import Input, Output, callback, dcc, html
 
 from dashboard import charts, data, ids, widgets
@@ -16,6 +17,8 @@ def layout(**_kwargs) -> html.Div:
     current, active, latest = data.current_run(), data.active_run(), data.latest_run()
     if current is None:
         return html.Div([html.H2("Overview"), widgets.no_runs_state(active, latest)])
+    if flask.current_app.config.get("INSIDERS_WARM_CACHE"):
+        data.warm_current()  # the scatter's points, read while this layout is sent
     clusters = data.clusters(current["id"])
     summary = data.insiders_summary(current["id"])
     return html.Div([
@@ -78,6 +81,11 @@ def scatter(run: dict | None):
     """The embedding, sampled above MAX_SCATTER_POINTS (built apart: the heaviest figure)."""
     if not run:
         return charts.empty_figure("No run")
-    points = data.embedding_sample(run["id"], run.get("n"))
-    sampled = bool(run.get("n")) and run["n"] > data.MAX_SCATTER_POINTS
-    return charts.embedding_figure(points, data.clusters(run["id"]), sampled)
+
+    def build() -> dict:
+        points = data.embedding_sample(run["id"], run.get("n"))
+        sampled = bool(run.get("n")) and run["n"] > data.MAX_SCATTER_POINTS
+        return charts.embedding_figure(points, data.clusters(run["id"]), sampled)
+
+    # the same run always gives the same figure: build it once per process
+    return data.remember("embedding_figure", (run["id"], run.get("n")), build)

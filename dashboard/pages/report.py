@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-import plotly.graph_objects as go
 from dash import Input, Output, State, callback, dcc, html
 
 from dashboard import charts, data, ids, widgets
@@ -46,12 +45,10 @@ def _answer_card(number: int, item: dict) -> dbc.Card:
 
 def _charts(run: dict, clusters: list[dict]) -> list:
     summary = data.insiders_summary(run["id"])
-    compare = go.Figure(go.Bar(
-        x=["Insiders", "All customers"],
-        y=[summary.get("mean_revenue") or 0, summary.get("mean_revenue_all") or 0],
-        marker_color=[charts.INSIDERS_GOLD, "#95a5a6"], texttemplate="%{y:,.0f}",
-    ))
-    compare.update_layout(**charts.LAYOUT, title="Mean gross revenue per customer", height=300)
+    compare = charts.bar_compare(
+        "Mean gross revenue per customer", ["Insiders", "All customers"],
+        [summary.get("mean_revenue") or 0, summary.get("mean_revenue_all") or 0],
+        [charts.INSIDERS_GOLD, "#95a5a6"])
     return [dcc.Graph(figure=charts.revenue_share_figure(clusters),
                       config={"displayModeBar": False}),
             dcc.Graph(figure=compare, config={"displayModeBar": False})]
@@ -60,15 +57,22 @@ def _charts(run: dict, clusters: list[dict]) -> list:
 @callback(Output(ids.RE_MARKDOWN, "data"), Input(ids.RE_MARKDOWN_BUTTON, "n_clicks"),
           State(ids.RE_RUN, "data"), prevent_initial_call=True)
 def download_markdown(_clicks, run_id: int):
-    run = data.get_run(run_id)
-    text = report_markdown(run, data.run_report(run_id), data.clusters(run_id))
+    def build() -> str:
+        return report_markdown(data.get_run(run_id), data.run_report(run_id),
+                               data.clusters(run_id))
+
+    text = data.remember("report_markdown", (run_id,), build)
     return {"content": text, "filename": f"insiders-report-run-{run_id}.md"}
 
 
 @callback(Output(ids.RE_CSV, "data"), Input(ids.RE_CSV_BUTTON, "n_clicks"),
           State(ids.RE_RUN, "data"), prevent_initial_call=True)
 def download_insiders(_clicks, run_id: int):
-    frame = data.insiders_list(run_id)
-    names = {c["cluster"]: c["name"] for c in data.clusters(run_id)}
-    frame.insert(2, "cluster_name", frame["cluster"].map(names))
-    return {"content": frame.to_csv(index=False), "filename": f"insiders-run-{run_id}.csv"}
+    def build() -> str:
+        frame = data.insiders_list(run_id)
+        names = {c["cluster"]: c["name"] for c in data.clusters(run_id)}
+        frame.insert(2, "cluster_name", frame["cluster"].map(names))
+        return frame.to_csv(index=False)
+
+    text = data.remember("insiders_csv", (run_id,), build)
+    return {"content": text, "filename": f"insiders-run-{run_id}.csv"}

@@ -154,13 +154,16 @@ def test_run_requests_are_rate_limited(admin, app_engine):
 def test_overview_scatter_and_changes_callbacks(admin):
     scatter = call(admin, [("ov-scatter", "figure")], [("ov-run", "data", {"id": 3, "n": 60})])
     assert scatter.status_code == 200 and "scattergl" in _text(scatter)
-    changes = call(admin, [("ch-counts", "children"), ("ch-grid", "rowData"),
+    changes = call(admin, [("ch-entered", "children"), ("ch-exited", "children"),
+                           ("ch-counts", "children"), ("ch-grid", "rowData"),
                            ("ch-sankey", "figure")],
                    [("ch-from", "value", 2), ("ch-to", "value", 3), ("ch-kind", "value", "exited")])
     body = changes.get_json()["response"]
     assert body["ch-sankey"]["figure"]["data"][0]["type"] == "sankey"
-    assert all(row["kind"] == "exited" for row in body["ch-grid"]["rowData"])
-    assert "Entered" in str(body["ch-counts"]["children"])
+    rows = body["ch-grid"]["rowData"]
+    assert rows and all(row["kind"] == "exited" for row in rows)
+    assert body["ch-exited"]["children"] == str(len(rows))
+    assert int(body["ch-entered"]["children"]) > 0
 
 
 def test_customer_callback_shows_status_and_reasons(admin):
