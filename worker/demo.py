@@ -7,6 +7,7 @@ the Celery worker and beat with the dashboard beside them. A rerun skips what ex
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from datetime import date
 
@@ -110,4 +111,9 @@ def _serve_dashboard(host: str, port: int) -> None:
     except ImportError:
         click.echo("(the dashboard is not available in this build; worker and beat only)")
         return
-    threading.Thread(target=serve, args=(host, port), name="dashboard", daemon=True).start()
+    # Dash keeps page registration state in a context variable set at import: the thread
+    # needs a copy of this thread's context, or register_page fails there
+    context = contextvars.copy_context()
+    threading.Thread(
+        target=context.run, args=(serve, host, port), name="dashboard", daemon=True
+    ).start()
