@@ -117,18 +117,63 @@ def features_command(
 @profile_option
 @as_of_option
 @seed_option
+@click.option("--state", "state_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Keep the model version and membership here between calls: the first call "
+                   "fits, later calls score with it (Insiders with hysteresis and reasons).")
+@click.option("--refit", is_flag=True, help="With --state: fit a new model version.")
 def segment_command(
-    input_path: Path, output: Path, profile: str, as_of: str | None, seed: int
+    input_path: Path, output: Path, profile: str, as_of: str | None, seed: int,
+    state_dir: Path | None, refit: bool,
 ) -> None:
     """Segment the customers of INPUT and write their clusters and Insiders flag as CSV."""
     from pipeline.segment import summary
 
+    if refit and state_dir is None:
+        raise click.UsageError("--refit needs --state DIR")
     stages = StageProgress()
+    if state_dir is not None:
+        segment_with_state(input_path, output, profile, parse_as_of(as_of), seed, state_dir,
+                           refit, stages)
+        return
     prepared = prepare(input_path, profile=profile, as_of=as_of, stages=stages)
     model, labels = segment_customers(prepared, seed=seed, stages=stages)
     labels_csv_frame(labels).to_csv(output, index=False)
     result = {**summary(labels, model), "as_of": str(prepared.as_of)}
     click.echo(json.dumps({**result, "seconds": stages.rounded_seconds()}))
+
+
+def segment_with_state(
+    input_path: Path, output: Path, profile: str, as_of: dt.date | None, seed: int,
+    state_dir: Path, refit: bool, stages: StageProgress,
+) -> None:
+    """``segment --state``: one run of the versioned model kept in ``state_dir``; the events
+    (who entered or left, and why) are written beside the state as events.csv."""
+    from pipeline.clean import load_profile
+    from pipeline.ingest import read_transactions
+    from pipeline.run import run_segmentation
+    from pipeline.versioning import load_state_dir, save_state_dir
+
+    cleaning_profile = load_profile(profile)
+    state, previous = load_state_dir(state_dir)
+    with stages.stage("ingest"):
+        transactions = read_transactions(input_path).transactions
+    with stages.stage("segment"):
+        result = run_segmentation(transactions, as_of=as_of, profile=cleaning_profile,
+                                  random_state=seed, state=state, previous=previous,
+                                  refit=refit, progress=stages)
+    labels_csv_frame(result.labels).to_csv(output, index=False)
+    save_state_dir(state_dir, result.state, result.labels, result.events)
+    metrics = result.metrics
+    summary = {
+        "n_customers": metrics["n_customers"], "n_insiders": metrics["n_insiders"],
+        "insiders_share": metrics["insiders_share"],
+        "insiders_revenue_share": metrics["revenue_share"], "silhouette": metrics["silhouette"],
+        "as_of": metrics["as_of"],
+        "model_version": result.state.version, "refitted": result.refitted,
+        "n_events": metrics["n_events"], "events": metrics["events"],
+        "seconds": {**stages.rounded_seconds(), **metrics["seconds"]},
+    }
+    click.echo(json.dumps(summary))
 
 
 @click.command("report")

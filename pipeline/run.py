@@ -40,8 +40,8 @@ __all__ = ["ModelState", "RunResult", "run_segmentation"]
 Progress = Callable[[str, float], None]
 
 # Share of a run's time each stage usually takes, for one progress fraction over the whole run.
-STAGE_END = {"clean": 0.10, "features": 0.20, "fit": 0.85, "score": 0.85, "membership": 0.90,
-             "report": 1.0}
+STAGE_END = {"clean": 0.10, "features": 0.20, "fit": 0.85, "score": 0.85, "version": 0.86,
+             "membership": 0.90, "report": 1.0}
 
 
 @dataclass
@@ -89,10 +89,11 @@ def run_segmentation(
     refitted = state is None or refit
     if refitted:
         with timer("fit"):
-            current, model_labels, embedding = _fit_version(
-                features, day, state, previous, was, random_state, n_clusters,
-                timer.within("fit"),
-            )
+            model = SegmentationModel(n_clusters=n_clusters, random_state=random_state)
+            model.fit(features, progress=timer.within("fit"))
+        with timer("version"):
+            current, model_labels, embedding = _new_version(model, features, day, state,
+                                                            previous, was)
     else:
         with timer("score"):
             embedding = state.model.transform(features)
@@ -116,6 +117,7 @@ def run_segmentation(
         current.metrics.get("silhouette") if refitted
         else _finite(silhouette(embedding, model_labels, random_state=random_state))
     )
+    metrics["as_of"] = day.isoformat()
     metrics["seconds"] = timer.seconds
     return RunResult(
         labels=labels, clusters=clusters, events=events, state=current, refitted=refitted,
@@ -124,19 +126,16 @@ def run_segmentation(
     )
 
 
-def _fit_version(
+def _new_version(
+    model: SegmentationModel,
     features: pd.DataFrame,
     day: dt.date,
     state: ModelState | None,
     previous: pd.DataFrame | None,
     was: pd.Series | None,
-    random_state: int,
-    n_clusters: int,
-    progress: Progress,
 ) -> tuple[ModelState, np.ndarray, np.ndarray]:
-    """Fit model version ``state.version + 1`` (1 without ``state``), matched to ``state``."""
-    model = SegmentationModel(n_clusters=n_clusters, random_state=random_state)
-    model.fit(features, progress=progress)
+    """Model version ``state.version + 1`` (1 without ``state``) around the freshly fitted
+    ``model``: clusters matched to ``state``'s, thresholds smoothed from its thresholds."""
     order = pd.Index(model.customer_ids_).get_indexer(features.index)
     model_labels = np.asarray(model.labels_)[order]
     embedding = np.asarray(model.embedding_)[order]
@@ -162,7 +161,7 @@ def _fit_version(
     current = ModelState(
         version=1 if state is None else state.version + 1,
         fitted_as_of=day,
-        parameters={"n_clusters": n_clusters, "random_state": random_state,
+        parameters={"n_clusters": model.n_clusters, "random_state": model.random_state,
                     "n_estimators": model.n_estimators, "umap_neighbors": model.umap_neighbors,
                     "threshold_policy": _plain_policy(policy),
                     "smoothing_policy": _plain_policy(smoothing)},
