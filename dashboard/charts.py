@@ -219,9 +219,10 @@ def features_figure(history: pd.DataFrame, thresholds: dict[int, dict]) -> dict:
         legend={"orientation": "h", "y": -0.12}, **layout)}
 
 
-def bar_compare(title: str, labels: list[str], values: list[float], colors: list[str]) -> dict:
+def bar_compare(title: str, labels: list[str], values: list[float], colors: list[str],
+                text: str = "%{y:,.0f}") -> dict:
     trace = {"type": "bar", "x": labels, "y": values, "marker": {"color": colors},
-             "texttemplate": "%{y:,.0f}", "textposition": "auto"}
+             "texttemplate": text, "textposition": "auto", "hoverinfo": "skip"}
     return {"data": [trace], "layout": _layout(title, 300, xaxis=_axis(), yaxis=_axis(),
                                                showlegend=False)}
 
@@ -249,3 +250,57 @@ def number_column(field: str, header: str, fmt: str = ",.0f", **extra) -> dict:
             "valueFormatter": {"function": f"params.value == null ? '' : "
                                            f"d3.format('{fmt}')(params.value)"},
             **extra}
+
+
+def _finite(value) -> float | None:
+    return float(value) if isinstance(value, int | float) and value == value else None
+
+
+def distinctive_figure(rows: list[dict]) -> dict:
+    """Mean of the Insiders over the mean of the rest, per feature (1 = no difference)."""
+    rows = [r for r in rows if _finite(r.get("ratio")) is not None]
+    if not rows:
+        return empty_figure("No feature comparison stored")
+    trace = {"type": "bar", "orientation": "h",
+             "y": [FEATURE_LABELS.get(r["feature"], r["feature"]) for r in rows],
+             "x": [r["ratio"] for r in rows], "marker": {"color": INSIDERS_GOLD},
+             "texttemplate": "×%{x:.1f}", "textposition": "auto",
+             "hovertemplate": "%{y}: Insiders ×%{x:.2f} the rest<extra></extra>"}
+    return {"data": [trace], "layout": _layout(
+        "Insiders ÷ rest, mean per customer", 280, showlegend=False,
+        xaxis=_axis(type="log", title={"text": "ratio (log scale)"}),
+        yaxis=_axis(autorange="reversed"),
+        shapes=[{"type": "line", "x0": 1, "x1": 1, "yref": "paper", "y0": 0, "y1": 1,
+                 "line": {"color": "#7b8a8b", "dash": "dot"}}])}
+
+
+def shares_figure(customer_share: float, revenue_share: float) -> dict:
+    return bar_compare("Insiders: share of customers and of revenue",
+                       ["Share of customers", "Share of revenue"],
+                       [customer_share * 100, revenue_share * 100],
+                       ["#95a5a6", INSIDERS_GOLD], text="%{y:.1f}%")
+
+
+def evidence_figure(evidence: dict) -> dict:
+    """Insiders' mean relative to the rest's (= 1), with the 95% intervals, per feature."""
+    names, values, low, high = [], [], [], []
+    for name, c in (evidence or {}).items():
+        rest, mean = _finite(c.get("rest_mean")), _finite(c.get("insiders_mean"))
+        ci = c.get("insiders_ci95") or [mean, mean]
+        if not rest or mean is None or _finite(ci[0]) is None or _finite(ci[1]) is None:
+            continue
+        names.append(FEATURE_LABELS.get(name, name))
+        values.append(mean / rest)
+        low.append((mean - ci[0]) / rest)
+        high.append((ci[1] - mean) / rest)
+    if not names:
+        return empty_figure("No evidence stored")
+    trace = {"type": "bar", "x": names, "y": values, "marker": {"color": INSIDERS_GOLD},
+             "error_y": {"type": "data", "symmetric": False, "array": high, "arrayminus": low,
+                         "color": "#2c3e50"},
+             "hovertemplate": "%{x}: ×%{y:.2f} the rest<extra></extra>"}
+    return {"data": [trace], "layout": _layout(
+        "Insiders relative to the rest (1 = same), 95% intervals", 300, showlegend=False,
+        xaxis=_axis(), yaxis=_axis(rangemode="tozero"),
+        shapes=[{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": 1, "y1": 1,
+                 "line": {"color": "#7b8a8b", "dash": "dot"}}])}

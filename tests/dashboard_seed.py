@@ -80,31 +80,14 @@ def _events(run_id: int, previous_run: int, before: list[dict], after: list[dict
     return events
 
 
-def _report(labels: list[dict]) -> dict:
-    insiders = [r for r in labels if r["is_insiders"]]
-    revenue = sum(r["gross_revenue"] for r in labels)
-    share = sum(r["gross_revenue"] for r in insiders) / revenue
-    return {
-        "as_of": "2011-11-30",
-        "thresholds": THRESHOLDS,
-        "answers": [
-            {"question": "Who is eligible for the Insiders programme?",
-             "answer": f"{len(insiders)} customers", "value": len(insiders)},
-            {"question": "How many customers will be part of the group?",
-             "answer": f"{len(insiders)} customers ({len(insiders) / len(labels):.1%})",
-             "value": len(insiders)},
-            {"question": "What are the main characteristics of these customers?",
-             "answer": "High revenue, recent purchases."},
-            {"question": "What share of revenue comes from the Insiders?",
-             "answer": f"{share:.1%}", "value": share},
-            {"question": "What are the conditions for a person to be eligible?",
-             "answer": "Gross revenue at least 3,000 and last purchase within 40 days."},
-            {"question": "What are the conditions for a person to be removed?",
-             "answer": "Gross revenue below 2,000 or no purchase for 90 days."},
-            {"question": "What guarantees that Insiders are better than the rest?",
-             "answer": "In the 90 days after the run they spent 3.1x more."},
-        ],
-    }
+def _report(labels: list[dict], as_of: date) -> dict:
+    """The real pipeline's report for these labels (its seven answers, as stored by a run)."""
+    import pandas as pd
+
+    from pipeline.report import build_report
+
+    frame = pd.DataFrame(labels).set_index("customer_id").drop(columns="run_id")
+    return build_report(frame, as_of=as_of, thresholds=THRESHOLDS).to_dict()
 
 
 def seed(engine: Engine, *, seed: int = 7) -> dict[str, int]:
@@ -154,7 +137,7 @@ def _write_run(conn, run_id: int, as_of: date, labels: list[dict], at: datetime)
         n_customers=len(labels), n_insiders=len(insiders),
         insiders_share=len(insiders) / len(labels),
         revenue_share=sum(r["gross_revenue"] for r in insiders) / revenue,
-        silhouette=0.41, metrics={}, report=_report(labels),
+        silhouette=0.41, metrics={}, report=_report(labels, as_of),
     ))
     clusters = []
     for spec in CLUSTERS:

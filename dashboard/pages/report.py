@@ -18,13 +18,13 @@ def layout(**_kwargs) -> html.Div:
         return html.Div([html.H2("Report"),
                          widgets.no_runs_state(data.active_run(), data.latest_run())])
     report = data.run_report(current["id"])
-    clusters = data.clusters(current["id"])
     items = answers(report)
-    body = [_answer_card(i, item) for i, item in enumerate(items, start=1)] or [
-        widgets.empty_state("This run has no report", "The run succeeded but stored no "
-                            "answers; a newer run will have them.", color="secondary")]
+    body = [_answer_card(i, item, report, current) for i, item in enumerate(items, start=1)]
+    if not body:
+        body = [widgets.empty_state("This run has no report", "The run succeeded but stored "
+                                    "no answers; a newer run will have them.", color="secondary")]
     return html.Div([
-        html.H2("Report"),
+        html.H2("Report: the seven answers"),
         widgets.run_caption(current),
         dbc.ButtonGroup([
             dbc.Button("Download Markdown", id=ids.RE_MARKDOWN_BUTTON, color="primary"),
@@ -32,26 +32,32 @@ def layout(**_kwargs) -> html.Div:
         ], className="mb-3"),
         dcc.Download(id=ids.RE_MARKDOWN), dcc.Download(id=ids.RE_CSV),
         dcc.Store(id=ids.RE_RUN, data=current["id"]),
-        dbc.Row([dbc.Col(body, lg=7), dbc.Col(_charts(current, clusters), lg=5)]),
+        *body,
     ])
 
 
-def _answer_card(number: int, item: dict) -> dbc.Card:
+def _chart(key: str | None, report: dict, run: dict):
+    if key == "distinctive":
+        figure = charts.distinctive_figure(report.get("distinctive") or [])
+    elif key == "revenue":
+        figure = charts.shares_figure(report.get("insiders_share") or 0.0,
+                                      report.get("revenue_share") or 0.0)
+    elif key == "evidence":
+        figure = charts.evidence_figure(report.get("evidence") or {})
+    elif key == "clusters":
+        figure = charts.revenue_share_figure(data.clusters(run["id"]))
+    else:
+        return None
+    return dcc.Graph(figure=figure, config={"displayModeBar": False})
+
+
+def _answer_card(number: int, item: dict, report: dict, run: dict) -> dbc.Card:
+    chart = _chart(item.get("chart"), report, run)
+    text = dcc.Markdown(item["answer"], className="mb-0")
+    content = dbc.Row([dbc.Col(text, lg=6), dbc.Col(chart, lg=6)]) if chart else text
     return dbc.Card(dbc.CardBody([
-        html.H5(f"{number}. {item['question']}", className="card-title"),
-        dcc.Markdown(item["answer"], className="mb-0"),
-    ]), className="mb-2 shadow-sm report-answer")
-
-
-def _charts(run: dict, clusters: list[dict]) -> list:
-    summary = data.insiders_summary(run["id"])
-    compare = charts.bar_compare(
-        "Mean gross revenue per customer", ["Insiders", "All customers"],
-        [summary.get("mean_revenue") or 0, summary.get("mean_revenue_all") or 0],
-        [charts.INSIDERS_GOLD, "#95a5a6"])
-    return [dcc.Graph(figure=charts.revenue_share_figure(clusters),
-                      config={"displayModeBar": False}),
-            dcc.Graph(figure=compare, config={"displayModeBar": False})]
+        html.H5(f"{number}. {item['question']}", className="card-title"), content,
+    ]), className="mb-3 shadow-sm report-answer")
 
 
 @callback(Output(ids.RE_MARKDOWN, "data"), Input(ids.RE_MARKDOWN_BUTTON, "n_clicks"),

@@ -94,7 +94,7 @@ def test_admin_sees_every_page(history, serve, browser):
     screenshot(browser, "03-customer")
 
     browser.get(server.url + "/report")
-    wait_text(browser, "Who is eligible")
+    wait_text(browser, "What guarantees that they are better")
     settle(browser)
     screenshot(browser, "04-report")
 

@@ -116,7 +116,7 @@ def test_logout_is_a_post_with_a_token(admin):
     ("/", "", "Cluster profiles"),
     ("/changes", "", "From run"),
     ("/customer", "?id=12011", "Customer"),
-    ("/report", "", "Who is eligible"),
+    ("/report", "", "Who are the Insiders?"),
     ("/admin", "", "Run now"),
 ])
 def test_pages_render_for_an_admin(admin, path, search, expected):

@@ -28,3 +28,22 @@ def test_markdown_prefers_the_pipelines_own_text():
                              "revenue_share": 0.5}])
     assert text.startswith("# Insiders report — run #2")
     assert "## 1. Who?" in text and "| Insiders ★ | 5 | 10.0% | 50.0% |" in text
+
+
+def test_the_pipelines_report_gives_seven_answers_and_its_own_markdown():
+    from datetime import date
+
+    import numpy as np
+
+    from dashboard.report_text import is_structured, seven_answers
+    from tests.dashboard_seed import _labels, _report
+    rng = np.random.default_rng(1)
+    from tests.dashboard_seed import _features
+    report = _report(_labels(1, _features(rng, 1), set()), date(2011, 9, 30))
+    assert is_structured(report)
+    items = seven_answers(report)
+    assert len(items) == 7
+    assert items[1]["answer"].startswith(f"**{report['n_insiders']:,}** of")
+    assert "gross revenue >= 3,000.00" in items[4]["answer"].lower()
+    markdown = report_markdown({"id": 1}, report, [])
+    assert markdown.startswith("# Insiders report as of 2011-09-30")
