@@ -46,7 +46,8 @@ def machine() -> str:
         model = next((line.split(":", 1)[1].strip() for line in handle
                       if line.startswith("model name")), platform.processor())
     return (f"{platform.system()} {platform.machine()}, {cpus} cores ({model}), "
-            f"{mem_kb / 2**20:.0f} GiB RAM, Python {platform.python_version()}")
+            f"{mem_kb / 2**20:.0f} GiB RAM, Python {platform.python_version()}, "
+            f"load average {os.getloadavg()[0]:.1f} at start")
 
 
 def reset(engine) -> None:
