@@ -181,9 +181,14 @@ def reap_stale_runs(
     *,
     stale_after_seconds: int,
     queued_timeout_seconds: int,
+    hard_time_limit_seconds: int | None = None,
     now: datetime | None = None,
 ) -> list[int]:
-    """Fail running runs without a recent heartbeat and queued runs that never started."""
+    """Fail running runs without a recent heartbeat and queued runs that never started.
+
+    A silent run that started more than ``hard_time_limit_seconds`` ago is reported as
+    stopped by the time limit (the pool kills such a task without running our code).
+    """
     now = now or utcnow()
     heartbeat_cutoff = now - timedelta(seconds=stale_after_seconds)
     queued_cutoff = now - timedelta(seconds=queued_timeout_seconds)
@@ -203,6 +208,14 @@ def reap_stale_runs(
                 f"the worker stopped sending heartbeats (last at {last:%Y-%m-%d %H:%M:%S} UTC, "
                 f"more than {stale_after_seconds} s ago); it was probably killed or lost"
             )
+            started = as_utc(run.started_at)
+            if hard_time_limit_seconds and started and (
+                now - started
+            ).total_seconds() >= hard_time_limit_seconds:
+                reason = (
+                    f"the run exceeded the hard time limit ({hard_time_limit_seconds} s, "
+                    "INSIDERS_TASK_HARD_TIME_LIMIT) and its worker process was killed"
+                )
             expected = and_(Run.status == "running", Run.heartbeat_at < heartbeat_cutoff)
         else:
             reason = (

@@ -34,6 +34,7 @@ def reap_stale() -> list[int]:
             session,
             stale_after_seconds=settings.stale_after_seconds,
             queued_timeout_seconds=settings.queued_timeout_seconds,
+            hard_time_limit_seconds=settings.task_hard_time_limit,
         )
 
 

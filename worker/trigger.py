@@ -60,6 +60,7 @@ def request_run(
             session,
             stale_after_seconds=settings.stale_after_seconds,
             queued_timeout_seconds=settings.queued_timeout_seconds,
+            hard_time_limit_seconds=settings.task_hard_time_limit,
         )
     for _attempt in range(3):
         try:

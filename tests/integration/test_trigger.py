@@ -79,3 +79,25 @@ def test_claim_only_once_and_reaper_fails_silent_runs(clean_db, service_settings
     assert count(clean_db, "runs", "status = 'failed' AND error LIKE '%heartbeat%'") == 1
     with session_scope(clean_db) as session:
         assert active_run(session) is None
+
+
+def test_reaper_names_the_time_limit_and_never_started_runs(clean_db):
+    from datetime import timedelta
+
+    from store.runs import utcnow
+
+    run, _ = request_run(clean_db, trigger="cli", enqueue=lambda _id: None)
+    with session_scope(clean_db) as session:
+        assert claim_run(session, run.id)
+    later = utcnow() + timedelta(seconds=400)
+    with session_scope(clean_db) as session:
+        reap_stale_runs(session, stale_after_seconds=5, queued_timeout_seconds=60,
+                        hard_time_limit_seconds=360, now=later)
+    assert count(clean_db, "runs", "error LIKE '%hard time limit%'") == 1
+
+    queued, _ = request_run(clean_db, trigger="cli", enqueue=lambda _id: None)
+    with session_scope(clean_db) as session:
+        reaped = reap_stale_runs(session, stale_after_seconds=5, queued_timeout_seconds=60,
+                                 now=utcnow() + timedelta(seconds=61))
+    assert reaped == [queued.id]
+    assert count(clean_db, "runs", "error LIKE '%no worker started%'") == 1
