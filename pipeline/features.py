@@ -20,10 +20,11 @@ Features, in this order (the first six are :data:`~pipeline.columns.FEATURE_COLU
 ``purchase_frequency`` invoice_quantity / (tenure_days + 1): purchase invoices per day since the
                        first purchase, both days included
 
-Money is summed exactly, as integers of a millionth of the currency unit, when every line value
-is such a multiple (prices with up to six decimals, as in the exports we know); otherwise the lines
-are summed in a canonical order (by customer, then value). Either way the result does not depend
-on the order of the input rows, down to the last bit.
+Money is summed exactly, as whole millionths of the currency unit, when every line value is such
+a multiple (prices with up to six decimals, as in the exports we know); otherwise the lines are
+summed in a canonical order (by customer, then value). Either way the result does not depend on
+the order of the input rows, down to the last bit. Customers and invoices are hashed once; every
+feature is then a vectorised count, sum, minimum or maximum over those codes.
 """
 
 from __future__ import annotations
@@ -69,25 +70,45 @@ def customer_features(clean: pd.DataFrame, as_of: dt.date | str | None = None) -
     """Features per customer (index ``customer_id``, ascending) as of ``as_of``; see module doc."""
     _check_input(clean)
     day = resolve_as_of(clean, as_of)
-    limit = np.datetime64(day, "D").astype("int64")
+    limit = int(np.datetime64(day, "D").astype("int64"))
     days = clean["invoice_date"].to_numpy().astype("datetime64[D]").astype("int64")
     quantity = clean["quantity"].to_numpy(dtype="int64")
     in_window = days <= limit
-    frame = pd.DataFrame(
+    purchase = in_window & (quantity > 0)
+    ret = in_window & (quantity < 0)
+    # One pass of hashing: customers (sorted, so codes follow ascending ids) and invoices.
+    codes, customers = pd.factorize(clean["customer_id"].to_numpy(dtype="int64"), sort=True)
+    invoices = pd.factorize(clean["invoice_no"])[0]
+    value = quantity * clean["unit_price"].to_numpy(dtype="float64")
+    n = len(customers)
+
+    pc, pdays = codes[purchase], days[purchase]
+    products = np.bincount(pc, minlength=n)
+    # Start values inside the window's range, so customers without purchases cannot overflow.
+    last = np.full(n, days.min() if len(days) else limit)
+    np.maximum.at(last, pc, pdays)
+    first = np.full(n, limit)
+    np.minimum.at(first, pc, pdays)
+    gross = _value_sums(pc, value[purchase], n)
+    rc = codes[ret]
+    out = pd.DataFrame(
         {
-            "customer_id": clean["customer_id"].to_numpy(dtype="int64"),
-            "invoice": pd.factorize(clean["invoice_no"])[0],
-            "day": days,
-            "quantity": quantity,
-            "value": quantity * clean["unit_price"].to_numpy(dtype="float64"),
-        }
+            "gross_revenue": gross,
+            "recency_days": limit - last,
+            "invoice_quantity": _distinct_invoices(pc, invoices[purchase], n),
+            "items_quantity": _int_sums(pc, quantity[purchase], n),
+            "products_quantity": products.astype("int64"),
+            "avg_ticket": gross / np.maximum(products, 1),
+            "returns_count": _distinct_invoices(rc, invoices[ret], n),
+            "returns_quantity": -_int_sums(rc, quantity[ret], n),
+            "returns_value": 0.0 - _value_sums(rc, value[ret], n),  # 0.0, not -0.0
+            "tenure_days": limit - first,
+        },
+        index=pd.Index(customers.astype("int64"), name="customer_id"),
     )
-    features = _purchase_features(frame[in_window & (quantity > 0)], limit)
-    returns = _return_features(frame[in_window & (quantity < 0)], features.index)
-    features = features.join(returns)
-    features["tenure_days"] = (limit - features.pop("first_day")).astype("int64")
-    features["purchase_frequency"] = features["invoice_quantity"] / (features["tenure_days"] + 1)
-    return features.loc[:, list(ALL_FEATURE_COLUMNS)]
+    out["purchase_frequency"] = out["invoice_quantity"] / (out["tenure_days"] + 1)
+    # Customers with returns only (or only rows after as_of) are left out.
+    return out.loc[products > 0, list(ALL_FEATURE_COLUMNS)]
 
 
 def _check_input(clean: pd.DataFrame) -> None:
@@ -98,50 +119,25 @@ def _check_input(clean: pd.DataFrame) -> None:
         raise PipelineInputError("customer_id has missing values: clean the transactions first")
 
 
-def _value_sums(rows: pd.DataFrame) -> pd.Series:
-    """Sum of ``value`` per customer, independent of the row order (see the module docstring)."""
-    value = rows["value"].to_numpy()
-    micro = np.rint(value * _MICRO)
-    if np.all(np.abs(value * _MICRO - micro) < 1e-3) and np.all(np.abs(micro) < 2.0**52):
-        sums = pd.Series(micro.astype("int64"), index=rows.index).groupby(rows["customer_id"]).sum()
-        return sums / _MICRO
-    order = np.lexsort((value, rows["customer_id"].to_numpy()))
-    return rows.iloc[order].groupby("customer_id")["value"].sum()
-
-
-def _distinct_invoices(rows: pd.DataFrame) -> pd.Series:
-    pairs = rows[["customer_id", "invoice"]].drop_duplicates()
-    return pairs.groupby("customer_id").size()
-
-
-def _purchase_features(rows: pd.DataFrame, limit: int) -> pd.DataFrame:
-    grouped = rows.groupby("customer_id", sort=True)
-    out = grouped.agg(
-        last_day=("day", "max"),
-        first_day=("day", "min"),
-        items_quantity=("quantity", "sum"),
-        products_quantity=("quantity", "size"),
-    )
-    out.insert(0, "gross_revenue", _value_sums(rows))
-    out["recency_days"] = (limit - out.pop("last_day")).astype("int64")
-    out["invoice_quantity"] = _distinct_invoices(rows).reindex(out.index).astype("int64")
-    out["avg_ticket"] = out["gross_revenue"] / out["products_quantity"]
-    out["items_quantity"] = out["items_quantity"].astype("int64")
-    out["products_quantity"] = out["products_quantity"].astype("int64")
-    out.index = out.index.astype("int64")
-    out.index.name = "customer_id"
+def _int_sums(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    out = np.zeros(n, dtype="int64")
+    np.add.at(out, codes, values)
     return out
 
 
-def _return_features(rows: pd.DataFrame, customers: pd.Index) -> pd.DataFrame:
-    rows = rows[rows["customer_id"].isin(customers)]
-    out = pd.DataFrame(
-        {
-            "returns_count": _distinct_invoices(rows),
-            "returns_quantity": -rows.groupby("customer_id")["quantity"].sum(),
-            "returns_value": -_value_sums(rows),
-        }
-    )
-    out = out.reindex(customers, fill_value=0)
-    return out.astype({"returns_count": "int64", "returns_quantity": "int64",
-                       "returns_value": "float64"})
+def _value_sums(codes: np.ndarray, value: np.ndarray, n: int) -> np.ndarray:
+    """Money per customer, independent of the row order (see the module docstring)."""
+    micro = np.rint(value * _MICRO)
+    exact = np.all(np.abs(value * _MICRO - micro) < 1e-3)
+    if exact and np.abs(micro).sum() < 2.0**53:
+        # Whole numbers below 2**53 add exactly in float64, in any order.
+        return np.bincount(codes, weights=micro, minlength=n) / _MICRO
+    order = np.lexsort((value, codes))
+    sums = pd.Series(value[order]).groupby(codes[order]).sum()
+    return sums.reindex(range(n), fill_value=0.0).to_numpy()
+
+
+def _distinct_invoices(codes: np.ndarray, invoices: np.ndarray, n: int) -> np.ndarray:
+    n_invoices = int(invoices.max()) + 1 if len(invoices) else 1
+    pairs = pd.unique(codes.astype("int64") * n_invoices + invoices)
+    return np.bincount(pairs // n_invoices, minlength=n).astype("int64")
