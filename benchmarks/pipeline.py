@@ -269,6 +269,7 @@ def main() -> None:
     parser.add_argument("--no-selection", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--scale", type=float, default=20.0, help="synthetic size / real size")
     parser.add_argument("--skip-large", action="store_true", help="only the real data set")
+    parser.add_argument("--skip-real", action="store_true", help="only the synthetic data set")
     parser.add_argument(
         "--skip-original-large", action="store_true", help="no original method on the large set"
     )
@@ -282,7 +283,7 @@ def main() -> None:
     print("machine:", machine())
     real = load_settings().real_data
     results: dict[str, dict[str, dict]] = {}
-    if real.exists():
+    if real.exists() and not args.skip_real:
         results["real"] = {"ours": measure("ours", real), "original": measure("original", real)}
         print(table(f"real data ({real.name})", results["real"]))
         ratio = results["real"]["original"]["wall"] / results["real"]["ours"]["wall"]
