@@ -118,4 +118,8 @@ def serve(host: str, port: int) -> None:
         return
     from waitress import serve as waitress_serve
 
-    waitress_serve(app.server, host=host, port=port, threads=8, ident="insiders")
+    # the customer map is a few MB of JSON: keep responses in memory (waitress spools
+    # anything above 1 MB to a temporary file by default) and send them in large writes
+    waitress_serve(app.server, host=host, port=port, threads=8, ident="insiders",
+                   outbuf_overflow=64 * 2**20, outbuf_high_watermark=64 * 2**20,
+                   send_bytes=2**20)

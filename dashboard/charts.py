@@ -81,6 +81,8 @@ def embedding_figure(points: pd.DataFrame, clusters: list[dict], sampled: bool) 
              + "<br>".join(f"{FEATURE_LABELS[f]}: %{{customdata[{i + 1}]:,.2f}}"
                            for i, f in enumerate(FEATURE_COLUMNS))
              + "<extra></extra>")
+    # float32 halves the payload and is exact for ids below 2**24; larger ids need float64
+    custom_dtype = "f4" if points["customer_id"].max() < 2**24 else "f8"
     traces = []
     for cluster, group in points.groupby("cluster", sort=True):
         info = lookup.get(int(cluster), {"name": f"Cluster {cluster}", "cluster": cluster})
@@ -88,8 +90,8 @@ def embedding_figure(points: pd.DataFrame, clusters: list[dict], sampled: bool) 
         traces.append({
             "type": "scattergl", "mode": "markers", "name": info["name"],
             "x": typed(group["embedding_x"]), "y": typed(group["embedding_y"]),
-            # float64 here: customer ids above 16.7 million would lose digits in float32
-            "customdata": typed(group[["customer_id", *FEATURE_COLUMNS]].to_numpy(float), "f8"),
+            "customdata": typed(group[["customer_id", *FEATURE_COLUMNS]].to_numpy(float),
+                                custom_dtype),
             "hovertemplate": hover,
             "marker": {"color": color_of(info), "size": 5, "opacity": 0.75,
                        "line": {"width": typed(outline), "color": "#222"}},

@@ -103,7 +103,7 @@ def _ratio_text(value) -> str:
 def _ci(mean, ci) -> str:
     if not isinstance(ci, list | tuple) or len(ci) != 2:
         return _num(mean)
-    return f"{_num(mean)} [{_num(ci[0])}, {_num(ci[1])}]"
+    return f"{_num(mean)} ({_num(ci[0])} – {_num(ci[1])})"
 
 
 def _conditions(rules: Mapping | None) -> str:

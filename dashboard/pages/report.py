@@ -54,7 +54,7 @@ def _chart(key: str | None, report: dict, run: dict):
 def _answer_card(number: int, item: dict, report: dict, run: dict) -> dbc.Card:
     chart = _chart(item.get("chart"), report, run)
     text = dcc.Markdown(item["answer"], className="mb-0")
-    content = dbc.Row([dbc.Col(text, lg=6), dbc.Col(chart, lg=6)]) if chart else text
+    content = dbc.Row([dbc.Col(text, lg=6), dbc.Col(chart, lg=6)]) if chart is not None else text
     return dbc.Card(dbc.CardBody([
         html.H5(f"{number}. {item['question']}", className="card-title"), content,
     ]), className="mb-3 shadow-sm report-answer")
