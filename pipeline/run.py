@@ -17,6 +17,7 @@ import pandas as pd
 from pipeline.clean import CleaningProfile, clean_transactions
 from pipeline.cluster import silhouette
 from pipeline.columns import CANONICAL_COLUMNS, FEATURE_COLUMNS
+from pipeline.errors import PipelineInputError
 from pipeline.features import customer_features, resolve_as_of
 from pipeline.membership import (
     ThresholdPolicy,
@@ -95,6 +96,10 @@ def run_segmentation(
             current, model_labels, embedding = _new_version(model, features, day, state,
                                                             previous, was)
     else:
+        if state.model is None:
+            raise PipelineInputError(
+                f"model version {state.version} carries no fitted model: refit to score"
+            )
         with timer("score"):
             embedding = state.model.transform(features)
             model_labels = state.model.mixture_.predict(embedding)

@@ -94,3 +94,35 @@ def test_later_refit_is_the_next_version_with_reasons(transactions, first):
     assert restored.summary() == later.state.summary()
     scored = restored.model.predict(later.labels[list(FEATURE_COLUMNS)])
     assert set(restored.stable_ids(scored)) <= set(later.clusters["cluster"])
+
+
+def test_segment_state_dir_keeps_the_version_between_calls(tmp_path):
+    from click.testing import CliRunner
+
+    from worker.cli import cli
+
+    source = tmp_path / "transactions.csv"
+    generate_transactions(300, seed=4).to_csv(source, index=False)
+    state = tmp_path / "state"
+    runner = CliRunner()
+
+    def segment(*extra: str) -> dict:
+        out = runner.invoke(cli, ["segment", str(source), "-o", str(tmp_path / "labels.csv"),
+                                  "--state", str(state), *extra], catch_exceptions=False)
+        assert out.exit_code == 0, out.output
+        return json.loads(out.output.strip().splitlines()[-1])
+
+    first = segment("--as-of", "2011-10-31")
+    assert (first["model_version"], first["refitted"]) == (1, True)
+    scored = segment("--as-of", "2011-11-30")
+    assert (scored["model_version"], scored["refitted"]) == (1, False)
+    events = pd.read_csv(state / "events.csv")
+    assert len(events) == scored["n_events"]
+    assert events["reason"].notna().all()
+    refit = segment("--as-of", "2011-11-30", "--refit")
+    assert (refit["model_version"], refit["refitted"]) == (2, True)
+    assert {p.name for p in state.iterdir()} >= {"model-v0001.bin", "model-v0002.bin",
+                                                 "state.json", "labels.csv", "events.csv"}
+    refused = runner.invoke(cli, ["segment", str(source), "-o", str(tmp_path / "x.csv"),
+                                  "--refit"])
+    assert refused.exit_code == 2 and "--refit needs --state" in refused.output
