@@ -1,7 +1,7 @@
 """Store and worker figures: ingest rows/s into PostgreSQL, a real-data run through a Celery
 worker (enqueue -> current), and writing 100k customers' labels (COPY vs row by row).
 
-    python benchmarks/worker.py [--skip-run] [--baseline-rows N]
+    python benchmarks/worker.py [--parts ingest,labels,run] [--baseline-rows N]
 
 Uses the PostgreSQL database ``insiders_bench`` and Redis db 13 (emptied first), the real
 data set from INSIDERS_REAL_DATA. Prints figures and the machine; writes nothing else.
@@ -185,7 +185,8 @@ def bench_run(engine, path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--skip-run", action="store_true", help="Skip the real-data run.")
+    parser.add_argument("--parts", default="ingest,labels,run",
+                        help="Comma-separated parts to run (default: all).")
     parser.add_argument("--labels", type=int, default=100_000)
     parser.add_argument("--baseline-rows", type=int, default=100_000,
                         help="Rows for the row-by-row baseline (fewer: extrapolated).")
@@ -198,9 +199,12 @@ def main() -> None:
     print(f"database: PostgreSQL {PG_URL.rsplit('@', 1)[-1]}, broker: Redis {REDIS_URL}")
     migrations.upgrade(PG_URL)
     engine = create_engine(PG_URL)
-    bench_ingest(engine, path)
-    bench_labels(engine, args.labels, args.baseline_rows)
-    if not args.skip_run:
+    parts = set(args.parts.split(","))
+    if "ingest" in parts:
+        bench_ingest(engine, path)
+    if "labels" in parts:
+        bench_labels(engine, args.labels, args.baseline_rows)
+    if "run" in parts:
         bench_run(engine, path)
 
 
