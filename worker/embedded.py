@@ -88,3 +88,31 @@ def stop_process(process: subprocess.Popen, timeout: float = 20.0) -> None:
     if process.poll() is None:
         process.kill()
         process.wait()
+
+
+def prune_delivered_messages(settings: Settings, older_than_hours: int = 24) -> int:
+    """Delete delivered task messages from the embedded broker's SQLite file.
+
+    kombu's SQLAlchemy transport only hides a message once delivered and never deletes it;
+    the reaper calls this so the file does not grow with every beat tick.
+    """
+    from datetime import datetime, timedelta
+
+    from sqlalchemy import create_engine, inspect, text
+
+    if not settings.broker_url.startswith("sqla+"):
+        return 0
+    engine = create_engine(settings.broker_url.removeprefix("sqla+"))
+    try:
+        if "kombu_message" not in inspect(engine).get_table_names():
+            return 0
+        # kombu stamps messages with local naive time
+        cutoff = datetime.now() - timedelta(hours=older_than_hours)
+        with engine.begin() as connection:
+            result = connection.execute(
+                text("DELETE FROM kombu_message WHERE visible = 0 AND timestamp < :cutoff"),
+                {"cutoff": cutoff},
+            )
+        return result.rowcount
+    finally:
+        engine.dispose()

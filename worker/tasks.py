@@ -10,6 +10,7 @@ from store.db import get_engine, session_scope
 from store.runs import reap_stale_runs
 from store.settings import load_settings
 from worker.celery_app import app
+from worker.embedded import prune_delivered_messages
 from worker.runner import execute_run
 
 
@@ -29,6 +30,8 @@ def run_segmentation(self, run_id: int) -> str:
 def reap_stale() -> list[int]:
     """Fail runs whose worker went silent (or that never started); returns their ids."""
     settings = load_settings()
+    if settings.embedded:
+        prune_delivered_messages(settings)
     with session_scope(get_engine()) as session:
         return reap_stale_runs(
             session,

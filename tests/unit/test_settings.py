@@ -107,3 +107,20 @@ def test_embedded_worker_lock(tmp_path):
             # flock is per open file: a second open in the same process does not get it
             assert not again
     assert not worker_running(settings)
+
+
+def test_delivered_messages_are_pruned_from_the_embedded_broker(tmp_path):
+    import sqlite3
+
+    from worker.celery_app import create_app
+    from worker.embedded import prune_delivered_messages
+
+    settings = load_settings({"INSIDERS_DATA_DIR": str(tmp_path)})
+    app = create_app(settings)
+    app.send_task("insiders.ping")
+    app.send_task("insiders.ping")
+    broker = sqlite3.connect(tmp_path / "broker.db")
+    with broker:
+        broker.execute("UPDATE kombu_message SET visible = 0 WHERE id = 1")
+    assert prune_delivered_messages(settings, older_than_hours=0) == 1
+    assert broker.execute("SELECT count(*) FROM kombu_message").fetchone() == (1,)
