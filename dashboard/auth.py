@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 import flask
 import limits
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, UserMixin, current_user
 from sqlalchemy import Engine
 
@@ -22,6 +24,7 @@ from store.users import Account, count_actions, get_account, record, save_user
 PUBLIC_PATHS = ("/login", "/healthz")
 PUBLIC_PREFIXES = ("/assets/",)
 RUN_ACTION = "run_requested"
+LOGIN_RATE = "10 per minute"
 
 
 class SessionUser(UserMixin):
@@ -66,6 +69,13 @@ def init_auth(server: flask.Flask, engine: Engine, settings: Settings) -> None:
     server.before_request(_guard)
 
 
+def limit_logins(server: flask.Flask, blueprint: flask.Blueprint) -> None:
+    """At most LOGIN_RATE password attempts per client address (guessing gets slow)."""
+    limiter = Limiter(get_remote_address, app=server, storage_uri="memory://",
+                      default_limits=[], headers_enabled=True)
+    limiter.limit(LOGIN_RATE, methods=["POST"])(blueprint)
+
+
 def _same_origin() -> bool:
     """A state-changing request must come from a page of this very site."""
     source = flask.request.headers.get("Origin") or flask.request.headers.get("Referer")
@@ -84,7 +94,7 @@ def _guard():
         return None
     if path.startswith("/_") or flask.request.method != "GET":
         return flask.jsonify(error="login required"), 401
-    return flask.redirect(flask.url_for("auth.login", next=flask.request.full_path))
+    return flask.redirect(flask.url_for("auth.login", next=flask.request.full_path.rstrip("?")))
 
 
 def is_admin() -> bool:

@@ -232,3 +232,10 @@ def test_production_without_secret_key_is_a_clear_startup_error():
 
 def test_debug_is_off_unless_asked(app_engine):
     assert app_engine[0].server.debug is False
+
+
+def test_password_guessing_is_rate_limited(app_engine):
+    client = app_engine[0].server.test_client()
+    statuses = [login(client, ADMIN, f"guess-{i}").status_code for i in range(12)]
+    assert statuses[:10] == [401] * 10
+    assert statuses[-1] == 429
