@@ -22,16 +22,22 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from pipeline.clean import clean_transactions, load_profile
-from pipeline.ingest import read_transactions
-from pipeline.run import RunResult, run_segmentation
-from store.settings import load_settings
+# run as a script, this folder comes first on sys.path and benchmarks/pipeline.py would shadow
+# the pipeline package
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+
+from pipeline.clean import clean_transactions, load_profile  # noqa: E402
+from pipeline.ingest import read_transactions  # noqa: E402
+from pipeline.run import RunResult, run_segmentation  # noqa: E402
+from store.settings import load_settings  # noqa: E402
 
 MONTH_ENDS = [dt.date(2011, m, d) for m, d in
               ((6, 30), (7, 31), (8, 31), (9, 30), (10, 31), (11, 30), (12, 9))]
@@ -180,7 +186,11 @@ def drop_one_percent(
         result = run_segmentation(kept_rows, as_of=as_of, profile=profile, state=base.state,
                                   previous=base.labels, refit=True)
         remaining = result.labels.index.intersection(base.labels.index)
+        names = [_names(r).reindex(remaining) for r in (base, result)]
+        numbers = [_components(r).reindex(remaining) for r in (base, result)]
         out.append({
+            "ours_same_cluster_name": float((names[0] == names[1]).mean()),
+            "original_same_cluster_number": float((numbers[0] == numbers[1]).mean()),
             "seed": seed, "dropped": len(dropped),
             "ours_jaccard": jaccard(result.labels["is_insiders"], ours, remaining),
             "original_jaccard": jaccard(original_group(result), orig, remaining),
@@ -190,6 +200,29 @@ def drop_one_percent(
         print(f"  drop seed {seed}: ours {out[-1]['ours_jaccard']:.3f}, original "
               f"{out[-1]['original_jaccard']:.3f}", flush=True)
     return out
+
+
+def _names(result: RunResult) -> pd.Series:
+    """Each customer's cluster name, kept across versions by matching."""
+    names = result.clusters.set_index("cluster")["name"]
+    return result.labels["cluster"].map(names)
+
+
+def _components(result: RunResult) -> pd.Series:
+    """Each customer's raw mixture component number, as the original method would show it."""
+    raw = {r["cluster"]: r["model_cluster"] for r in result.state.clusters}
+    return result.labels["cluster"].map(raw)
+
+
+def scoring(transactions: pd.DataFrame, profile, state_from: RunResult, refit: RunResult) -> dict:
+    """A scheduled run that scores with the kept version instead of refitting."""
+    started = time.perf_counter()
+    result = run_segmentation(transactions, as_of=refit.state.fitted_as_of, profile=profile,
+                              state=state_from.state, previous=state_from.labels)
+    wall = time.perf_counter() - started
+    return {"scoring_seconds": wall, "refit_seconds": refit.metrics["wall_seconds"],
+            "n_insiders": int(result.labels["is_insiders"].sum()), "events": len(result.events),
+            "stages": result.metrics["seconds"]}
 
 
 def timing(results: list[RunResult]) -> dict:
@@ -231,6 +264,14 @@ def print_summary(figures: dict) -> None:
                   f"{a['insiders_mean']:,.0f} / {a['rest_mean']:,.0f} ({a['lead']:,.0f}, "
                   f"x{a['ratio']:.1f}) | {b['insiders_mean']:,.0f} / {b['rest_mean']:,.0f} "
                   f"({b['lead']:,.0f}, x{b['ratio']:.1f}) |")
+    for d in drops:
+        print(f"| drop 1% (seed {d['seed']}): customers keeping their cluster | "
+              f"{d['ours_same_cluster_name']:.1%} (same name) | "
+              f"{d['original_same_cluster_number']:.1%} (same component number) |")
+    sc = figures["scoring"]
+    print(f"| December run scoring with the November version (no refit) | "
+          f"{sc['scoring_seconds']:.0f} s, {sc['n_insiders']} Insiders, {sc['events']} events | "
+          f"refit {sc['refit_seconds']:.0f} s |")
     print(f"| time: stability stages / whole runs | {tim['stability_seconds']:.1f} s / "
           f"{tim['run_seconds']:.0f} s ({tim['stability_share_of_run']:.1%}) | "
           f"clean+features+fit {tim['original_method_seconds']:.0f} s |")
@@ -254,6 +295,8 @@ def main() -> None:
     print("1% drops from the December state:", flush=True)
     figures["drop"] = drop_one_percent(transactions, profile, results[-1],
                                        profile.guest_id_start)
+    print("scoring December with the November version:", flush=True)
+    figures["scoring"] = scoring(transactions, profile, results[-2], results[-1])
     print_summary(figures)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2, default=str) + "\n")
