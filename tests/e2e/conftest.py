@@ -17,6 +17,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import Engine, create_engine, text
 
 REPO = Path(__file__).resolve().parents[2]
@@ -158,3 +161,32 @@ def screenshot(driver, name: str) -> Path:
     driver.save_screenshot(str(path))
     driver.set_window_size(1440, 900)
     return path
+
+
+def log_in(driver, url: str, username: str, password: str) -> None:
+    driver.get(url + "/login")
+    driver.find_element(By.NAME, "username").send_keys(username)
+    driver.find_element(By.NAME, "password").send_keys(password)
+    driver.find_element(By.ID, "login-submit").click()
+    WebDriverWait(driver, 20).until(ec.presence_of_element_located((By.CLASS_NAME, "navbar")))
+
+
+def wait_text(driver, text: str, timeout: float = 30) -> None:
+    WebDriverWait(driver, timeout).until(
+        lambda d: text in d.find_element(By.TAG_NAME, "body").text,
+        message=f"{text!r} never appeared",
+    )
+
+
+def wait_css(driver, selector: str, timeout: float = 30) -> None:
+    WebDriverWait(driver, timeout).until(
+        ec.presence_of_element_located((By.CSS_SELECTOR, selector)),
+        message=f"{selector!r} never appeared",
+    )
+
+
+def settle(driver, timeout: float = 30) -> None:
+    """Wait until Dash has no callback in flight."""
+    WebDriverWait(driver, timeout).until(
+        lambda d: not d.find_elements(By.CSS_SELECTOR, "._dash-loading, [data-dash-is-loading]")
+    )

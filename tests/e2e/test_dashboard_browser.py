@@ -5,13 +5,21 @@ from __future__ import annotations
 import pytest
 import requests
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as ec
-from selenium.webdriver.support.ui import WebDriverWait
 
 from store.db import session_scope
 from store.users import save_user
 from tests.dashboard_seed import seed
-from tests.e2e.conftest import ADMIN, PASSWORD, VIEWER, screenshot, truncate
+from tests.e2e.conftest import (
+    ADMIN,
+    PASSWORD,
+    VIEWER,
+    log_in,
+    screenshot,
+    settle,
+    truncate,
+    wait_css,
+    wait_text,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -24,35 +32,6 @@ def history(e2e_engine):
         save_user(session, VIEWER, PASSWORD, "viewer")
     yield e2e_engine
     truncate(e2e_engine)
-
-
-def log_in(driver, url: str, username: str, password: str) -> None:
-    driver.get(url + "/login")
-    driver.find_element(By.NAME, "username").send_keys(username)
-    driver.find_element(By.NAME, "password").send_keys(password)
-    driver.find_element(By.ID, "login-submit").click()
-    WebDriverWait(driver, 20).until(ec.presence_of_element_located((By.CLASS_NAME, "navbar")))
-
-
-def wait_text(driver, text: str, timeout: float = 30) -> None:
-    WebDriverWait(driver, timeout).until(
-        lambda d: text in d.find_element(By.TAG_NAME, "body").text,
-        message=f"{text!r} never appeared",
-    )
-
-
-def wait_css(driver, selector: str, timeout: float = 30) -> None:
-    WebDriverWait(driver, timeout).until(
-        ec.presence_of_element_located((By.CSS_SELECTOR, selector)),
-        message=f"{selector!r} never appeared",
-    )
-
-
-def settle(driver, timeout: float = 30) -> None:
-    """Wait until Dash has no callback in flight."""
-    WebDriverWait(driver, timeout).until(
-        lambda d: not d.find_elements(By.CSS_SELECTOR, "._dash-loading, [data-dash-is-loading]")
-    )
 
 
 def test_unauthenticated_dash_post_is_refused(history, serve):

@@ -11,8 +11,17 @@ import pytest
 from selenium.webdriver.common.by import By
 from sqlalchemy import text
 
-from tests.e2e.conftest import ADMIN, PASSWORD, REPO, clean_env, screenshot, truncate
-from tests.e2e.test_dashboard_browser import log_in, wait_css, wait_text
+from tests.e2e.conftest import (
+    ADMIN,
+    PASSWORD,
+    REPO,
+    clean_env,
+    log_in,
+    screenshot,
+    truncate,
+    wait_css,
+    wait_text,
+)
 
 pytestmark = pytest.mark.e2e
 
