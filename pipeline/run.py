@@ -157,7 +157,7 @@ def _new_version(
         )
     clusters = cluster_identities(
         features, model_labels, int(model.insiders_cluster_),
-        None if state is None else state.clusters, mapping,
+        None if state is None else state.clusters, mapping, n_components=model.n_clusters,
     )
     policy, smoothing = ThresholdPolicy(), SmoothingPolicy()
     thresholds = next_thresholds(

@@ -223,8 +223,12 @@ def cluster_identities(
     insiders_label: int,
     previous: list[dict] | None = None,
     mapping: dict[int, int] | None = None,
+    n_components: int | None = None,
 ) -> list[dict]:
     """One record per model label: stable ``cluster`` id, ``name``, ``color``, ``is_insiders``.
+
+    Components of the model (``n_components``) that no fitted customer fell in get a record too,
+    as scoring may place customers there.
 
     ``previous`` holds the old version's records and ``mapping`` the new labels matched to their
     stable ids; matched clusters inherit id, name and colour. The cluster chosen by the value rule
@@ -268,6 +272,14 @@ def cluster_identities(
         names.add(record["name"])
         colors.add(record["color"])
         records.append(record)
+    for label in sorted(set(range(n_components or 0)) - set(profiles.index.astype(int))):
+        cluster, next_id = (next_id, next_id + 1) if previous else (label, next_id)
+        name = _unique(["Unplaced"], names)
+        color = _free_color(colors)
+        names.add(name)
+        colors.add(color)
+        records.append({"model_cluster": label, "is_insiders": False, "profile": {},
+                        "cluster": cluster, "name": name, "color": color})
     return sorted(records, key=lambda r: r["cluster"])
 
 

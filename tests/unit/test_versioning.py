@@ -165,3 +165,14 @@ def test_state_dir_round_trip(tmp_path, features):
     assert loaded["is_insiders"].equals(labels["is_insiders"])
     pd.testing.assert_frame_equal(loaded[labels.columns], labels, check_dtype=False)
     assert (tmp_path / "model-v0003.bin").exists() and (tmp_path / "events.csv").exists()
+
+
+def test_empty_components_get_a_record(features):
+    labels = revenue_bands(features, 3)
+    records = cluster_identities(features, labels, insiders_label=2, n_components=4)
+    assert [r["model_cluster"] for r in records] == [0, 1, 2, 3]
+    assert records[3]["name"] == "Unplaced" and records[3]["profile"] == {}
+    later = cluster_identities(features, labels, insiders_label=2, previous=records,
+                               mapping={0: 0, 1: 1, 2: 2}, n_components=5)
+    assert sorted(r["cluster"] for r in later) == [0, 1, 2, 4, 5]
+    assert len({r["name"] for r in later}) == 5
