@@ -167,10 +167,11 @@ def validate_transactions(
     ignored = [str(c) for c in raw.columns if c not in mapping]
     renamed = raw[list(mapping)].rename(columns=mapping).reset_index(drop=True)
     parsed, used_format = _parse_values(renamed, date_format)
-    reasons = _row_reasons(parsed)
-    bad = reasons.notna().to_numpy()
+    rank = _row_reasons(parsed)
+    bad = rank >= 0
     transactions = _canonical_frame(parsed.loc[~bad] if bad.any() else parsed)
-    rejects = _rejects_frame(renamed.loc[bad], reasons[bad])
+    reasons = np.asarray(REJECT_REASONS, dtype=object)[rank[bad]]
+    rejects = _rejects_frame(renamed.loc[bad], reasons)
     return IngestResult(
         transactions=transactions,
         rejects=rejects,
@@ -488,22 +489,22 @@ def _row_schema() -> pa.DataFrameSchema:
 _ROW_SCHEMA = _row_schema()
 
 
-def _row_reasons(parsed: pd.DataFrame) -> pd.Series:
-    """One reason per failing row (the most important), NA for rows that pass."""
-    reasons = pd.Series(pd.NA, index=parsed.index, dtype="object")
+def _row_reasons(parsed: pd.DataFrame) -> np.ndarray:
+    """Per row, the position in REJECT_REASONS of its most important failure; -1 if it passes."""
+    rank = np.full(len(parsed), -1, dtype="int64")
     try:
         _ROW_SCHEMA.validate(parsed, lazy=True)
     except pa.errors.SchemaErrors as exc:
         failures = exc.failure_cases
         failures = failures[failures["check"].isin(REJECT_REASONS)]
-        rank = failures["check"].map({r: i for i, r in enumerate(REJECT_REASONS)})
+        ranks = failures["check"].map({r: i for i, r in enumerate(REJECT_REASONS)})
         first = (
-            failures.assign(rank=rank.to_numpy())
+            failures.assign(rank=ranks.to_numpy())
             .sort_values("rank", kind="stable")
             .drop_duplicates("index")
         )
-        reasons.loc[first["index"].astype("int64").to_numpy()] = first["check"].to_numpy()
-    return reasons
+        rank[first["index"].astype("int64").to_numpy()] = first["rank"].to_numpy()
+    return rank
 
 
 def _canonical_frame(parsed: pd.DataFrame) -> pd.DataFrame:
@@ -523,9 +524,13 @@ def _canonical_frame(parsed: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _rejects_frame(raw: pd.DataFrame, reasons: pd.Series) -> pd.DataFrame:
+def _rejects_frame(raw: pd.DataFrame, reasons: np.ndarray) -> pd.DataFrame:
     values = {c: raw[c].astype("object") if c in raw else pd.NA for c in CANONICAL_COLUMNS}
     out = pd.DataFrame(
-        {"line_no": raw.index.to_numpy(dtype="int64"), "reason": reasons.astype("str"), **values}
+        {
+            "line_no": raw.index.to_numpy(dtype="int64"),
+            "reason": pd.array(reasons, dtype="str"),
+            **values,
+        }
     )
     return out.reset_index(drop=True)
