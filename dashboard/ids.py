@@ -8,6 +8,8 @@ SHELL_USER = "shell-user"
 # overview
 OV_RUN = "ov-run"
 OV_SCATTER = "ov-scatter"
+OV_PROFILES = "ov-profiles"
+OV_EXPORT = "ov-export"
 
 # changes
 CH_FROM = "ch-from"
@@ -40,6 +42,7 @@ AD_MESSAGE = "ad-message"
 AD_PROGRESS = "ad-progress"
 AD_POLL = "ad-poll"
 AD_HISTORY = "ad-history"
+AD_EXPORT = "ad-export"
 AD_FAILED = "ad-failed"
 AD_AUDIT = "ad-audit"
 AD_ACTIVE = "ad-active"

@@ -49,7 +49,10 @@ def layout(**_kwargs) -> html.Div:
             ]), className="shadow-sm h-100"), lg=6),
         ], className="g-3 mb-3"),
         dcc.Interval(id=ids.AD_POLL, interval=POLL_MS),
-        html.H4("Run history"),
+        html.Div([html.H4("Run history", className="mb-0"),
+                  dbc.Button("Export CSV", id=ids.AD_EXPORT, size="sm", color="secondary",
+                             outline=True)],
+                 className="d-flex justify-content-between align-items-end mb-2"),
         charts.grid(ids.AD_HISTORY, [], _history_columns(), filename="runs.csv"),
         html.H4("Failed runs", className="mt-3"),
         html.Div(id=ids.AD_FAILED),
@@ -183,3 +186,9 @@ def run_now(_clicks, refit: bool):
         return dbc.Alert(f"Run #{run.id} queued.", color="success", className="py-2")
     return dbc.Alert(f"Run #{run.id} is already {run.status}; showing its progress.",
                      color="info", className="py-2")
+
+
+@callback(Output(ids.AD_HISTORY, "exportDataAsCsv"), Input(ids.AD_EXPORT, "n_clicks"),
+          prevent_initial_call=True)
+def export_history(_clicks: int) -> bool:
+    return True

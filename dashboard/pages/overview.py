@@ -32,7 +32,10 @@ def layout(**_kwargs) -> html.Div:
             dbc.Col(dcc.Graph(figure=charts.revenue_share_figure(clusters),
                               config={"displayModeBar": False}), lg=4),
         ], className="my-3"),
-        html.H4("Cluster profiles", className="mt-2"),
+        html.Div([html.H4("Cluster profiles", className="mt-2 mb-0"),
+                  dbc.Button("Export CSV", id=ids.OV_EXPORT, size="sm", color="secondary",
+                             outline=True)],
+                 className="d-flex justify-content-between align-items-end mb-2"),
         _profile_grid(clusters),
         dcc.Graph(figure=charts.trend_figure(data.succeeded_runs()),
                   config={"displayModeBar": False}, className="mt-3"),
@@ -73,7 +76,7 @@ def _profile_grid(clusters: list[dict]):
         *[charts.number_column(f, charts.FEATURE_LABELS[f], ",.0f" if f != "avg_ticket"
                                else ",.2f") for f in FEATURE_COLUMNS],
     ]
-    return charts.grid("ov-profiles", rows, columns, filename="clusters.csv")
+    return charts.grid(ids.OV_PROFILES, rows, columns, filename="clusters.csv")
 
 
 @callback(Output(ids.OV_SCATTER, "figure"), Input(ids.OV_RUN, "data"))
@@ -89,3 +92,9 @@ def scatter(run: dict | None):
 
     # the same run always gives the same figure: build it once per process
     return data.remember("embedding_figure", (run["id"], run.get("n")), build)
+
+
+@callback(Output(ids.OV_PROFILES, "exportDataAsCsv"), Input(ids.OV_EXPORT, "n_clicks"),
+          prevent_initial_call=True)
+def export_profiles(_clicks: int) -> bool:
+    return True

@@ -239,3 +239,10 @@ def test_password_guessing_is_rate_limited(app_engine):
     statuses = [login(client, ADMIN, f"guess-{i}").status_code for i in range(12)]
     assert statuses[:10] == [401] * 10
     assert statuses[-1] == 429
+
+
+@pytest.mark.parametrize("grid, button", [("ov-profiles", "ov-export"), ("ch-grid", "ch-export"),
+                                          ("ad-history", "ad-export")])
+def test_grids_export_csv(admin, grid, button):
+    response = call(admin, [(grid, "exportDataAsCsv")], [(button, "n_clicks", 1)])
+    assert response.get_json()["response"][grid]["exportDataAsCsv"] is True
