@@ -10,13 +10,14 @@ from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.orm import Session
 
 from pipeline.columns import FEATURE_COLUMNS
+from store.bulk import copy_in, copy_out
 from store.runs import mark_succeeded, utcnow
 from store.schema import Cluster, CustomerLabel, MembershipEvent, ModelVersion
-from store.transactions import copy_frame
 
 LABEL_COLUMNS = (
     "run_id",
@@ -170,7 +171,7 @@ def write_labels(
         for row in table.to_dict(orient="records"):
             connection.execute(insert(CustomerLabel.__table__).values(**row))
     elif connection.dialect.name == "postgresql":
-        copy_frame(connection, "customer_labels", table)
+        copy_in(connection, "customer_labels", table)
     else:
         rows = list(table.astype(object).itertuples(index=False, name=None))
         marks = ", ".join("?" for _ in LABEL_COLUMNS)
@@ -213,14 +214,32 @@ def latest_model_state(connection: Connection):
 
 def load_labels(engine: Engine | Connection, run_id: int) -> pd.DataFrame:
     """A run's labels: index customer_id; cluster, is_insiders, features, embedding."""
-    columns = [getattr(CustomerLabel, name) for name in LABEL_COLUMNS[1:]]
-    query = select(*columns).where(CustomerLabel.run_id == run_id).order_by(
-        CustomerLabel.customer_id
-    )
     if isinstance(engine, Engine):
         with engine.connect() as connection:
-            frame = pd.read_sql_query(query, connection)
+            return _load_labels(connection, run_id)
+    return _load_labels(engine, run_id)
+
+
+def _load_labels(connection: Connection, run_id: int) -> pd.DataFrame:
+    columns = [getattr(CustomerLabel, name) for name in LABEL_COLUMNS[1:]]
+    query = select(*columns).where(CustomerLabel.run_id == int(run_id)).order_by(
+        CustomerLabel.customer_id
+    )
+    if connection.dialect.name == "postgresql":
+        sql = str(query.compile(connection, compile_kwargs={"literal_binds": True}))
+        frame = copy_out(connection, sql, _label_types()).to_pandas()
     else:
-        frame = pd.read_sql_query(query, engine)
+        frame = pd.read_sql_query(query, connection)
     frame["is_insiders"] = frame["is_insiders"].astype(bool)
     return frame.set_index("customer_id")
+
+
+def _label_types() -> dict[str, pa.DataType]:
+    def kind(name: str) -> pa.DataType:
+        if name == "is_insiders":
+            return pa.bool_()
+        if name in ("customer_id", "cluster", *INTEGER_FEATURES):
+            return pa.int64()
+        return pa.float64()
+
+    return {name: kind(name) for name in LABEL_COLUMNS[1:]}

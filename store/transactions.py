@@ -1,26 +1,40 @@
 """Transaction batches: append a validated file once (by content hash), load everything back.
 
-Bulk writes use PostgreSQL ``COPY ... FROM STDIN`` (psycopg 3) and a plain ``executemany``
-on SQLite; reads use ``COPY ... TO STDOUT`` on PostgreSQL.
+Bulk writes use PostgreSQL ``COPY ... FROM STDIN`` (psycopg 3, CSV written by Arrow, see
+``store.bulk``) and a plain ``executemany`` on SQLite; reads use ``COPY ... TO STDOUT``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 from sqlalchemy import Connection, Engine, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from pipeline.columns import CANONICAL_COLUMNS
+from store.bulk import copy_in, copy_out
 from store.runs import utcnow
 from store.schema import Transaction, TransactionBatch
 
 STORED_COLUMNS = ("line_no", *CANONICAL_COLUMNS)
+LOADED_TYPES = {
+    "batch_id": pa.int64(),
+    "line_no": pa.int64(),
+    "invoice_no": pa.string(),
+    "stock_code": pa.string(),
+    "description": pa.string(),
+    "quantity": pa.int64(),
+    "invoice_date": pa.timestamp("us"),
+    "unit_price": pa.float64(),
+    "customer_id": pa.int64(),
+    "country": pa.string(),
+}
 
 
 @dataclass
@@ -129,22 +143,10 @@ def write_transactions(connection: Connection, batch_id: int, frame: pd.DataFram
     table = frame.loc[:, list(STORED_COLUMNS)].copy()
     table.insert(0, "batch_id", batch_id)
     if connection.dialect.name == "postgresql":
-        copy_frame(connection, "transactions", table)
+        copy_in(connection, "transactions", table)
     else:
         _executemany(connection, "transactions", table)
     return len(table)
-
-
-def copy_frame(connection: Connection, table_name: str, frame: pd.DataFrame) -> None:
-    """``COPY table (columns) FROM STDIN`` with CSV text that pandas writes in C."""
-    columns = ", ".join(frame.columns)
-    raw = connection.connection.driver_connection
-    with raw.cursor() as cursor:
-        sql = f"COPY {table_name} ({columns}) FROM STDIN WITH (FORMAT csv)"
-        with cursor.copy(sql) as copy:
-            for start in range(0, len(frame), 100_000):
-                chunk = frame.iloc[start : start + 100_000]
-                copy.write(chunk.to_csv(index=False, header=False, date_format="%Y-%m-%d %H:%M:%S"))
 
 
 def _executemany(connection: Connection, table_name: str, frame: pd.DataFrame) -> None:
@@ -181,26 +183,39 @@ def load_transactions(engine: Engine) -> pd.DataFrame:
     ``line_no`` is renumbered 0..n-1 over all batches in (batch, line) order, so positions
     stay unique and keep the order in which lines first appeared.
     """
-    names = ", ".join(STORED_COLUMNS)
-    query = f"SELECT {names} FROM transactions ORDER BY batch_id, line_no"
     with engine.connect() as connection:
         if connection.dialect.name == "postgresql":
-            frame = _copy_out(connection, query)
-        else:
-            frame = pd.read_sql_query(query, connection)
-    return _canonical(frame)
+            names = ", ".join(LOADED_TYPES)
+            # unordered: sorting here is cheaper than PostgreSQL's sort spilling to disk
+            table = copy_out(connection, f"SELECT {names} FROM transactions", LOADED_TYPES)
+            return _canonical_arrow(table)
+        query = f"SELECT {', '.join(STORED_COLUMNS)} FROM transactions ORDER BY batch_id, line_no"
+        return _canonical(pd.read_sql_query(query, connection))
 
 
-def _copy_out(connection: Connection, query: str) -> pd.DataFrame:
-    buffer = io.BytesIO()
-    raw = connection.connection.driver_connection
-    sql = f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER)"
-    with raw.cursor() as cursor, cursor.copy(sql) as copy:
-        for block in copy:
-            buffer.write(block)
-    buffer.seek(0)
-    text_columns = {"invoice_no": str, "stock_code": str, "description": str, "country": str}
-    return pd.read_csv(buffer, dtype=text_columns, keep_default_na=False, na_values=[""])
+def _canonical_arrow(table: pa.Table) -> pd.DataFrame:
+    order = np.lexsort(
+        (table.column("line_no").to_numpy(), table.column("batch_id").to_numpy())
+    )
+    table = table.take(order)
+
+    def text(name: str) -> pd.Series:
+        # pandas' text type: missing values are NaN, exactly as ingest leaves them
+        return table.column(name).to_pandas().astype("str")
+
+    return pd.DataFrame(
+        {
+            "line_no": np.arange(table.num_rows, dtype="int64"),
+            "invoice_no": text("invoice_no"),
+            "stock_code": text("stock_code"),
+            "description": text("description"),
+            "quantity": table.column("quantity").to_numpy(),
+            "invoice_date": table.column("invoice_date").to_pandas().astype("datetime64[ns]"),
+            "unit_price": table.column("unit_price").to_numpy(),
+            "customer_id": pd.array(table.column("customer_id"), dtype="Int64"),
+            "country": text("country"),
+        }
+    )
 
 
 def _canonical(frame: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,67 @@
+"""PostgreSQL bulk transfer: ``COPY`` in and out as CSV that Arrow writes and parses in C++.
+
+The CSV conventions both ways are PostgreSQL's: an unquoted empty field is NULL, a quoted
+``""`` is the empty string; every text value is quoted, so quotes, tabs, newlines and
+backslashes pass through as they are. Floats are written and read at shortest round-trip
+precision, so they come back bit for bit.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+from sqlalchemy import Connection
+
+COPY_BATCH_ROWS = 100_000
+
+
+def arrow_table(frame: pd.DataFrame) -> pa.Table:
+    """``frame`` as an Arrow table with the types COPY expects (NaN and NA become NULL)."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    for index, column in enumerate(table.schema):
+        if pa.types.is_timestamp(column.type) and column.type.unit == "ns":
+            # PostgreSQL keeps microseconds; Arrow would print nine fraction digits
+            micros = table.column(index).cast(pa.timestamp("us", column.type.tz), safe=False)
+            table = table.set_column(index, column.name, micros)
+    return table.replace_schema_metadata(None)
+
+
+def copy_in(connection: Connection, table_name: str, frame: pd.DataFrame) -> None:
+    """``COPY table (frame's columns) FROM STDIN``, fed in blocks of ``COPY_BATCH_ROWS`` rows."""
+    if frame.empty:
+        return
+    table = arrow_table(frame)
+    columns = ", ".join(table.column_names)
+    options = pa_csv.WriteOptions(include_header=False)
+    raw = connection.connection.driver_connection
+    sql = f"COPY {table_name} ({columns}) FROM STDIN WITH (FORMAT csv)"
+    with raw.cursor() as cursor, cursor.copy(sql) as copy:
+        for batch in table.to_batches(max_chunksize=COPY_BATCH_ROWS):
+            sink = pa.BufferOutputStream()
+            pa_csv.write_csv(batch, sink, write_options=options)
+            copy.write(memoryview(sink.getvalue()))
+
+
+def copy_out(connection: Connection, query: str, column_types: dict[str, pa.DataType]) -> pa.Table:
+    """The rows of ``query`` (selecting exactly ``column_types``' columns, in order) as Arrow."""
+    raw = connection.connection.driver_connection
+    blocks: list[bytes] = []
+    with raw.cursor() as cursor, cursor.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)") as copy:
+        # PostgreSQL sends one message per row; joining once beats growing a buffer
+        blocks.extend(bytes(block) for block in copy)
+    names = list(column_types)
+    if not blocks:
+        return pa.table({name: pa.array([], type=kind) for name, kind in column_types.items()})
+    return pa_csv.read_csv(
+        pa.py_buffer(b"".join(blocks)),
+        read_options=pa_csv.ReadOptions(column_names=names),
+        convert_options=pa_csv.ConvertOptions(
+            column_types=column_types,
+            null_values=[""],
+            true_values=["t"],
+            false_values=["f"],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+        ),
+    )
