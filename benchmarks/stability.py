@@ -127,6 +127,8 @@ def monthly_figures(results: list[RunResult], clean: pd.DataFrame) -> dict:
         orig = original_group(result)
         row = {"as_of": as_of.isoformat(), "ours": character(result.labels, result.labels[
             "is_insiders"]), "original": character(result.labels, orig)}
+        row["ours"]["thresholds"] = result.metrics["thresholds"]
+        row["ours"]["model_version"] = result.state.version
         if as_of + dt.timedelta(days=HORIZON_DAYS) <= MONTH_ENDS[-1]:
             row["ours"]["out_of_time"] = out_of_time(clean, as_of, result.labels["is_insiders"])
             row["original"]["out_of_time"] = out_of_time(clean, as_of, orig)
@@ -258,6 +260,10 @@ def print_summary(figures: dict) -> None:
                 f"{o['revenue_share']:.1%} | {g['n']}, {g['share']:.1%}, "
                 f"{g['revenue_share']:.1%} |")
         print(line)
+        entry, exit_ = o["thresholds"]["entry"], o["thresholds"]["exit"]
+        print(f"| {row['as_of']}: thresholds of version {o['model_version']} (entry / exit: "
+              f"revenue, invoices, recency) | {_levels(entry)} / {_levels(exit_)} | "
+              f"top-revenue cluster |")
         if "out_of_time" in o:
             a, b = o["out_of_time"], g["out_of_time"]
             print(f"| {row['as_of']}: 90-day spend Insiders / rest (lead) | "
@@ -275,6 +281,11 @@ def print_summary(figures: dict) -> None:
     print(f"| time: stability stages / whole runs | {tim['stability_seconds']:.1f} s / "
           f"{tim['run_seconds']:.0f} s ({tim['stability_share_of_run']:.1%}) | "
           f"clean+features+fit {tim['original_method_seconds']:.0f} s |")
+
+
+def _levels(levels: dict) -> str:
+    return (f"{levels['gross_revenue']:,.0f}, {levels['invoice_quantity']}, "
+            f"{levels['recency_days']}")
 
 
 def main() -> None:
