@@ -8,6 +8,8 @@ precision, so they come back bit for bit.
 
 from __future__ import annotations
 
+import io
+
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
@@ -46,15 +48,15 @@ def copy_in(connection: Connection, table_name: str, frame: pd.DataFrame) -> Non
 def copy_out(connection: Connection, query: str, column_types: dict[str, pa.DataType]) -> pa.Table:
     """The rows of ``query`` (selecting exactly ``column_types``' columns, in order) as Arrow."""
     raw = connection.connection.driver_connection
-    blocks: list[bytes] = []
+    buffer = io.BytesIO()
     with raw.cursor() as cursor, cursor.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)") as copy:
-        # PostgreSQL sends one message per row; joining once beats growing a buffer
-        blocks.extend(bytes(block) for block in copy)
+        for block in copy:  # one message per row: copy each out rather than keep them all
+            buffer.write(block)
     names = list(column_types)
-    if not blocks:
+    if not buffer.tell():
         return pa.table({name: pa.array([], type=kind) for name, kind in column_types.items()})
     return pa_csv.read_csv(
-        pa.py_buffer(b"".join(blocks)),
+        pa.py_buffer(buffer.getbuffer()),
         read_options=pa_csv.ReadOptions(column_names=names),
         convert_options=pa_csv.ConvertOptions(
             column_types=column_types,

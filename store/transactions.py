@@ -212,10 +212,15 @@ def _canonical_arrow(table: pa.Table) -> pd.DataFrame:
             "quantity": table.column("quantity").to_numpy(),
             "invoice_date": table.column("invoice_date").to_pandas().astype("datetime64[ns]"),
             "unit_price": table.column("unit_price").to_numpy(),
-            "customer_id": pd.array(table.column("customer_id"), dtype="Int64"),
+            "customer_id": _nullable_int(table.column("customer_id")),
             "country": text("country"),
         }
     )
+
+
+def _nullable_int(column: pa.ChunkedArray) -> pd.arrays.IntegerArray:
+    values = column.fill_null(0).to_numpy()
+    return pd.arrays.IntegerArray(values, column.is_null().to_numpy())
 
 
 def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
