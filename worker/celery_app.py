@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import worker_init, worker_process_init
 
 from store.db import dispose_engines
 from store.settings import Settings, load_settings
@@ -55,6 +55,12 @@ def create_app(settings: Settings | None = None) -> Celery:
         app.conf.worker_enable_remote_control = False
         app.conf.worker_send_task_events = False
     return app
+
+
+@worker_init.connect
+def _preload_pipeline(**_kwargs) -> None:
+    # scikit-learn and UMAP take seconds to import: pay once in the parent, not in each run
+    import pipeline.run  # noqa: F401
 
 
 @worker_process_init.connect
