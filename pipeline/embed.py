@@ -18,6 +18,10 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils.validation import check_array, check_is_fitted
 
+TRANSFORM_BATCH = 10_000
+"""Customers embedded per UMAP transform call: UMAP gives batches up to 10,000 its 100-epoch
+optimisation (larger ones 30), and each batch's neighbour graph stays small."""
+
 
 class LeafEmbedding(TransformerMixin, BaseEstimator):
     """Min-max scaling -> random-forest leaf indices -> UMAP (2 dimensions).
@@ -65,7 +69,11 @@ class LeafEmbedding(TransformerMixin, BaseEstimator):
         # New customers may lie outside the fitted range; the forest handles that (clipping
         # would change nothing for the splits), so scale without clipping.
         leaves = self._leaves(self.scaler_.transform(X))
-        return np.asarray(self.umap_.transform(leaves), dtype=np.float64)
+        batches = [
+            self.umap_.transform(leaves[start : start + TRANSFORM_BATCH])
+            for start in range(0, len(leaves), TRANSFORM_BATCH)
+        ]
+        return np.asarray(np.vstack(batches), dtype=np.float64)
 
     def leaves(self, X: np.ndarray) -> np.ndarray:
         """The forest's leaf index per tree for each row (the UMAP input)."""

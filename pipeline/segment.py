@@ -21,6 +21,13 @@ Progress = Callable[[str, float], None]
 
 LABEL_COLUMNS: tuple[str, ...] = ("cluster", "is_insiders", "embedding_x", "embedding_y")
 
+MAX_FIT_CUSTOMERS = 20_000
+"""Above this many customers the model is fitted on a stratified sample and scores the rest:
+the exact neighbour search is quadratic and UMAP's seeded layout runs on one core."""
+
+REVENUE_STRATA = 100
+"""Gross-revenue quantile bins the fitting sample is drawn from (the high-value tail included)."""
+
 
 class SegmentationModel(BaseEstimator):
     """Segment customers from their features (``pipeline.features.customer_features`` output).
@@ -28,6 +35,11 @@ class SegmentationModel(BaseEstimator):
     ``fit`` learns the embedding and the mixture on one set of customers; ``transform`` and
     ``predict`` place any customers (new ones included) with the fitted model. Rows are sorted by
     customer id before fitting and scoring, so the result does not depend on row order.
+
+    With more than ``max_fit_customers`` customers (``None``: no limit) the embedding and the
+    mixture are fitted on a sample of that many, drawn within gross-revenue quantiles by a
+    seeded hash of the customer id; the other customers are then embedded and labelled by the
+    fitted model. ``labels_`` and ``embedding_`` always cover every customer given to ``fit``.
     """
 
     def __init__(
@@ -37,28 +49,29 @@ class SegmentationModel(BaseEstimator):
         umap_neighbors: int = 15,
         random_state: int | None = 42,
         n_jobs: int | None = -1,
+        max_fit_customers: int | None = MAX_FIT_CUSTOMERS,
     ) -> None:
         self.n_clusters = n_clusters
         self.n_estimators = n_estimators
         self.umap_neighbors = umap_neighbors
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.max_fit_customers = max_fit_customers
 
     def fit(
         self, features: pd.DataFrame, y: None = None, *, progress: Progress | None = None
     ) -> Self:
         ordered = _ordered_features(features, minimum=max(self.n_clusters, self.umap_neighbors) + 1)
         started = time.perf_counter()
-        self.embedding_model_ = self._embedder().fit(ordered.to_numpy())
+        self.embedding_model_, self.fit_sample_, self.embedding_ = self._fit_embedding(ordered)
         self.scaler_ = self.embedding_model_.scaler_
         self.forest_ = self.embedding_model_.forest_
         self.umap_ = self.embedding_model_.umap_
-        self.embedding_ = self.embedding_model_.embedding_
         embedded = time.perf_counter()
         if progress:
             progress("embed", 1.0)
         self.mixture_ = fit_mixture(
-            self.embedding_, self.n_clusters, random_state=self.random_state
+            self.embedding_[self.fit_sample_], self.n_clusters, random_state=self.random_state
         )
         self.labels_ = self.mixture_.predict(self.embedding_)
         self.customer_ids_ = ordered.index.to_numpy()
@@ -78,7 +91,7 @@ class SegmentationModel(BaseEstimator):
     def embed(self, features: pd.DataFrame, *, progress: Progress | None = None) -> np.ndarray:
         """Fit only the embedding and return it in the caller's row order (for model selection)."""
         ordered = _ordered_features(features, minimum=self.umap_neighbors + 1)
-        embedding = self._embedder().fit(ordered.to_numpy()).embedding_
+        _, _, embedding = self._fit_embedding(ordered)
         if progress:
             progress("embed", 1.0)
         return _in_input_order(embedding, ordered.index, features.index)
@@ -98,6 +111,23 @@ class SegmentationModel(BaseEstimator):
         """Fit, then return the fitted labels in the caller's row order."""
         self.fit(features)
         return _in_input_order(self.labels_, pd.Index(self.customer_ids_), features.index)
+
+    def _fit_embedding(self, ordered: pd.DataFrame) -> tuple[LeafEmbedding, np.ndarray, np.ndarray]:
+        """The embedding fitted on the sample, the sample mask and every customer's embedding."""
+        sample = fit_sample(
+            ordered.index.to_numpy(),
+            ordered["gross_revenue"].to_numpy(),
+            self.max_fit_customers,
+            random_state=self.random_state,
+        )
+        if sample.all():
+            embedder = self._embedder().fit(ordered.to_numpy())
+            return embedder, sample, embedder.embedding_
+        embedder = self._embedder().fit(ordered.to_numpy()[sample])
+        embedding = np.empty((len(ordered), embedder.embedding_.shape[1]), dtype=np.float64)
+        embedding[sample] = embedder.embedding_
+        embedding[~sample] = embedder.transform(ordered.to_numpy()[~sample])
+        return embedder, sample, embedding
 
     def _embedder(self) -> LeafEmbedding:
         return LeafEmbedding(
@@ -173,6 +203,49 @@ def summary(labels: pd.DataFrame, model: SegmentationModel | None = None) -> dic
         "insiders_revenue_share": float(revenue[insiders].sum() / total) if total else 0.0,
         "silhouette": None if model is None else _finite_or_none(model.silhouette_),
     }
+
+
+def fit_sample(
+    customer_ids: np.ndarray,
+    revenue: np.ndarray,
+    max_customers: int | None,
+    *,
+    random_state: int | None = 42,
+    strata: int = REVENUE_STRATA,
+) -> np.ndarray:
+    """Boolean mask of at most ``max_customers`` customers to fit on (all of them if they fit).
+
+    Each gross-revenue quantile bin contributes its share of the sample; within a bin the
+    customers with the smallest seeded hash of their id are taken, so the choice depends on
+    neither row order nor the other customers' ids.
+    """
+    n = len(customer_ids)
+    if max_customers is None or n <= max_customers:
+        return np.ones(n, dtype=bool)
+    order = np.argsort(revenue, kind="stable")
+    stratum = np.empty(n, dtype=np.int64)
+    stratum[order] = np.arange(n) * strata // n
+    frame = pd.DataFrame(
+        {"stratum": stratum, "key": _id_hash(customer_ids, random_state or 0)}
+    ).sort_values(["stratum", "key"], kind="stable")
+    rank = frame.groupby("stratum").cumcount().to_numpy()
+    size = np.bincount(frame["stratum"].to_numpy(), minlength=strata)
+    quota = size * max_customers // n
+    chosen = rank < quota[frame["stratum"].to_numpy()]
+    mask = np.zeros(n, dtype=bool)
+    mask[frame.index.to_numpy()[chosen]] = True
+    return mask
+
+
+def _id_hash(customer_ids: np.ndarray, seed: int) -> np.ndarray:
+    """A seeded 64-bit mix (splitmix64 finaliser) of each id: a fixed pseudo-random key per id."""
+    with np.errstate(over="ignore"):
+        z = np.asarray(customer_ids).astype(np.uint64) + np.uint64(seed) * np.uint64(
+            0x9E3779B97F4A7C15
+        )
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
 
 
 def _finite_or_none(value: float) -> float | None:

@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.columns import FEATURE_COLUMNS
 from pipeline.errors import PipelineInputError
-from pipeline.segment import SegmentationModel, label_customers, segment, summary
+from pipeline.segment import SegmentationModel, fit_sample, label_customers, segment, summary
 from tests.unit.model_data import make_features
 
 PARAMS = {"n_estimators": 25, "random_state": 5}
@@ -104,3 +104,54 @@ def test_bad_features_are_named(features: pd.DataFrame) -> None:
     broken.iloc[0, 0] = np.nan
     with pytest.raises(PipelineInputError, match="gross_revenue"):
         SegmentationModel().fit(broken)
+
+
+# ------------------------------------------------------------------ fitting on a sample
+
+SAMPLED = {**PARAMS, "max_fit_customers": 120}
+
+
+@pytest.fixture(scope="module")
+def sampled(features: pd.DataFrame) -> SegmentationModel:
+    return SegmentationModel(**SAMPLED).fit(features)
+
+
+def test_above_the_cap_the_model_fits_on_a_sample_and_scores_everyone(sampled, features) -> None:
+    assert 100 <= sampled.fit_sample_.sum() <= 120
+    assert sampled.umap_.embedding_.shape == (sampled.fit_sample_.sum(), 2)
+    assert sampled.labels_.shape == (len(features),)
+    assert sampled.embedding_.shape == (len(features), 2)
+    assert np.isfinite(sampled.embedding_).all()
+    assert sampled.cluster_profiles_["size"].sum() == len(features)
+    np.testing.assert_array_equal(
+        sampled.embedding_[sampled.fit_sample_], sampled.umap_.embedding_
+    )
+    np.testing.assert_array_equal(sampled.labels_, sampled.mixture_.predict(sampled.embedding_))
+
+
+def test_sampled_fit_is_deterministic_and_row_order_independent(sampled, features) -> None:
+    again = SegmentationModel(**SAMPLED).fit(features.sample(frac=1.0, random_state=3))
+    np.testing.assert_array_equal(again.fit_sample_, sampled.fit_sample_)
+    np.testing.assert_array_equal(again.embedding_, sampled.embedding_)
+    np.testing.assert_array_equal(again.labels_, sampled.labels_)
+    assert again.insiders_cluster_ == sampled.insiders_cluster_
+
+
+def test_the_sample_covers_every_revenue_band(features: pd.DataFrame) -> None:
+    ordered = features.sort_index()
+    mask = fit_sample(ordered.index.to_numpy(), ordered["gross_revenue"].to_numpy(), 60,
+                      random_state=1, strata=10)  # fmt: skip
+    assert mask.sum() == 60
+    bands = pd.qcut(ordered["gross_revenue"].rank(method="first"), 10, labels=False)
+    assert (bands[mask].value_counts() == 6).all()
+    assert fit_sample(ordered.index.to_numpy(), ordered["gross_revenue"].to_numpy(), None).all()
+
+
+def test_at_or_under_the_cap_nothing_changes(model: SegmentationModel, features) -> None:
+    unlimited = SegmentationModel(**PARAMS, max_fit_customers=None).fit(features)
+    capped = SegmentationModel(**PARAMS, max_fit_customers=len(features)).fit(features)
+    for other in (unlimited, capped):
+        assert other.fit_sample_.all()
+        np.testing.assert_array_equal(other.embedding_, model.embedding_)
+        np.testing.assert_array_equal(other.labels_, model.labels_)
+        assert other.silhouette_ == model.silhouette_
