@@ -201,7 +201,7 @@ def data_layer(engine, repeat: int) -> list[str]:
         "succeeded_runs (24)": lambda: data.succeeded_runs(engine),
         "clusters": lambda: data.clusters(cur, engine),
         "insiders_summary": lambda: data.insiders_summary(cur, engine),
-        "embedding_sample (<=50k of 100k)": lambda: data.embedding_sample(
+        "embedding_sample (sampled, of 100k)": lambda: data.embedding_sample(
             cur, current["n_customers"], engine=engine),
         "changes (previous -> current)": lambda: data.changes(prev, cur, engine),
         "changes (first -> current, 23 runs)": lambda: data.changes(first, cur, engine),
@@ -244,7 +244,7 @@ def http_callbacks(engine, repeat: int) -> tuple[list[str], list[str]]:
         "page /customer?id=": lambda: ok(page(client, "/customer", f"?id={customer}")),
         "page /report": lambda: ok(page(client, "/report")),
         "page /admin": lambda: ok(page(client, "/admin")),
-        "overview scatter (50k points)": lambda: ok(call(
+        "overview scatter (sampled points)": lambda: ok(call(
             client, [("ov-scatter", "figure")],
             [("ov-run", "data", {"id": cur, "n": current["n_customers"]})])),
         "changes compare (counts, grid, sankey)": lambda: ok(call(
@@ -269,7 +269,7 @@ def http_callbacks(engine, repeat: int) -> tuple[list[str], list[str]]:
         for path in ("/", "/_dash-layout", "/_dash-dependencies"):
             ok(client.get(path, headers=ORIGIN))
         ok(page(client, "/"))
-        calls["overview scatter (50k points)"]()
+        calls["overview scatter (sampled points)"]()
 
     load = [line("first load: index, layout, deps, page, scatter", *both(first_load, 5),
                  limit=1500)]

@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 import flask
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, and_, case, false, func, or_, select
+import pyarrow as pa
+from sqlalchemy import Engine, String, and_, case, cast, false, func, or_, select
+from sqlalchemy.dialects import postgresql
 
 from pipeline.columns import FEATURE_COLUMNS
+from store import bulk
 from store.schema import (
     ACTIVE_STATUSES,
     AuditEntry,
@@ -31,7 +36,8 @@ from store.schema import (
 )
 
 ENGINE_KEY = "INSIDERS_ENGINE"
-MAX_SCATTER_POINTS = 50_000
+# ~30k points keep the map readable, its JSON near 1.5 MB and a cold read well under 300 ms
+MAX_SCATTER_POINTS = 30_000
 RUN_COLUMNS = (
     Run.id, Run.status, Run.trigger, Run.requested_by, Run.as_of, Run.refit, Run.queued_at,
     Run.started_at, Run.finished_at, Run.heartbeat_at, Run.progress_stage, Run.progress_percent,
@@ -113,8 +119,34 @@ def _rows(engine: Engine | None, query) -> list[dict]:
         return [dict(row._mapping) for row in conn.execute(query)]
 
 
+# "named" so that a literal % (modulo) is not doubled as for the driver's format style
+_COPY_DIALECT = postgresql.dialect(paramstyle="named")
+_ARROW_TYPES = {int: pa.int64(), float: pa.float64(), bool: pa.bool_(), str: pa.string()}
+
+
+def _arrow_types(query) -> dict[str, pa.DataType] | None:
+    """Arrow types of the query's columns, or None if one has no plain CSV form."""
+    types = {}
+    for column in query.selected_columns:
+        try:
+            kind = _ARROW_TYPES.get(column.type.python_type)
+        except NotImplementedError:
+            kind = None
+        if kind is None or column.name in types:
+            return None
+        types[column.name] = kind
+    return types
+
+
 def _frame(engine: Engine | None, query) -> pd.DataFrame:
-    with _engine(engine).connect() as conn:
+    engine = _engine(engine)
+    types = _arrow_types(query) if engine.dialect.name == "postgresql" else None
+    if types is not None:
+        # COPY into Arrow: ~20x faster than psycopg rows for the big label sets
+        sql = query.compile(dialect=_COPY_DIALECT, compile_kwargs={"literal_binds": True})
+        with engine.connect() as conn:
+            return bulk.copy_out(conn, str(sql), types).to_pandas()
+    with engine.connect() as conn:
         result = conn.execute(query)
         keys, rows = list(result.keys()), result.all()
     # column-wise: building a frame from tens of thousands of Row objects is ~10x slower
@@ -254,13 +286,13 @@ def _side(alias, prefix: str) -> list:
     return [getattr(alias.c, f).label(f"{prefix}_{f}") for f in _KEY_FEATURES]
 
 
-def _moves(run_from: int, run_to: int, kind: str, engine: Engine | None) -> pd.DataFrame:
+def _moves_query(run_from: int, run_to: int, kind: str):
     """Customers Insiders in one run and not in the other (absent counts as not)."""
     labels = CustomerLabel.__table__
     older, newer = labels.alias("older"), labels.alias("newer")
     inside, other = (newer, older) if kind == "entered" else (older, newer)
     inside_run, other_run = (run_to, run_from) if kind == "entered" else (run_from, run_to)
-    query = (
+    return (
         select(
             inside.c.customer_id, older.c.cluster.label("cluster_before"),
             newer.c.cluster.label("cluster_after"),
@@ -278,9 +310,21 @@ def _moves(run_from: int, run_to: int, kind: str, engine: Engine | None) -> pd.D
             or_(other.c.is_insiders.is_(None), other.c.is_insiders == false()),
         )
     )
+
+
+def _moves(run_from: int, run_to: int, kind: str, run_ids: list[int],
+           engine: Engine | None) -> pd.DataFrame:
+    """The moves of one kind with the customer's latest event of that kind in ``run_ids``."""
+    query = _moves_query(run_from, run_to, kind)
     frame = _frame(engine, query)
     frame.insert(1, "kind", kind)
-    return frame
+    events = _events_for(kind, query, run_ids, engine)
+    if events.empty:
+        frame["cause"], frame["reason"], frame["details"] = None, None, None
+        return frame
+    latest = events.sort_values("run_id").drop_duplicates("customer_id", keep="last")
+    return frame.merge(latest[["customer_id", "cause", "reason", "details"]],
+                       on="customer_id", how="left")
 
 
 def _runs_between(run_from: int, run_to: int, engine: Engine | None) -> list[int]:
@@ -300,36 +344,33 @@ def changes(run_from: int, run_to: int, engine: Engine | None = None) -> pd.Data
     The reason is the one stored with the customer's latest event of that kind in the runs
     between the two (for consecutive runs, the event of ``run_to`` itself).
     """
-    moves = pd.concat(
-        [_moves(run_from, run_to, kind, engine) for kind in ("entered", "exited")],
-        ignore_index=True,
-    )
-    events = _events_for(moves["customer_id"].tolist(), _runs_between(run_from, run_to, engine),
-                         engine)
-    if events.empty:
-        moves["cause"], moves["reason"], moves["details"] = None, None, None
-    else:
-        latest = events.sort_values("run_id").drop_duplicates(["customer_id", "kind"], keep="last")
-        moves = moves.merge(
-            latest[["customer_id", "kind", "cause", "reason", "details"]],
-            on=["customer_id", "kind"], how="left",
-        )
+    run_ids = _runs_between(run_from, run_to, engine)
+    with ThreadPoolExecutor(2) as pool:  # two independent joins: the database runs both at once
+        parts = pool.map(lambda kind: _moves(run_from, run_to, kind, run_ids, engine),
+                         ("entered", "exited"))
+        moves = pd.concat(list(parts), ignore_index=True)
     moves["reason"] = moves["reason"].fillna("no event recorded between these runs")
     for feature in _KEY_FEATURES:
         moves[f"change_{feature}"] = moves[f"after_{feature}"] - moves[f"before_{feature}"]
     return moves
 
 
-def _events_for(customer_ids: list[int], run_ids: list[int], engine) -> pd.DataFrame:
-    columns = ["run_id", "customer_id", "kind", "cause", "reason", "details"]
-    if not customer_ids or not run_ids:
+def _events_for(kind: str, moves, run_ids: list[int], engine) -> pd.DataFrame:
+    """Events of ``kind`` in ``run_ids`` of the customers ``moves`` selects (joined in SQL:
+    a long run range holds tens of thousands of events of customers who did not move)."""
+    columns = ["run_id", "customer_id", "cause", "reason", "details"]
+    if not run_ids:
         return pd.DataFrame(columns=columns)
     ev = MembershipEvent
-    query = select(ev.run_id, ev.customer_id, ev.kind, ev.cause, ev.reason, ev.details).where(
-        ev.run_id.in_(run_ids)
-    )
+    moved = moves.with_only_columns(moves.selected_columns.customer_id).scalar_subquery()
+    # details as text: every column then has a plain type and PostgreSQL can COPY them out
+    query = select(
+        ev.run_id, ev.customer_id, ev.cause, ev.reason, cast(ev.details, String).label("details")
+    ).where(ev.run_id.in_(run_ids), ev.kind == kind, ev.customer_id.in_(moved))
     frame = _frame(engine, query)
-    return frame[frame["customer_id"].isin(customer_ids)] if len(frame) else frame
+    frame["details"] = [json.loads(text) if isinstance(text, str) else None
+                        for text in frame["details"]]
+    return frame
 
 
 @_per_run
@@ -353,6 +394,17 @@ def transitions(run_from: int, run_to: int, engine: Engine | None = None) -> pd.
         .group_by(older.c.cluster, newer.c.cluster)
     )
     return _frame(engine, query)
+
+
+def changes_and_transitions(
+    run_from: int, run_to: int, engine: Engine | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``changes`` and ``transitions`` of two runs, read side by side."""
+    engine = _engine(engine)  # resolved here: the pool's threads have no app context
+    with ThreadPoolExecutor(2) as pool:
+        moves = pool.submit(changes, run_from, run_to, engine)
+        counts = pool.submit(transitions, run_from, run_to, engine)
+        return moves.result(), counts.result()
 
 
 # ---- one customer across runs -----------------------------------------------------------

@@ -111,14 +111,14 @@ def grid_rows(moves: pd.DataFrame) -> list[dict]:
 def compare(run_from: int, run_to: int, kind: str):
     if run_from == run_to:
         return "–", "–", "Pick two different runs.", [], charts.empty_figure("Pick two runs")
-    rows = data.remember("changes_rows", (run_from, run_to),
-                         lambda: grid_rows(data.changes(run_from, run_to)))
+    moves, counts = data.changes_and_transitions(run_from, run_to)
+    rows = data.remember("changes_rows", (run_from, run_to), lambda: grid_rows(moves))
     entered = sum(1 for row in rows if row["kind"] == "entered")
     note = f"From run #{run_from} to run #{run_to}."
     if run_from > run_to:
         note += " The first run is the later one: entries and exits are reversed."
     shown = rows if kind == "all" else [row for row in rows if row["kind"] == kind]
-    figure = charts.sankey_figure(data.transitions(run_from, run_to), data.clusters(run_from),
+    figure = charts.sankey_figure(counts, data.clusters(run_from),
                                   data.clusters(run_to))
     return f"{entered:,}", f"{len(rows) - entered:,}", note, shown, figure
 
