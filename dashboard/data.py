@@ -22,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 from sqlalchemy import Engine, String, and_, case, cast, false, func, or_, select
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import CompileError
 
 from pipeline.columns import FEATURE_COLUMNS
 from store import bulk
@@ -138,20 +139,28 @@ def _arrow_types(query) -> dict[str, pa.DataType] | None:
     return types
 
 
+def _copy_sql(query) -> str | None:
+    """``query`` with its parameters inlined (COPY takes none), or None if one cannot be."""
+    try:
+        return str(query.compile(dialect=_COPY_DIALECT, compile_kwargs={"literal_binds": True}))
+    except CompileError:
+        return None
+
+
 def _frame(engine: Engine | None, query, probe: bool = False) -> pd.DataFrame:
     """The rows of ``query`` as a frame. ``probe``: the query joins a few thousand rows of
     one run to another run by primary key; PostgreSQL would rather hash the whole other run
     (about 3x slower), so its hash and merge joins are switched off for this one statement."""
     engine = _engine(engine)
     types = _arrow_types(query) if engine.dialect.name == "postgresql" else None
-    if types is not None:
+    sql = _copy_sql(query) if types is not None else None
+    if sql is not None:
         # COPY into Arrow: several times faster than driver rows for the big label sets
-        sql = query.compile(dialect=_COPY_DIALECT, compile_kwargs={"literal_binds": True})
         with engine.begin() as conn:
             if probe:
                 conn.exec_driver_sql("SET LOCAL enable_hashjoin = off")
                 conn.exec_driver_sql("SET LOCAL enable_mergejoin = off")
-            return bulk.copy_out(conn, str(sql), types).to_pandas()
+            return bulk.copy_out(conn, sql, types).to_pandas()
     with engine.connect() as conn:
         result = conn.execute(query)
         keys, rows = list(result.keys()), result.all()
