@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 from celery import Celery
 from celery.signals import worker_init, worker_process_init
 
@@ -13,6 +15,10 @@ from store.settings import Settings, load_settings
 from worker.schedule import beat_schedule
 
 QUEUE = "insiders"
+
+# pool processes are daemonic, so scikit-learn runs its neighbour search on one core; it says so
+# at every run, which tells an operator nothing they can act on
+warnings.filterwarnings("ignore", message="Loky-backed parallel loops cannot be called")
 
 
 def broker_transport_options(settings: Settings) -> dict:
@@ -54,6 +60,8 @@ def create_app(settings: Settings | None = None) -> Celery:
         # the SQLite transport has no fanout exchange for remote control and events
         app.conf.worker_enable_remote_control = False
         app.conf.worker_send_task_events = False
+        # the demo prints run progress on the terminal it was started from: keep it plain
+        app.conf.worker_redirect_stdouts = False
     return app
 
 
