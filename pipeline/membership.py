@@ -18,18 +18,16 @@ own features, the thresholds and the customer's own previous membership.
 from __future__ import annotations
 
 import math
-import operator
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from pipeline.errors import PipelineInputError
+from pipeline.insiders import LOWER_IS_BETTER, OPERATORS, meets_entry, meets_exit
 
 RULE_FEATURES: tuple[str, ...] = ("gross_revenue", "invoice_quantity", "recency_days")
-LOWER_IS_BETTER: frozenset[str] = frozenset({"recency_days"})
 INTEGER_FEATURES: frozenset[str] = frozenset({"invoice_quantity", "recency_days"})
-OPERATORS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
 EVENT_COLUMNS: tuple[str, ...] = ("customer_id", "kind", "cause", "reason", "details")
 
 
@@ -55,27 +53,6 @@ class ThresholdPolicy:
     gap: dict[str, float] = field(
         default_factory=lambda: {"gross_revenue": 0.3, "invoice_quantity": 0.3, "recency_days": 1.0}
     )
-
-
-def condition_table(features: pd.DataFrame, conditions: dict) -> pd.DataFrame:
-    """One boolean column per feature: does the customer satisfy that comparison?"""
-    return pd.DataFrame(
-        {
-            column: OPERATORS[rule["op"]](features[column].to_numpy(), rule["value"])
-            for column, rule in conditions.items()
-        },
-        index=features.index,
-    )
-
-
-def meets_entry(features: pd.DataFrame, thresholds: dict) -> pd.Series:
-    """True where every entry comparison holds."""
-    return condition_table(features, thresholds["entry"]).all(axis=1)
-
-
-def meets_exit(features: pd.DataFrame, thresholds: dict) -> pd.Series:
-    """True where any exit comparison holds."""
-    return condition_table(features, thresholds["exit"]).any(axis=1)
 
 
 def assign_membership(
