@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -15,12 +16,19 @@ TEST_DATABASE_URL = os.environ.get(
 TEST_REDIS_URL = os.environ.get("INSIDERS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
+def unavailable(reason: str) -> NoReturn:
+    """Skip a test whose real service or data set is absent; fail in CI, which provides them all."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI provides it: see .ci/services)")
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def real_data_path() -> Path:
     """The real Online Retail data set, found through INSIDERS_REAL_DATA."""
     path = load_settings().real_data
     if not path.exists():
-        pytest.skip(f"real data set not found at {path} (set INSIDERS_REAL_DATA)")
+        unavailable(f"real data set not found at {path} (set INSIDERS_REAL_DATA)")
     return path
 
 

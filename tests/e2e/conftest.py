@@ -22,6 +22,8 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import Engine, create_engine, text
 
+from tests.conftest import unavailable
+
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
 E2E_DATABASE_URL = os.environ.get(
@@ -57,7 +59,7 @@ def e2e_engine() -> Iterator[Engine]:
         with engine.connect():
             pass
     except Exception as exc:
-        pytest.skip(f"PostgreSQL not reachable at {E2E_DATABASE_URL}: {exc.__class__.__name__}")
+        unavailable(f"PostgreSQL not reachable at {E2E_DATABASE_URL}: {exc.__class__.__name__}")
     migrations.upgrade(E2E_DATABASE_URL)
     yield engine
     truncate(engine)
@@ -134,7 +136,7 @@ def serve(e2e_env, tmp_path) -> Iterator[Callable[[], Server]]:
 def browser(tmp_path):
     """Headless Chromium with a fresh profile, laptop-sized window."""
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        pytest.skip("chromium and chromium-driver are not installed")
+        unavailable("chromium and chromium-driver are not installed")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

@@ -11,6 +11,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from sqlalchemy import text
 
+from tests.conftest import unavailable
 from tests.e2e.conftest import (
     ADMIN,
     PASSWORD,
@@ -53,7 +54,7 @@ def worker(e2e_env, tmp_path):
     try:
         client.ping()
     except Exception as exc:
-        pytest.skip(f"Redis not reachable: {exc.__class__.__name__}")
+        unavailable(f"Redis not reachable: {exc.__class__.__name__}")
     client.flushdb()
     log = tmp_path / "worker.log"
     command = [sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker",

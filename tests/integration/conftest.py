@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+from tests.conftest import unavailable
+
 REPO = Path(__file__).resolve().parents[2]
 TABLES = (
     "membership_events, customer_labels, clusters, runs, model_versions, "
@@ -39,7 +41,7 @@ def pg_engine(pg_url: str) -> Iterator[Engine]:
         with engine.connect():
             pass
     except Exception as exc:
-        pytest.skip(f"PostgreSQL not reachable at {pg_url}: {exc.__class__.__name__}")
+        unavailable(f"PostgreSQL not reachable at {pg_url}: {exc.__class__.__name__}")
     migrations.upgrade(pg_url)
     yield engine
     _truncate(engine)
@@ -67,7 +69,7 @@ def redis_client(redis_url: str):
     try:
         client.ping()
     except Exception as exc:
-        pytest.skip(f"Redis not reachable at {redis_url}: {exc.__class__.__name__}")
+        unavailable(f"Redis not reachable at {redis_url}: {exc.__class__.__name__}")
     client.flushdb()
     yield client
     client.flushdb()
@@ -92,7 +94,7 @@ def service_env(pg_url: str, redis_url: str, tmp_path_factory) -> dict[str, str]
 @pytest.fixture(scope="session")
 def synthetic_file(tmp_path_factory) -> Path:
     """A small synthetic transactions file (300 customers), in the UCI column layout."""
-    synthetic = pytest.importorskip("pipeline.synthetic", reason="pipeline.synthetic not built yet")
+    from pipeline import synthetic
     path = tmp_path_factory.mktemp("data") / "synthetic.csv"
     synthetic.generate_transactions(300, seed=3).to_csv(path, index=False)
     return path

@@ -16,7 +16,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(400)]
 
 
 def test_embedded_ingest_run_wait_and_list(tmp_path, synthetic_file):
-    pytest.importorskip("pipeline.run", reason="pipeline.run not built yet")
     env = {"INSIDERS_DATA_DIR": str(tmp_path / "data"), "INSIDERS_PROFILE": "default"}
 
     ingested = run_cli(["ingest", str(synthetic_file)], env)

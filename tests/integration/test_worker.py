@@ -25,7 +25,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(400)]
 @pytest.fixture(scope="module")
 def history(pg_engine, synthetic_file, redis_client):
     """The test database with the synthetic transactions loaded; cleaned after the module."""
-    pytest.importorskip("pipeline.run", reason="pipeline.run not built yet")
     _truncate(pg_engine)
     redis_client.flushdb()
     ingest_file(pg_engine, synthetic_file, profile="default")
