@@ -192,13 +192,14 @@ def features_figure(history: pd.DataFrame, thresholds: dict[int, dict]) -> dict:
     """One panel per feature across runs, with the entry and exit thresholds of each run."""
     if history.empty:
         return empty_figure("No features to show")
-    x = [f"#{r}" for r in history["run_id"]]
+    x = [f"run {r}" for r in history["run_id"]]
     traces, layout, annotations = [], {}, []
     for i, feature in enumerate(FEATURE_COLUMNS):
         row, col = divmod(i, 3)
         suffix = "" if i == 0 else str(i + 1)
         x0, y1 = col / 3 + 0.03, 1 - row * 0.56
-        layout[f"xaxis{suffix}"] = _axis(domain=[x0, x0 + 0.27], anchor=f"y{suffix}")
+        layout[f"xaxis{suffix}"] = _axis(domain=[x0, x0 + 0.27], anchor=f"y{suffix}",
+                                         type="category")
         layout[f"yaxis{suffix}"] = _axis(domain=[y1 - 0.36, y1], anchor=f"x{suffix}")
         annotations.append({"text": f"<b>{FEATURE_LABELS[feature]}</b>", "showarrow": False,
                             "xref": "paper", "yref": "paper", "x": x0 + 0.135, "y": y1 + 0.02,
