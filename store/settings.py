@@ -76,7 +76,6 @@ class Settings:
     random_state: int = 42
     n_clusters: int = 7
     schedule_cron: str = "0 3 * * *"
-    refit_cron: str = "0 4 1 * *"
     refit_every_days: int = 28
     task_soft_time_limit: int = 1800
     task_hard_time_limit: int = 2100
@@ -149,7 +148,6 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         random_state=_int("RANDOM_STATE", 42, env),
         n_clusters=_int("N_CLUSTERS", 7, env),
         schedule_cron=_cron("SCHEDULE", "0 3 * * *", env),
-        refit_cron=_cron("REFIT_SCHEDULE", "0 4 1 * *", env),
         refit_every_days=_int("REFIT_EVERY_DAYS", 28, env),
         task_soft_time_limit=soft,
         task_hard_time_limit=hard,
