@@ -42,8 +42,9 @@ def layout(**_kwargs) -> html.Div:
                 html.H5("Schedule", className="card-title"),
                 html.P(["Scheduled run: ", html.Code(settings.schedule_cron),
                         f" ({describe_cron(settings.schedule_cron)})"]),
-                html.P(["Model refit: ", html.Code(settings.refit_cron),
-                        f" ({describe_cron(settings.refit_cron)})"]),
+                html.P(f"Model refit: a run fits a new model version when the current one is "
+                       f"{settings.refit_every_days} days older than the run's data, or when "
+                       "asked (Run now with refit)."),
                 html.P(f"A run whose heartbeat is older than {settings.stale_after_seconds} s "
                        "is marked failed by the reaper.", className="text-muted small mb-0"),
             ]), className="shadow-sm h-100"), lg=6),
