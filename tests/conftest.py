@@ -19,7 +19,7 @@ TEST_REDIS_URL = os.environ.get("INSIDERS_TEST_REDIS_URL", "redis://127.0.0.1:63
 def unavailable(reason: str) -> NoReturn:
     """Skip a test whose real service or data set is absent; fail in CI, which provides them all."""
     if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI provides it: see .ci/services)")
+        pytest.fail(f"{reason}; CI must provide it")
     pytest.skip(reason)
 
 
