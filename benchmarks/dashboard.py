@@ -218,7 +218,7 @@ def data_layer(engine, repeat: int) -> list[str]:
 def http_callbacks(engine, repeat: int) -> tuple[list[str], list[str]]:
     from dashboard import data
     from dashboard.app import create_app
-    from store.settings import load_settings
+    from settings import load_settings
     from tests.dashboard_seed import ORIGIN, call, login, page
 
     settings = load_settings({"INSIDERS_DATABASE_URL": BENCH_URL, "INSIDERS_ADMIN_USER": "bench",

@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipeline.columns import FEATURE_COLUMNS  # noqa: E402
-from store.settings import load_settings  # noqa: E402
+from settings import load_settings  # noqa: E402
 
 NOTEBOOK_COLUMNS = ["invoice_no", "stock_code", "description", "quantity", "invoice_date",
                     "unit_price", "customer_id", "country"]

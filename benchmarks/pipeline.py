@@ -287,7 +287,7 @@ def main() -> None:
         child(args.child[0], args.child[1], not args.no_selection)
         return
 
-    from store.settings import load_settings
+    from settings import load_settings
 
     print("machine:", machine())
     real = load_settings().real_data

@@ -37,7 +37,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 from pipeline.clean import clean_transactions, load_profile  # noqa: E402
 from pipeline.ingest import read_transactions  # noqa: E402
 from pipeline.run import RunResult, run_segmentation  # noqa: E402
-from store.settings import load_settings  # noqa: E402
+from settings import load_settings  # noqa: E402
 
 MONTH_ENDS = [dt.date(2011, m, d) for m, d in
               ((6, 30), (7, 31), (8, 31), (9, 30), (10, 31), (11, 30), (12, 9))]

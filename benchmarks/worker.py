@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 import migrations  # noqa: E402
 from pipeline.columns import FEATURE_COLUMNS  # noqa: E402
-from store.settings import load_settings  # noqa: E402
+from settings import load_settings  # noqa: E402
 
 PG_URL = os.environ.get(
     "INSIDERS_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/insiders_bench"
@@ -131,9 +131,9 @@ def bench_labels(engine, n: int, baseline_rows: int) -> None:
 def bench_run(engine, path: Path) -> None:
     import redis
 
+    from store.queue import request_run, send_run_task
     from store.transactions import ingest_file
     from worker.celery_app import create_app
-    from worker.trigger import request_run, send_run_task
 
     reset(engine)
     redis.Redis.from_url(REDIS_URL).flushdb()

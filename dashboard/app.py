@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from dashboard import auth, data, ids
 from dashboard.data import ENGINE_KEY
 from dashboard.pages.login import blueprint as login_blueprint
-from store.settings import Settings, load_settings
+from settings import Settings, load_settings
 
 HERE = Path(__file__).parent
 SETTINGS_KEY = "INSIDERS_SETTINGS"

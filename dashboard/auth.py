@@ -17,8 +17,8 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, UserMixin, current_user
 from sqlalchemy import Engine
 
+from settings import Settings
 from store.db import session_scope
-from store.settings import Settings
 from store.users import Account, count_actions, get_account, record, save_user
 
 PUBLIC_PATHS = ("/login", "/healthz")

@@ -6,6 +6,13 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine
+
+from pipeline.errors import InsidersError
+from settings import Settings
+from store.db import get_engine
 
 HERE = Path(__file__).resolve().parent
 
@@ -33,9 +40,6 @@ def downgrade(url: str, revision: str = "base") -> None:
 
 def current_revision(url: str) -> str | None:
     """The revision the database is at, or None when it was never migrated."""
-    from alembic.runtime.migration import MigrationContext
-    from sqlalchemy import create_engine
-
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         return None
     engine = create_engine(url)
@@ -47,8 +51,17 @@ def current_revision(url: str) -> str | None:
 
 
 def head_revision() -> str:
-    from alembic.script import ScriptDirectory
-
+    """The newest revision this code knows."""
     head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
     assert head is not None
     return head
+
+
+def ready_engine(settings: Settings) -> Engine:
+    """The engine of ``settings``: the embedded SQLite schema is brought up to date, a
+    server's schema is only checked (an admin runs ``insiders db upgrade`` with the owner role)."""
+    if settings.is_sqlite:
+        upgrade(settings.database_url)
+    elif current_revision(settings.database_url) != head_revision():
+        raise InsidersError("the database schema is not up to date: run `insiders db upgrade`")
+    return get_engine(settings.database_url)

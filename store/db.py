@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from store.settings import load_settings
+from settings import load_settings
 
 
 def make_engine(url: str) -> Engine:

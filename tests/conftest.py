@@ -8,7 +8,7 @@ from typing import NoReturn
 
 import pytest
 
-from store.settings import load_settings
+from settings import load_settings
 
 TEST_DATABASE_URL = os.environ.get(
     "INSIDERS_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/insiders_test"

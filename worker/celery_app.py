@@ -10,25 +10,14 @@ import warnings
 from celery import Celery
 from celery.signals import worker_init, worker_process_init
 
+from settings import Settings, load_settings
 from store.db import dispose_engines
-from store.settings import Settings, load_settings
+from store.queue import QUEUE, broker_transport_options
 from worker.schedule import beat_schedule
-
-QUEUE = "insiders"
 
 # pool processes are daemonic, so scikit-learn runs its neighbour search on one core; it says so
 # at every run, which tells an operator nothing they can act on
 warnings.filterwarnings("ignore", message="Loky-backed parallel loops cannot be called")
-
-
-def broker_transport_options(settings: Settings) -> dict:
-    """Options Celery hands to the broker transport (this is where Redis reads them)."""
-    if settings.broker_url.startswith(("sqla+", "sqlalchemy+")):
-        # kombu passes these to sqlalchemy.create_engine: no visibility timeout here, a
-        # delivered message stays hidden until the worker acks it or restores it on shutdown
-        return {"connect_args": {"timeout": 30}}
-    # above the hard limit, so a long run is never handed to a second worker while alive
-    return {"visibility_timeout": settings.task_hard_time_limit + 600}
 
 
 def create_app(settings: Settings | None = None) -> Celery:

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from store.settings import Settings
+from settings import Settings
 
 LOCK_NAME = "worker.lock"
 
@@ -61,7 +61,8 @@ def worker_for_this_command(settings: Settings) -> Iterator[subprocess.Popen | N
     command = [
         sys.executable,
         "-c",
-        "from worker.cli import main; main()",
+        "-m",
+        "cli",
         "worker",
         "--no-beat",
         "--concurrency=1",

@@ -19,10 +19,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from settings import Settings
 from store import results, runs
 from store import transactions as store_transactions
 from store.db import session_scope
-from store.settings import Settings
 
 log = logging.getLogger(__name__)
 

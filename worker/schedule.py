@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from celery.schedules import crontab
 
-from store.settings import Settings
+from settings import Settings
+from store.queue import REAPER_TASK, SCHEDULED_RUN_TASK
 
 
 def cron(expression: str) -> crontab:
@@ -27,13 +28,13 @@ def beat_schedule(settings: Settings) -> dict[str, dict]:
     """Every periodic task of Insiders: the scheduled run and the stale-run reaper."""
     return {
         "scheduled-run": {
-            "task": "insiders.scheduled_run",
+            "task": SCHEDULED_RUN_TASK,
             "schedule": cron(settings.schedule_cron),
             # a run that did not start within an hour of its slot waits for the next slot
             "options": {"expires": 3600},
         },
         "reap-stale-runs": {
-            "task": "insiders.reap_stale_runs",
+            "task": REAPER_TASK,
             "schedule": float(settings.reaper_every_seconds),
             "options": {"expires": float(settings.reaper_every_seconds)},
         },

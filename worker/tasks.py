@@ -6,15 +6,16 @@
 
 from __future__ import annotations
 
+from settings import load_settings
 from store.db import get_engine, session_scope
+from store.queue import REAPER_TASK, RUN_TASK, SCHEDULED_RUN_TASK, request_run
 from store.runs import reap_stale_runs
-from store.settings import load_settings
 from worker.celery_app import app
 from worker.embedded import prune_delivered_messages
 from worker.runner import execute_run
 
 
-@app.task(name="insiders.run_segmentation", bind=True)
+@app.task(name=RUN_TASK, bind=True)
 def run_segmentation(self, run_id: int) -> str:
     """Run ``run_id`` once: a re-delivered message for a started or finished run does nothing."""
     return execute_run(
@@ -26,7 +27,7 @@ def run_segmentation(self, run_id: int) -> str:
     )
 
 
-@app.task(name="insiders.reap_stale_runs")
+@app.task(name=REAPER_TASK)
 def reap_stale() -> list[int]:
     """Fail runs whose worker went silent (or that never started); returns their ids."""
     settings = load_settings()
@@ -41,10 +42,8 @@ def reap_stale() -> list[int]:
         )
 
 
-@app.task(name="insiders.scheduled_run")
+@app.task(name=SCHEDULED_RUN_TASK)
 def scheduled_run() -> int:
     """The beat's run: queued like any other (or the active run returned); returns its id."""
-    from worker.trigger import request_run
-
     run, _created = request_run(get_engine(), trigger="schedule", requested_by="schedule")
     return run.id

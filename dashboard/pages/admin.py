@@ -163,7 +163,7 @@ def poll(_n, _message):
           State(ids.AD_REFIT, "value"), prevent_initial_call=True)
 def run_now(_clicks, refit: bool):
     """Start a run: admins only (checked here, on the server), rate-limited and audited."""
-    from worker.trigger import request_run
+    from store.queue import request_run
 
     engine = flask.current_app.config[data.ENGINE_KEY]
     settings = flask.current_app.config["INSIDERS_SETTINGS"]

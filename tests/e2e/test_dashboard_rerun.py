@@ -37,7 +37,7 @@ def transactions(e2e_engine, e2e_env, tmp_path):
     truncate(e2e_engine)
     path = tmp_path / "synthetic.parquet"
     write_synthetic(path, N_CUSTOMERS, seed=5)
-    result = subprocess.run([sys.executable, "-c", "from worker.cli import main; main()",
+    result = subprocess.run([sys.executable, "-m", "cli",
                              "ingest", str(path)], cwd=REPO, env=clean_env(e2e_env),
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr

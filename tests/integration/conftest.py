@@ -105,7 +105,7 @@ def service_settings(service_env, monkeypatch):
     """This process reads the same settings as the workers (trigger, reaper thresholds)."""
     for name, value in service_env.items():
         monkeypatch.setenv(name, value)
-    from store.settings import load_settings
+    from settings import load_settings
 
     return load_settings()
 
@@ -113,7 +113,7 @@ def service_settings(service_env, monkeypatch):
 @pytest.fixture(scope="session")
 def test_app(service_env):
     """A Celery app on the test broker, for sending tasks from this process."""
-    from store.settings import load_settings
+    from settings import load_settings
     from worker.celery_app import create_app
 
     return create_app(load_settings(service_env))
@@ -121,7 +121,7 @@ def test_app(service_env):
 
 @pytest.fixture
 def enqueue(test_app) -> Callable[[int], str]:
-    from worker.trigger import send_run_task
+    from store.queue import send_run_task
 
     return lambda run_id: send_run_task(run_id, test_app)
 
@@ -223,6 +223,6 @@ def run_cli(
     args: list[str], env: dict[str, str], timeout: float = 300
 ) -> subprocess.CompletedProcess:
     """``insiders ARGS`` in a fresh process with only ``env``'s INSIDERS_* settings."""
-    command = [sys.executable, "-c", "from worker.cli import main; main()", *args]
+    command = [sys.executable, "-m", "cli", *args]
     return subprocess.run(command, cwd=REPO, env=_clean_env(env), capture_output=True,
                           text=True, timeout=timeout)

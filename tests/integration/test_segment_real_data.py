@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from worker.cli import cli
+from cli import cli
 
 pytestmark = pytest.mark.realdata
 

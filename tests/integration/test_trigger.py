@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from store.db import session_scope
+from store.queue import request_run
 from store.runs import active_run, claim_run, fail_run, reap_stale_runs
-from worker.trigger import request_run
 
 from .conftest import count
 

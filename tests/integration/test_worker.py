@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import text
 
 from store.db import session_scope
+from store.queue import request_run, send_run_task
 from store.runs import active_run, current_run
 from store.transactions import ingest_file
-from worker.trigger import request_run, send_run_task
 
 from .conftest import _truncate, count, wait_for_status
 

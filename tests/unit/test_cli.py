@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from cli import cli, main
 from pipeline.columns import FEATURE_COLUMNS
 from pipeline.synthetic import generate_transactions
-from worker.cli import cli, main
 
 LABEL_COLUMNS = ["customer_id", "cluster", "is_insiders", "embedding_x", "embedding_y"]
 

@@ -10,9 +10,9 @@ from sqlalchemy import func, insert, select
 
 import migrations
 from dashboard.app import create_app
+from settings import SettingsError, load_settings
 from store.db import make_engine, session_scope
 from store.schema import AuditEntry, Run
-from store.settings import SettingsError, load_settings
 from store.users import save_user
 from tests.dashboard_seed import ORIGIN, call, login, page, seed
 

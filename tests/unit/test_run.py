@@ -99,7 +99,7 @@ def test_later_refit_is_the_next_version_with_reasons(transactions, first):
 def test_segment_state_dir_keeps_the_version_between_calls(tmp_path):
     from click.testing import CliRunner
 
-    from worker.cli import cli
+    from cli import cli
 
     source = tmp_path / "transactions.csv"
     generate_transactions(300, seed=4).to_csv(source, index=False)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from store.settings import SettingsError, load_settings
+from settings import SettingsError, load_settings
 
 
 def test_defaults_are_the_embedded_mode(tmp_path):
@@ -35,7 +35,8 @@ def test_bad_values_name_the_variable(name, value):
 
 
 def test_celery_app_is_json_only_with_late_acks_and_limits():
-    from worker.celery_app import broker_transport_options, create_app
+    from store.queue import broker_transport_options
+    from worker.celery_app import create_app
 
     settings = load_settings({"INSIDERS_BROKER_URL": "redis://127.0.0.1:6379/15",
                               "INSIDERS_TASK_SOFT_TIME_LIMIT": "100"})
@@ -88,7 +89,7 @@ def test_refit_policy():
 
 
 def test_backfill_period_ends():
-    from worker.commands import period_ends
+    from cli.runs import period_ends
 
     assert period_ends(date(2011, 9, 15), date(2011, 12, 9)) == [
         date(2011, 9, 30), date(2011, 10, 31), date(2011, 11, 30), date(2011, 12, 9)

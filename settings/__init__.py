@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PREFIX = "INSIDERS_"
+DEVELOPMENT_SECRET = "insiders-development-only-secret"
 
 
 class SettingsError(RuntimeError):
@@ -101,12 +102,12 @@ class Settings:
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Read settings from ``env`` (default ``os.environ``); raise SettingsError on a bad one."""
     env = dict(os.environ if env is None else env)
-    mode = (_str("ENV", "development", env) or "development").lower()
+    mode = (_str("ENV", Settings.env, env) or Settings.env).lower()
     if mode not in {"development", "production", "test"}:
         raise SettingsError(
             f"{PREFIX}ENV must be development, production or test, got {mode!r}"
         )
-    data_dir = Path(_str("DATA_DIR", ".insiders", env) or ".insiders").expanduser()
+    data_dir = Path(_str("DATA_DIR", str(Settings.data_dir), env) or Settings.data_dir).expanduser()
     database_url = _str("DATABASE_URL", None, env)
     broker_url = _str("BROKER_URL", None, env)
     secret_key = _str("SECRET_KEY", None, env)
@@ -125,39 +126,40 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
                 "production mode needs " + ", ".join(missing) + " to be set (see README)"
             )
     embedded = broker_url is None
-    soft = _int("TASK_SOFT_TIME_LIMIT", 1800, env)
+    soft = _int("TASK_SOFT_TIME_LIMIT", Settings.task_soft_time_limit, env)
     hard = _int("TASK_HARD_TIME_LIMIT", soft + 300, env)
     if hard <= soft:
         raise SettingsError(
             f"{PREFIX}TASK_HARD_TIME_LIMIT ({hard}) must exceed "
             f"{PREFIX}TASK_SOFT_TIME_LIMIT ({soft})"
         )
+    defaults = Settings()
     return Settings(
         env=mode,
         data_dir=data_dir,
         database_url=database_url or f"sqlite:///{(data_dir / 'insiders.db').resolve()}",
         broker_url=broker_url or f"sqla+sqlite:///{(data_dir / 'broker.db').resolve()}",
-        result_backend=_str("RESULT_BACKEND", None, env) or "",
+        result_backend=_str("RESULT_BACKEND", defaults.result_backend, env) or "",
         embedded=embedded,
-        secret_key=secret_key or "insiders-development-only-secret",
-        debug=_bool("DEBUG", False, env),
-        real_data=Path(
-            _str("REAL_DATA", "../shared/data/online_retail.parquet", env) or ""
-        ).expanduser(),
-        profile=_str("PROFILE", "online-retail", env) or "online-retail",
-        random_state=_int("RANDOM_STATE", 42, env),
-        n_clusters=_int("N_CLUSTERS", 7, env),
-        schedule_cron=_cron("SCHEDULE", "0 3 * * *", env),
-        refit_every_days=_int("REFIT_EVERY_DAYS", 28, env),
+        secret_key=secret_key or DEVELOPMENT_SECRET,
+        debug=_bool("DEBUG", defaults.debug, env),
+        real_data=Path(_str("REAL_DATA", str(defaults.real_data), env) or "").expanduser(),
+        profile=_str("PROFILE", defaults.profile, env) or defaults.profile,
+        random_state=_int("RANDOM_STATE", defaults.random_state, env),
+        n_clusters=_int("N_CLUSTERS", defaults.n_clusters, env),
+        schedule_cron=_cron("SCHEDULE", defaults.schedule_cron, env),
+        refit_every_days=_int("REFIT_EVERY_DAYS", defaults.refit_every_days, env),
         task_soft_time_limit=soft,
         task_hard_time_limit=hard,
-        heartbeat_seconds=_int("HEARTBEAT_SECONDS", 10, env),
-        stale_after_seconds=_int("STALE_AFTER_SECONDS", 120, env),
-        queued_timeout_seconds=_int("QUEUED_TIMEOUT_SECONDS", 3600, env),
-        reaper_every_seconds=_int("REAPER_EVERY_SECONDS", 60, env),
-        rerun_rate_limit=_str("RERUN_RATE_LIMIT", "5 per minute", env) or "5 per minute",
+        heartbeat_seconds=_int("HEARTBEAT_SECONDS", defaults.heartbeat_seconds, env),
+        stale_after_seconds=_int("STALE_AFTER_SECONDS", defaults.stale_after_seconds, env),
+        queued_timeout_seconds=_int("QUEUED_TIMEOUT_SECONDS", defaults.queued_timeout_seconds, env),
+        reaper_every_seconds=_int("REAPER_EVERY_SECONDS", defaults.reaper_every_seconds, env),
+        rerun_rate_limit=_str("RERUN_RATE_LIMIT", defaults.rerun_rate_limit, env)
+        or defaults.rerun_rate_limit,
         admin_user=_str("ADMIN_USER", "", env) or "",
         admin_password=_str("ADMIN_PASSWORD", "", env) or "",
-        dashboard_host=_str("DASHBOARD_HOST", "127.0.0.1", env) or "127.0.0.1",
-        dashboard_port=_int("DASHBOARD_PORT", 8050, env),
+        dashboard_host=_str("DASHBOARD_HOST", defaults.dashboard_host, env)
+        or defaults.dashboard_host,
+        dashboard_port=_int("DASHBOARD_PORT", defaults.dashboard_port, env),
     )

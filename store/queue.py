@@ -1,25 +1,31 @@
-"""Request a run: commit the queued row first, then enqueue its task.
+"""Request a run: commit the queued row first, then send its task to the broker by name.
 
 The database admits one queued-or-running run (unique ``runs.active_slot``); a request
 while one is active returns that run with ``created=False``. Used by the CLI, the beat's
-scheduled task and the dashboard's "Run now".
+scheduled task and the dashboard's "Run now". The task is sent by name through a
+broker-only Celery client, so nothing here (nor in the dashboard) imports the worker.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from functools import cache
 
+from celery import Celery
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from settings import Settings, load_settings
 from store import runs
 from store.db import session_scope
 from store.schema import Run
-from store.settings import load_settings
 
-TASK_NAME = "insiders.run_segmentation"
+QUEUE = "insiders"
+RUN_TASK = "insiders.run_segmentation"
+SCHEDULED_RUN_TASK = "insiders.scheduled_run"
+REAPER_TASK = "insiders.reap_stale_runs"
 
 Enqueue = Callable[[int], object]
 
@@ -30,11 +36,30 @@ def _engine(session_or_engine: Session | Engine) -> Engine:
     return session_or_engine
 
 
-def send_run_task(run_id: int, app=None) -> str:
+def broker_transport_options(settings: Settings) -> dict:
+    """Options Celery hands to the broker transport (this is where Redis reads them)."""
+    if settings.broker_url.startswith(("sqla+", "sqlalchemy+")):
+        # kombu passes these to sqlalchemy.create_engine: no visibility timeout here, a
+        # delivered message stays hidden until the worker acks it or restores it on shutdown
+        return {"connect_args": {"timeout": 30}}
+    # above the hard limit, so a long run is never handed to a second worker while alive
+    return {"visibility_timeout": settings.task_hard_time_limit + 600}
+
+
+@cache
+def _sender(broker_url: str) -> Celery:
+    settings = load_settings()
+    sender = Celery("insiders-sender", broker=broker_url)
+    sender.conf.update(broker_transport_options=broker_transport_options(settings),
+                       task_serializer="json", accept_content=["json"],
+                       task_default_queue=QUEUE, broker_connection_retry_on_startup=True)
+    return sender
+
+
+def send_run_task(run_id: int, app: Celery | None = None) -> str:
     """Put ``insiders.run_segmentation(run_id)`` on the broker; returns the task id."""
-    if app is None:
-        from worker.celery_app import app
-    return app.send_task(TASK_NAME, args=[run_id]).id
+    sender = app or _sender(load_settings().broker_url)
+    return sender.send_task(RUN_TASK, args=[run_id], queue=QUEUE).id
 
 
 def request_run(

@@ -12,8 +12,20 @@ import threading
 from datetime import date
 
 import click
+import pandas as pd
+from sqlalchemy import Engine, select
 
-from store.settings import Settings
+import migrations
+from cli.runs import backfill_runs
+from dashboard.app import serve
+from pipeline.synthetic import write_synthetic
+from settings import Settings, load_settings
+from store.db import get_engine, session_scope
+from store.schema import User
+from store.transactions import ingest_file, max_invoice_date
+from store.users import save_user
+from worker.embedded import worker_for_this_command
+from worker.launch import start_worker
 
 DEMO_CUSTOMERS = 2000
 DEMO_MONTHS = 4
@@ -22,11 +34,8 @@ DEMO_PROFILE = "default"
 DEMO_ACCOUNTS = (("admin", "insiders-admin", "admin"), ("viewer", "insiders-viewer", "viewer"))
 
 
-def ensure_demo_data(settings: Settings, engine, customers: int) -> None:
+def ensure_demo_data(settings: Settings, engine: Engine, customers: int) -> None:
     """Generate the synthetic file once and ingest it (a second ingest is recognised)."""
-    from pipeline.synthetic import write_synthetic
-    from store.transactions import ingest_file
-
     path = settings.data_dir / f"demo-transactions-{customers}.parquet"
     if not path.exists():
         click.echo(f"generating demo transactions for {customers} customers ...")
@@ -36,11 +45,9 @@ def ensure_demo_data(settings: Settings, engine, customers: int) -> None:
     click.echo(f"demo data {verb}: batch {outcome.batch_id}, {outcome.n_accepted} transactions")
 
 
-def demo_period_ends(engine, months: int = DEMO_MONTHS) -> list[date]:
+def demo_period_ends(engine: Engine, months: int = DEMO_MONTHS) -> list[date]:
     """The last ``months`` month ends before the last transaction, then the last day itself."""
-    import pandas as pd
 
-    from store.transactions import max_invoice_date
 
     with engine.connect() as connection:
         last = max_invoice_date(connection).date()
@@ -49,13 +56,9 @@ def demo_period_ends(engine, months: int = DEMO_MONTHS) -> list[date]:
     return [*earlier, last]
 
 
-def ensure_demo_accounts(settings: Settings, engine) -> list[str]:
+def ensure_demo_accounts(settings: Settings, engine: Engine) -> list[str]:
     """Create the demo admin and viewer if absent; returns lines describing them."""
-    from sqlalchemy import select
 
-    from store.db import session_scope
-    from store.schema import User
-    from store.users import save_user
 
     accounts = list(DEMO_ACCOUNTS)
     if settings.admin_user and settings.admin_password:
@@ -75,11 +78,6 @@ def run_demo(
     settings: Settings, *, host: str, port: int, customers: int | None, serve: bool = True
 ) -> None:
     """Everything ``insiders demo`` does; blocks in the worker when ``serve``."""
-    import migrations
-    from store.db import get_engine
-    from worker.commands import backfill_runs, start_worker
-    from worker.embedded import worker_for_this_command
-
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrations.upgrade(settings.database_url)
     engine = get_engine(settings.database_url)
@@ -106,14 +104,26 @@ def run_demo(
 
 
 def _serve_dashboard(host: str, port: int) -> None:
-    try:
-        from dashboard.app import serve
-    except ImportError:
-        click.echo("(the dashboard is not available in this build; worker and beat only)")
-        return
     # Dash keeps page registration state in a context variable set at import: the thread
     # needs a copy of this thread's context, or register_page fails there
     context = contextvars.copy_context()
     threading.Thread(
         target=context.run, args=(serve, host, port), name="dashboard", daemon=True
     ).start()
+
+
+@click.command("demo")
+@click.option("--host", default=None, help="Dashboard host (default: INSIDERS_DASHBOARD_HOST).")
+@click.option("--port", type=int, default=None, help="Dashboard port.")
+@click.option("--customers", type=int, default=None, help="Synthetic customers to generate.")
+@click.option("--no-serve", is_flag=True, help="Prepare data and runs, then exit.")
+def demo(host: str | None, port: int | None, customers: int | None, no_serve: bool) -> None:
+    """Demo data, a history of monthly runs, worker, beat and dashboard in one process."""
+    settings = load_settings()
+    run_demo(
+        settings,
+        host=host or settings.dashboard_host,
+        port=port or settings.dashboard_port,
+        customers=customers,
+        serve=not no_serve,
+    )

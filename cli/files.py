@@ -1,4 +1,4 @@
-"""Pipeline commands (file in, file out, no database), registered on ``insiders`` by worker.cli."""
+"""The pipeline on files: features, segment, report and select (file in, file out, no database)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,16 @@ from pathlib import Path
 import click
 import pandas as pd
 
+from pipeline.clean import clean_transactions, load_profile
+from pipeline.cluster import select_models
 from pipeline.errors import PipelineInputError
+from pipeline.features import customer_features, resolve_as_of
+from pipeline.ingest import read_transactions
 from pipeline.progress import StageProgress
+from pipeline.report import build_report
+from pipeline.run import run_segmentation
+from pipeline.segment import SegmentationModel, label_customers, summary
+from pipeline.versioning import load_state_dir, save_state_dir
 
 DEFAULT_PROFILE = "online-retail"
 
@@ -60,10 +68,6 @@ def prepare(
     rejects: Path | None = None,
 ) -> Prepared:
     """Ingest, clean and compute features, timing each stage."""
-    from pipeline.clean import clean_transactions, load_profile
-    from pipeline.features import customer_features, resolve_as_of
-    from pipeline.ingest import read_transactions
-
     as_of_date = parse_as_of(as_of)
     cleaning_profile = load_profile(profile)  # fail on a bad profile before reading the file
     with stages.stage("ingest"):
@@ -80,7 +84,6 @@ def prepare(
 
 def segment_customers(prepared: Prepared, *, seed: int, stages: StageProgress):
     """Fit the model on the prepared customers; returns (model, labels frame)."""
-    from pipeline.segment import SegmentationModel, label_customers
 
     model = SegmentationModel(random_state=seed)
     with stages.stage("model"):
@@ -126,7 +129,6 @@ def segment_command(
     state_dir: Path | None, refit: bool,
 ) -> None:
     """Segment the customers of INPUT and write their clusters and Insiders flag as CSV."""
-    from pipeline.segment import summary
 
     if refit and state_dir is None:
         raise click.UsageError("--refit needs --state DIR")
@@ -148,10 +150,6 @@ def segment_with_state(
 ) -> None:
     """``segment --state``: one run of the versioned model kept in ``state_dir``; the events
     (who entered or left, and why) are written beside the state as events.csv."""
-    from pipeline.clean import load_profile
-    from pipeline.ingest import read_transactions
-    from pipeline.run import run_segmentation
-    from pipeline.versioning import load_state_dir, save_state_dir
 
     cleaning_profile = load_profile(profile)
     state, previous = load_state_dir(state_dir)
@@ -194,7 +192,6 @@ def report_command(
     insiders_csv: Path | None,
 ) -> None:
     """Answer the seven questions about the Insiders of INPUT (Markdown or JSON)."""
-    from pipeline.report import build_report
 
     stages = StageProgress()
     prepared = prepare(input_path, profile=profile, as_of=as_of, stages=stages)
@@ -221,7 +218,6 @@ def select_command(
     input_path: Path, profile: str, as_of: str | None, seed: int, k_min: int, k_max: int
 ) -> None:
     """Compare clustering algorithms on the embedding of INPUT's customers by silhouette."""
-    from pipeline.cluster import select_models
 
     stages = StageProgress()
     prepared = prepare(input_path, profile=profile, as_of=as_of, stages=stages)
