@@ -1,4 +1,5 @@
-"""PostgreSQL bulk transfer: ``COPY`` in and out as CSV that Arrow writes and parses in C++.
+"""Bulk transfer: ``COPY`` in and out as CSV that Arrow writes and parses in C++ on
+PostgreSQL, one ``executemany`` on SQLite (the embedded mode).
 
 The CSV conventions both ways are PostgreSQL's: an unquoted empty field is NULL, a quoted
 ``""`` is the empty string; every text value is quoted, so quotes, tabs, newlines and
@@ -43,6 +44,26 @@ def copy_in(connection: Connection, table_name: str, frame: pd.DataFrame) -> Non
             sink = pa.BufferOutputStream()
             pa_csv.write_csv(batch, sink, write_options=options)
             copy.write(memoryview(sink.getvalue()))
+
+
+def insert_frame(connection: Connection, table_name: str, frame: pd.DataFrame) -> int:
+    """Append ``frame``'s rows to ``table_name``: COPY on PostgreSQL, executemany on SQLite."""
+    if frame.empty:
+        return 0
+    if connection.dialect.name == "postgresql":
+        copy_in(connection, table_name, frame)
+        return len(frame)
+    frame = frame.copy()
+    for name in frame.columns:
+        if pd.api.types.is_datetime64_any_dtype(frame[name]):
+            # the text SQLAlchemy's SQLite DateTime writes and reads back
+            frame[name] = frame[name].dt.strftime("%Y-%m-%d %H:%M:%S.%f")
+    values = frame.astype(object).where(frame.notna(), None)
+    rows = list(values.itertuples(index=False, name=None))
+    columns = ", ".join(frame.columns)
+    marks = ", ".join("?" for _ in frame.columns)
+    connection.exec_driver_sql(f"INSERT INTO {table_name} ({columns}) VALUES ({marks})", rows)
+    return len(frame)
 
 
 def copy_out(connection: Connection, query: str, column_types: dict[str, pa.DataType]) -> pa.Table:

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.orm import Session
 
 from pipeline.columns import FEATURE_COLUMNS
-from store.bulk import copy_in, copy_out
+from store.bulk import copy_out, insert_frame
 from store.runs import mark_succeeded, utcnow
 from store.schema import Cluster, CustomerLabel, MembershipEvent, ModelVersion
 
@@ -170,14 +170,8 @@ def write_labels(
     if method == "rows":
         for row in table.to_dict(orient="records"):
             connection.execute(insert(CustomerLabel.__table__).values(**row))
-    elif connection.dialect.name == "postgresql":
-        copy_in(connection, "customer_labels", table)
     else:
-        rows = list(table.astype(object).itertuples(index=False, name=None))
-        marks = ", ".join("?" for _ in LABEL_COLUMNS)
-        connection.exec_driver_sql(
-            f"INSERT INTO customer_labels ({', '.join(LABEL_COLUMNS)}) VALUES ({marks})", rows
-        )
+        insert_frame(connection, "customer_labels", table)
     return len(table)
 
 
