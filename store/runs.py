@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from store.schema import ACTIVE_STATUSES, RUN_TRIGGERS, Run
@@ -186,42 +186,27 @@ def reap_stale_runs(
 ) -> list[int]:
     """Fail running runs without a recent heartbeat and queued runs that never started.
 
-    A silent run that started more than ``hard_time_limit_seconds`` ago is reported as
-    stopped by the time limit (the pool kills such a task without running our code).
+    A running run that never sent a heartbeat is judged by when it was claimed (started_at,
+    else queued_at). A silent run that started more than ``hard_time_limit_seconds`` ago is
+    reported as stopped by the time limit (the pool kills such a task without running our code).
     """
     now = now or utcnow()
     heartbeat_cutoff = now - timedelta(seconds=stale_after_seconds)
     queued_cutoff = now - timedelta(seconds=queued_timeout_seconds)
-    stale = session.scalars(
-        select(Run).where(
-            or_(
-                and_(Run.status == "running", Run.heartbeat_at < heartbeat_cutoff),
-                and_(Run.status == "queued", Run.queued_at < queued_cutoff),
-            )
-        )
-    ).all()
+    last_sign = func.coalesce(Run.heartbeat_at, Run.started_at, Run.queued_at)
+    silent = and_(Run.status == "running", or_(last_sign.is_(None), last_sign < heartbeat_cutoff))
+    never_started = and_(Run.status == "queued", Run.queued_at < queued_cutoff)
+    stale = session.scalars(select(Run).where(or_(silent, never_started))).all()
     reaped = []
     for run in stale:
         if run.status == "running":
-            last = as_utc(run.heartbeat_at)
-            reason = (
-                f"the worker stopped sending heartbeats (last at {last:%Y-%m-%d %H:%M:%S} UTC, "
-                f"more than {stale_after_seconds} s ago); it was probably killed or lost"
-            )
-            started = as_utc(run.started_at)
-            if hard_time_limit_seconds and started and (
-                now - started
-            ).total_seconds() >= hard_time_limit_seconds:
-                reason = (
-                    f"the run exceeded the hard time limit ({hard_time_limit_seconds} s, "
-                    "INSIDERS_TASK_HARD_TIME_LIMIT) and its worker process was killed"
-                )
-            expected = and_(Run.status == "running", Run.heartbeat_at < heartbeat_cutoff)
+            reason = _silent_reason(run, now, stale_after_seconds, hard_time_limit_seconds)
+            expected = silent
         else:
             reason = (
                 f"no worker started the run within {queued_timeout_seconds} s of being queued"
             )
-            expected = and_(Run.status == "queued", Run.queued_at < queued_cutoff)
+            expected = never_started
         result = session.execute(
             update(Run)
             .where(Run.id == run.id, expected)
@@ -230,6 +215,32 @@ def reap_stale_runs(
         if result.rowcount == 1:
             reaped.append(run.id)
     return reaped
+
+
+def _silent_reason(
+    run: Run, now: datetime, stale_after_seconds: int, hard_time_limit_seconds: int | None
+) -> str:
+    """Why a running run without a recent heartbeat is failed."""
+    started = as_utc(run.started_at)
+    if hard_time_limit_seconds and started and (
+        now - started
+    ).total_seconds() >= hard_time_limit_seconds:
+        return (
+            f"the run exceeded the hard time limit ({hard_time_limit_seconds} s, "
+            "INSIDERS_TASK_HARD_TIME_LIMIT) and its worker process was killed"
+        )
+    last = as_utc(run.heartbeat_at)
+    if last is None:
+        since = started or as_utc(run.queued_at)
+        when = f"{since:%Y-%m-%d %H:%M:%S} UTC" if since else "an unknown time"
+        return (
+            f"the worker never sent a heartbeat (claimed at {when}, more than "
+            f"{stale_after_seconds} s ago); it was probably killed or lost"
+        )
+    return (
+        f"the worker stopped sending heartbeats (last at {last:%Y-%m-%d %H:%M:%S} UTC, "
+        f"more than {stale_after_seconds} s ago); it was probably killed or lost"
+    )
 
 
 def run_summary(run: Run) -> dict:

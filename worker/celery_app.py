@@ -8,11 +8,12 @@ from __future__ import annotations
 import warnings
 
 from celery import Celery
-from celery.signals import worker_init, worker_process_init
+from celery.signals import beat_init, worker_init, worker_process_init
 
 from settings import Settings, load_settings
 from store.db import dispose_engines
 from store.queue import QUEUE, broker_transport_options
+from worker.reaper import start_reaper_thread
 from worker.schedule import beat_schedule
 
 # pool processes are daemonic, so scikit-learn runs its neighbour search on one core; it says so
@@ -64,6 +65,12 @@ def _preload_pipeline(**_kwargs) -> None:
 def _fresh_connections(**_kwargs) -> None:
     # a forked pool process must not reuse the parent's pooled database connections
     dispose_engines()
+
+
+@beat_init.connect
+def _reap_from_the_beat(**_kwargs) -> None:
+    # the reaper must not wait for a worker slot: the only worker may be the one that died
+    start_reaper_thread()
 
 
 app = create_app()

@@ -60,7 +60,6 @@ def worker_for_this_command(settings: Settings) -> Iterator[subprocess.Popen | N
         return
     command = [
         sys.executable,
-        "-c",
         "-m",
         "cli",
         "worker",

@@ -7,11 +7,10 @@
 from __future__ import annotations
 
 from settings import load_settings
-from store.db import get_engine, session_scope
+from store.db import get_engine
 from store.queue import REAPER_TASK, RUN_TASK, SCHEDULED_RUN_TASK, request_run
-from store.runs import reap_stale_runs
 from worker.celery_app import app
-from worker.embedded import prune_delivered_messages
+from worker.reaper import reap_once
 from worker.runner import execute_run
 
 
@@ -30,16 +29,7 @@ def run_segmentation(self, run_id: int) -> str:
 @app.task(name=REAPER_TASK)
 def reap_stale() -> list[int]:
     """Fail runs whose worker went silent (or that never started); returns their ids."""
-    settings = load_settings()
-    if settings.embedded:
-        prune_delivered_messages(settings)
-    with session_scope(get_engine()) as session:
-        return reap_stale_runs(
-            session,
-            stale_after_seconds=settings.stale_after_seconds,
-            queued_timeout_seconds=settings.queued_timeout_seconds,
-            hard_time_limit_seconds=settings.task_hard_time_limit,
-        )
+    return reap_once(load_settings())
 
 
 @app.task(name=SCHEDULED_RUN_TASK)

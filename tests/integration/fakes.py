@@ -23,3 +23,14 @@ def failing_segment(transactions, *, progress=None, **_kwargs):
     if progress is not None:
         progress("features", 0.2)
     raise ValueError("synthetic failure inside the pipeline")
+
+
+def pause_then_segment(transactions, *, progress=None, **kwargs):
+    """Reports progress for eight seconds (time to stop the worker), then runs the real pipeline."""
+    from pipeline.run import run_segmentation
+
+    for step in range(80):
+        if progress is not None:
+            progress("slow stage", step / 800)
+        time.sleep(0.1)
+    return run_segmentation(transactions, progress=progress, **kwargs)
