@@ -34,6 +34,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline.catalogue import (
+    N_PRODUCTS,
+    NO_DESCRIPTION,
+    SERVICE_ITEM,
+    build_catalogue,
+    snap_to_packs,
+)
+
 UCI_COLUMNS: tuple[str, ...] = (
     "InvoiceNo",
     "StockCode",
@@ -47,7 +55,6 @@ UCI_COLUMNS: tuple[str, ...] = (
 BLOCK_CUSTOMERS = 1000
 FIRST_CUSTOMER_ID = 12346
 FIRST_INVOICE_NO = 536365
-N_PRODUCTS = 4000
 
 ARROW_SCHEMA = pa.schema(
     [
@@ -94,40 +101,6 @@ _HOUR_WEIGHT = np.array(
     [0, 0, 0, 0, 0, 0, 1, 4, 90, 340, 490, 580, 790, 720, 670, 780, 550, 290, 80, 37, 9, 0, 0, 0],
     dtype=float,
 )
-_PACKS = np.array(
-    [1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 18, 20, 24, 25, 30, 32, 36, 48, 50, 60, 72, 96, 100, 120,
-     144, 200, 240, 288, 300, 360, 480, 500, 576, 600, 720, 1000, 1200, 1440, 2000, 2880]
-)
-
-_ADJECTIVES = ("VINTAGE", "RETRO", "SMALL", "LARGE", "JUMBO", "MINI", "WOODEN", "GLASS", "ENAMEL",
-               "CERAMIC", "PAPER", "FELT", "WIRE", "ZINC", "HANGING", "SET OF 3", "SET OF 6",
-               "PACK OF 12", "REGENCY", "ANTIQUE", "SWEETHEART", "FRENCH", "SCANDINAVIAN")
-_COLOURS = ("RED", "PINK", "BLUE", "GREEN", "WHITE", "IVORY", "BLACK", "CREAM", "GOLD", "SILVER",
-            "PURPLE", "ORANGE")
-_MOTIFS = ("RETROSPOT", "POLKADOT", "PAISLEY", "CHRISTMAS", "BIRD", "FLORAL", "SPACEBOY",
-           "DOLLY GIRL", "WOODLAND", "STRAWBERRY", "SKULL", "ROSE", "LOVE", "STAR", "CAT", "OWL",
-           "CIRCUS", "HEART", "LONDON", "APPLES", "BAROQUE", "BUTTERFLY")
-_NOUNS = ("T-LIGHT HOLDER", "LUNCH BAG", "JUMBO BAG", "CAKE CASES", "MUG", "TEACUP AND SAUCER",
-          "DOORMAT", "NAPKINS", "LANTERN", "CANDLE", "PHOTO FRAME", "NOTEBOOK", "WATER BOTTLE",
-          "CUSHION COVER", "BOWL", "JUG", "TIN", "BUNTING", "ALARM CLOCK", "CHOPPING BOARD",
-          "PARTY BAG", "WALL ART", "GIFT WRAP", "STICKERS", "KEY RING", "HOT WATER BOTTLE",
-          "CAKE STAND", "STORAGE JAR", "BAKING SET", "DOOR HANGER", "PURSE", "PLATE", "APRON")
-
-# Non-product lines: code, description. Index into this table follows the catalogue's products.
-_SERVICE = (
-    ("POST", "POSTAGE"),
-    ("DOT", "DOTCOM POSTAGE"),
-    ("M", "Manual"),
-    ("C2", "CARRIAGE"),
-    ("D", "Discount"),
-    ("S", "SAMPLES"),
-    ("B", "Adjust bad debt"),
-    ("PADS", "PADS TO MATCH ALL CUSHIONS"),
-)
-_SVC = {code: N_PRODUCTS + i for i, (code, _) in enumerate(_SERVICE)}
-_NO_DESCRIPTION = N_PRODUCTS + len(_SERVICE)  # + product: that product, free, no description
-
-
 def generate_transactions(
     n_customers: int, *, seed: int = 0, start: str = "2010-12-01", end: str = "2011-12-09"
 ) -> pd.DataFrame:
@@ -147,7 +120,7 @@ def iter_transaction_chunks(
     """Yield the rows in chunks of about ``customers_per_chunk`` customers (whole blocks)."""
     if n_customers < 1:
         raise ValueError("n_customers must be at least 1")
-    catalogue = _catalogue(np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,))))
+    catalogue = build_catalogue(np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,))))
     calendar = _Calendar(pd.Timestamp(start), pd.Timestamp(end))
     blocks_per_chunk = max(1, round(customers_per_chunk / BLOCK_CUSTOMERS))
     next_invoice = FIRST_INVOICE_NO
@@ -214,45 +187,6 @@ class _Calendar:
         minutes = rng.integers(0, 60, size=len(day_index))
         offset = (hours * 60 + minutes) * 60 * 10**9
         return self.day_ns[day_index] + offset
-
-
-def _catalogue(rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Products (codes, descriptions, prices, popularity) followed by the service lines."""
-    numbers = rng.choice(np.arange(10002, 90000), size=N_PRODUCTS, replace=False)
-    suffix = np.where(rng.random(N_PRODUCTS) < 0.2, rng.choice(list("ABCDEFGLMNPRSW"),
-                                                               N_PRODUCTS), "")
-    codes = [f"{n}{s}" for n, s in zip(numbers, suffix, strict=True)]
-    picks = [rng.integers(0, len(w), N_PRODUCTS) for w in (_ADJECTIVES, _COLOURS, _MOTIFS, _NOUNS)]
-    keep = rng.random((3, N_PRODUCTS)) < np.array([[0.5], [0.5], [0.7]])
-    descriptions = [
-        " ".join(
-            part
-            for part, used in (
-                (_ADJECTIVES[picks[0][i]], keep[0, i]),
-                (_COLOURS[picks[1][i]], keep[1, i]),
-                (_MOTIFS[picks[2][i]], keep[2, i]),
-                (_NOUNS[picks[3][i]], True),
-            )
-            if used
-        )
-        for i in range(N_PRODUCTS)
-    ]
-    prices = np.maximum(0.1, np.round(rng.lognormal(np.log(2.1), 0.8, N_PRODUCTS) / 0.05) * 0.05)
-    popularity = 1.0 / (np.arange(N_PRODUCTS) + 10.0)
-    return {
-        "code": np.array(codes + [c for c, _ in _SERVICE] + codes, dtype=object),
-        "description": np.array(
-            descriptions + [d for _, d in _SERVICE] + [None] * N_PRODUCTS, dtype=object
-        ),
-        "price": np.round(prices, 2),
-        "popularity": rng.permutation(popularity / popularity.sum()),
-    }
-
-
-def _snap_to_packs(values: np.ndarray) -> np.ndarray:
-    idx = np.clip(np.searchsorted(_PACKS, values), 0, len(_PACKS) - 1)
-    lower = _PACKS[np.maximum(idx - 1, 0)]
-    return np.where(values - lower < _PACKS[idx] - values, lower, _PACKS[idx])
 
 
 def _block(
@@ -334,12 +268,12 @@ def _invoice_lines(
     n = len(line_inv)
     product = rng.choice(N_PRODUCTS, size=n, p=catalogue["popularity"])
     pack = np.where(guest, 2.0, customers["pack"][known])[line_inv]
-    quantity = _snap_to_packs(rng.lognormal(np.log(pack), 0.8)).astype("int64")
+    quantity = snap_to_packs(rng.lognormal(np.log(pack), 0.8)).astype("int64")
     # Guests pay retail prices; trade customers get a discount on large quantities.
     price = catalogue["price"][product] * np.where(guest[line_inv], 1.6, 1.0)
     price = np.round(np.where(quantity >= 24, price * 0.85, price), 2)
     free = guest[line_inv] & (rng.random(n) < 0.01) | adjustment[line_inv]
-    product = np.where(free, _NO_DESCRIPTION + product, product)
+    product = np.where(free, NO_DESCRIPTION + product, product)
     price = np.where(free, 0.0, price)
     quantity = np.where(adjustment[line_inv], -quantity * rng.integers(1, 20, n), quantity)
     base = {"invoice": line_inv, "item": product, "quantity": quantity, "price": price}
@@ -364,7 +298,7 @@ def _service_lines(
          -np.round(rng.lognormal(np.log(11000.0), 0.3, m), 2), 1),
     )
     parts = [
-        {"invoice": np.flatnonzero(mask), "item": np.full(mask.sum(), _SVC[code]),
+        {"invoice": np.flatnonzero(mask), "item": np.full(mask.sum(), SERVICE_ITEM[code]),
          "quantity": np.full(mask.sum(), qty, dtype="int64"), "price": price[mask]}
         for code, mask, price, qty in rules
     ]
@@ -408,12 +342,12 @@ def _returns(
     }
     extra = rng.random(len(original))
     discount = {"invoice": offset + np.flatnonzero(extra < 0.03),
-                "item": np.full((extra < 0.03).sum(), _SVC["D"]),
+                "item": np.full((extra < 0.03).sum(), SERVICE_ITEM["D"]),
                 "quantity": np.full((extra < 0.03).sum(), -1, dtype="int64"),
                 "price": np.round(rng.lognormal(np.log(20.0), 0.8, (extra < 0.03).sum()), 2)}
     samples = (extra >= 0.03) & (extra < 0.04)
     sample = {"invoice": offset + np.flatnonzero(samples),
-              "item": np.full(samples.sum(), _SVC["S"]),
+              "item": np.full(samples.sum(), SERVICE_ITEM["S"]),
               "quantity": np.full(samples.sum(), -1, dtype="int64"),
               "price": np.round(rng.lognormal(np.log(30.0), 0.8, samples.sum()), 2)}
     return ret_invoices, _concat_lines(ret_lines, discount, sample)

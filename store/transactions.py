@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from pipeline.columns import CANONICAL_COLUMNS
+from pipeline.ingest import read_transactions
 from store.bulk import copy_in, copy_out
 from store.runs import utcnow
 from store.schema import Transaction, TransactionBatch
@@ -92,8 +93,6 @@ def ingest_file(
     Raises IngestError (nothing written) when the file cannot be read as transactions.
     The same content a second time returns the existing batch with ``created=False``.
     """
-    from pipeline.ingest import read_transactions
-
     path = Path(path)
     sha256 = content_sha256(path)
     with engine.connect() as connection:
