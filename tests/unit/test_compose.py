@@ -55,7 +55,9 @@ def test_secrets_come_from_the_env_file(compose):
     text = (ROOT / "docker-compose.yml").read_text()
     for name in ("worker", "beat", "dashboard", "flower", "migrate", "postgres"):
         assert compose["services"][name]["env_file"] == ".env"
-    assert not re.search(r"(PASSWORD|SECRET|_URL)\s*[:=]", text)
+    # values come from the env file: a setting is written here only as ${NAME...}
+    literal = re.sub(r"\$\{[^}]*\}", "${}", text)
+    assert not re.search(r"(PASSWORD|SECRET|_URL)\s*[:=][ \t]*(?=[^ \t$])", literal)
     assert "postgresql://" not in text and "redis://" not in text
     example = (ROOT / ".env.example").read_text()
     for name in ("INSIDERS_DATABASE_URL", "INSIDERS_BROKER_URL", "INSIDERS_SECRET_KEY",
@@ -68,3 +70,20 @@ def test_image_builds_the_package(compose):
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert compose["services"]["worker"]["build"] == "."
     assert "pip install ." in dockerfile and "USER insiders" in dockerfile
+
+
+def test_each_service_connects_with_its_own_role(compose):
+    services = compose["services"]
+    for name in ("worker", "beat", "flower"):
+        url = services[name]["environment"]["INSIDERS_DATABASE_URL"]
+        assert url.startswith("${INSIDERS_WORKER_DATABASE_URL:?"), name
+    dashboard = services["dashboard"]["environment"]["INSIDERS_DATABASE_URL"]
+    assert dashboard.startswith("${INSIDERS_DASHBOARD_DATABASE_URL:?")
+    assert "INSIDERS_DATABASE_URL" not in services["migrate"].get("environment", {})
+    init = "./deploy/postgres-roles.sh:/docker-entrypoint-initdb.d/10-roles.sh:ro"
+    assert init in services["postgres"]["volumes"]
+    script = (ROOT / "deploy" / "postgres-roles.sh").read_text()
+    example = (ROOT / ".env.example").read_text()
+    for name in ("INSIDERS_DB_WORKER_ROLE", "INSIDERS_DB_DASHBOARD_ROLE",
+                 "INSIDERS_WORKER_DB_PASSWORD", "INSIDERS_DASHBOARD_DB_PASSWORD"):
+        assert name in script and f"{name}=" in example
