@@ -10,11 +10,20 @@ a broker URL and a secret key.
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 PREFIX = "INSIDERS_"
 DEVELOPMENT_SECRET = "insiders-development-only-secret"
+ARTIFACT_KEY_FILE = "artifact.key"
+MIN_SECRET_BYTES = 32
+# the project installs psycopg 3 only; these spellings (SQLAlchemy's docs show psycopg2) mean it
+POSTGRES_DRIVERS = {"postgres", "postgresql", "postgresql+psycopg2", "postgresql+psycopg"}
+CONNECT_TIMEOUT_SECONDS = 10
 
 
 class SettingsError(RuntimeError):
@@ -62,6 +71,23 @@ def _cron(name: str, default: str, env: dict[str, str]) -> str:
     return value
 
 
+def _database_url(value: str) -> str:
+    """``value`` checked, with every PostgreSQL spelling pointed at psycopg 3."""
+    try:
+        url = make_url(value)
+    except (ArgumentError, ValueError):
+        raise SettingsError(
+            f"{PREFIX}DATABASE_URL is not a database URL: expected "
+            "postgresql://USER:PASSWORD@HOST:PORT/DATABASE or sqlite:///PATH"
+        ) from None
+    if url.drivername in POSTGRES_DRIVERS:
+        url = url.set(drivername="postgresql+psycopg")
+        if "connect_timeout" not in url.query:
+            # an unreachable host fails in seconds, not after the system's TCP timeout
+            url = url.update_query_dict({"connect_timeout": str(CONNECT_TIMEOUT_SECONDS)})
+    return url.render_as_string(hide_password=False)
+
+
 @dataclass(frozen=True)
 class Settings:
     env: str = "development"
@@ -84,11 +110,14 @@ class Settings:
     stale_after_seconds: int = 120
     queued_timeout_seconds: int = 3600
     reaper_every_seconds: int = 60
-    rerun_rate_limit: str = "5 per minute"
+    run_rate_limit: str = "5 per minute"
     admin_user: str = ""
     admin_password: str = ""
     dashboard_host: str = "127.0.0.1"
     dashboard_port: int = 8050
+    db_worker_role: str = ""
+    db_dashboard_role: str = ""
+    artifact_key: str = ""
 
     @property
     def is_production(self) -> bool:
@@ -97,6 +126,31 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    def model_artifact_key(self) -> bytes:
+        """The key model artifacts are signed with: ``INSIDERS_ARTIFACT_KEY`` (required in
+        production, where only the worker is given it), else a random key kept in
+        ``<data dir>/artifact.key`` (created on first use, readable by its owner only)."""
+        if self.artifact_key:
+            if len(self.artifact_key.encode()) < MIN_SECRET_BYTES:
+                raise SettingsError(f"{PREFIX}ARTIFACT_KEY must be at least "
+                                    f"{MIN_SECRET_BYTES} bytes")
+            return self.artifact_key.encode()
+        if self.is_production:
+            raise SettingsError(f"production mode needs {PREFIX}ARTIFACT_KEY for the worker "
+                                "(a random string of 32 bytes or more; see README)")
+        return _local_key(self.data_dir / ARTIFACT_KEY_FILE)
+
+
+def _local_key(path: Path) -> bytes:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes().strip()
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(secrets.token_hex(32))
+    return path.read_bytes().strip()
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -137,7 +191,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     return Settings(
         env=mode,
         data_dir=data_dir,
-        database_url=database_url or f"sqlite:///{(data_dir / 'insiders.db').resolve()}",
+        database_url=_database_url(database_url)
+        if database_url
+        else f"sqlite:///{(data_dir / 'insiders.db').resolve()}",
         broker_url=broker_url or f"sqla+sqlite:///{(data_dir / 'broker.db').resolve()}",
         result_backend=_str("RESULT_BACKEND", defaults.result_backend, env) or "",
         embedded=embedded,
@@ -155,11 +211,14 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         stale_after_seconds=_int("STALE_AFTER_SECONDS", defaults.stale_after_seconds, env),
         queued_timeout_seconds=_int("QUEUED_TIMEOUT_SECONDS", defaults.queued_timeout_seconds, env),
         reaper_every_seconds=_int("REAPER_EVERY_SECONDS", defaults.reaper_every_seconds, env),
-        rerun_rate_limit=_str("RERUN_RATE_LIMIT", defaults.rerun_rate_limit, env)
-        or defaults.rerun_rate_limit,
+        run_rate_limit=_str("RUN_RATE_LIMIT", defaults.run_rate_limit, env)
+        or defaults.run_rate_limit,
         admin_user=_str("ADMIN_USER", "", env) or "",
         admin_password=_str("ADMIN_PASSWORD", "", env) or "",
         dashboard_host=_str("DASHBOARD_HOST", defaults.dashboard_host, env)
         or defaults.dashboard_host,
         dashboard_port=_int("DASHBOARD_PORT", defaults.dashboard_port, env),
+        db_worker_role=_str("DB_WORKER_ROLE", "", env) or "",
+        db_dashboard_role=_str("DB_DASHBOARD_ROLE", "", env) or "",
+        artifact_key=_str("ARTIFACT_KEY", "", env) or "",
     )

@@ -6,15 +6,14 @@ written in the caller's single transaction, so a reader sees all of a run or non
 
 from __future__ import annotations
 
-from datetime import date, datetime
-
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.orm import Session
 
-from pipeline.columns import FEATURE_COLUMNS
+from pipeline.columns import FEATURE_COLUMNS, INTEGER_FEATURE_COLUMNS
+from pipeline.model_state import ModelState
+from pipeline.plain import plain_value
 from store.bulk import copy_out, insert_frame
 from store.runs import mark_succeeded, utcnow
 from store.schema import Cluster, CustomerLabel, MembershipEvent, ModelVersion
@@ -28,36 +27,10 @@ LABEL_COLUMNS = (
     "embedding_x",
     "embedding_y",
 )
-INTEGER_FEATURES = ("recency_days", "invoice_quantity", "items_quantity", "products_quantity")
 
 
 class RunNoLongerActive(RuntimeError):
     """The run was failed (e.g. reaped) or finished by someone else; nothing was written."""
-
-
-def json_safe(value):
-    """Plain JSON types for numpy scalars, dates, timestamps; NaN becomes None."""
-    if isinstance(value, dict):
-        return {str(key): json_safe(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [json_safe(item) for item in value]
-    if isinstance(value, pd.DataFrame):
-        return json_safe(value.to_dict(orient="records"))
-    if isinstance(value, (pd.Series, np.ndarray)):
-        return json_safe(value.tolist())
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return None if np.isnan(value) or np.isinf(value) else float(value)
-    if isinstance(value, (datetime, date, pd.Timestamp)):
-        return value.isoformat()
-    if value is None or isinstance(value, str):
-        return value
-    if value is pd.NA or value is pd.NaT:
-        return None
-    return str(value)
 
 
 def write_results(
@@ -67,14 +40,16 @@ def write_results(
     *,
     previous_run_id: int | None,
     code_version: str,
+    artifact_key: bytes,
     run_values: dict | None = None,
 ) -> None:
     """Write a finished run's results and mark it succeeded, in ``session``'s transaction.
+    A new model version's artifact is signed with ``artifact_key``.
 
     ``result`` is a ``pipeline.run.RunResult``. Raises RunNoLongerActive (the caller rolls
     back) when the run is no longer running, e.g. the reaper failed it meanwhile.
     """
-    metrics = json_safe(result.metrics)
+    metrics = plain_value(result.metrics)
     values = {
         "model_version": int(result.state.version),
         "data_fingerprint": result.data_fingerprint,
@@ -86,8 +61,9 @@ def write_results(
         "insiders_share": metrics.get("insiders_share"),
         "revenue_share": metrics.get("revenue_share"),
         "silhouette": metrics.get("silhouette"),
-        "metrics": {**metrics, "cleaning": json_safe(result.cleaning), "refitted": result.refitted},
-        "report": json_safe(result.report),
+        "metrics": {**metrics, "cleaning": plain_value(result.cleaning),
+                    "refitted": result.refitted},
+        "report": plain_value(result.report),
         **(run_values or {}),
     }
     # first statement: takes the run's row lock, so the reaper cannot fail it under us
@@ -96,7 +72,7 @@ def write_results(
     connection = session.connection()
     if result.refitted:
         write_model_version(connection, result.state, run_id=run_id, result=result,
-                            code_version=code_version)
+                            code_version=code_version, artifact_key=artifact_key)
     write_clusters(connection, run_id, result.clusters)
     write_labels(connection, run_id, result.labels)
     write_events(connection, run_id, result.events, previous_run_id=previous_run_id)
@@ -107,7 +83,8 @@ def _int_or_none(value) -> int | None:
 
 
 def write_model_version(
-    connection: Connection, state, *, run_id: int | None, result=None, code_version: str
+    connection: Connection, state: ModelState, *, run_id: int | None, result=None,
+    code_version: str, artifact_key: bytes,
 ) -> None:
     connection.execute(
         insert(ModelVersion.__table__).values(
@@ -118,11 +95,11 @@ def write_model_version(
             fitted_as_of=state.fitted_as_of,
             data_fingerprint=getattr(result, "data_fingerprint", "") or "",
             code_version=code_version,
-            parameters=json_safe(state.parameters),
-            thresholds=json_safe(state.thresholds),
-            clusters=json_safe(state.clusters),
-            metrics=json_safe(state.metrics),
-            artifact=state.to_bytes(),
+            parameters=plain_value(state.parameters),
+            thresholds=plain_value(state.thresholds),
+            clusters=plain_value(state.clusters),
+            metrics=plain_value(state.metrics),
+            artifact=state.to_bytes(artifact_key),
         )
     )
 
@@ -138,7 +115,7 @@ def write_clusters(connection: Connection, run_id: int, clusters: pd.DataFrame) 
             "size": int(row["size"]),
             "share": float(row["share"]),
             "revenue_share": float(row["revenue_share"]),
-            "profile": json_safe(row.get("profile") or {}),
+            "profile": plain_value(row.get("profile") or {}),
         }
         for row in clusters.to_dict(orient="records")
     ]
@@ -154,7 +131,7 @@ def labels_table(run_id: int, labels: pd.DataFrame) -> pd.DataFrame:
     table["customer_id"] = table["customer_id"].astype("int64")
     table["cluster"] = table["cluster"].astype("int64")
     table["is_insiders"] = table["is_insiders"].astype(bool)
-    for name in INTEGER_FEATURES:
+    for name in INTEGER_FEATURE_COLUMNS:
         table[name] = table[name].round().astype("int64")
     return table
 
@@ -186,7 +163,7 @@ def write_events(
             "kind": str(row["kind"]),
             "cause": str(row["cause"]),
             "reason": str(row["reason"]),
-            "details": json_safe(row.get("details") or {}),
+            "details": plain_value(row.get("details") or {}),
         }
         for row in events.to_dict(orient="records")
     ]
@@ -194,16 +171,15 @@ def write_events(
         connection.execute(insert(MembershipEvent.__table__), rows)
 
 
-def latest_model_state(connection: Connection):
-    """The newest ModelState (greatest version), or None before the first fit."""
+def latest_model_state(connection: Connection, artifact_key: bytes) -> ModelState | None:
+    """The newest ModelState (greatest version), or None before the first fit; its artifact
+    must carry ``artifact_key``'s signature (PipelineInputError otherwise)."""
     artifact = connection.execute(
         select(ModelVersion.artifact).order_by(ModelVersion.version.desc()).limit(1)
     ).scalar_one_or_none()
     if artifact is None:
         return None
-    from pipeline.run import ModelState
-
-    return ModelState.from_bytes(artifact)
+    return ModelState.from_bytes(artifact, artifact_key)
 
 
 def load_labels(engine: Engine | Connection, run_id: int) -> pd.DataFrame:
@@ -232,7 +208,7 @@ def _label_types() -> dict[str, pa.DataType]:
     def kind(name: str) -> pa.DataType:
         if name == "is_insiders":
             return pa.bool_()
-        if name in ("customer_id", "cluster", *INTEGER_FEATURES):
+        if name in ("customer_id", "cluster", *INTEGER_FEATURE_COLUMNS):
             return pa.int64()
         return pa.float64()
 

@@ -124,7 +124,7 @@ def load_inputs(engine: Engine, run_id: int, settings: Settings) -> RunInputs:
     with engine.connect() as connection:
         last = store_transactions.max_invoice_date(connection)
         profile = store_transactions.latest_profile(connection) or settings.profile
-        state = results.latest_model_state(connection)
+        state = results.latest_model_state(connection, settings.model_artifact_key())
     if last is None:
         from pipeline.errors import PipelineInputError
 
@@ -224,6 +224,7 @@ def _work(run_id: int, *, engine: Engine, settings: Settings, segment: Segment |
             result,
             previous_run_id=inputs.previous_run_id,
             code_version=code_version(),
+            artifact_key=settings.model_artifact_key(),
             run_values={"random_state": settings.random_state},
         )
 

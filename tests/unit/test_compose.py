@@ -53,13 +53,16 @@ def test_exactly_one_beat_and_no_eviction(compose):
 
 def test_secrets_come_from_the_env_file(compose):
     text = (ROOT / "docker-compose.yml").read_text()
-    for name in ("worker", "beat", "dashboard", "flower", "migrate", "postgres"):
+    example = (ROOT / ".env.example").read_text()
+    for name in ("beat", "dashboard", "flower", "migrate", "postgres"):
         assert compose["services"][name]["env_file"] == ".env"
+    assert compose["services"]["worker"]["env_file"] == [".env", "worker.env"]
+    assert "INSIDERS_ARTIFACT_KEY=" in (ROOT / "worker.env.example").read_text()
+    assert "INSIDERS_ARTIFACT_KEY" not in example
     # values come from the env file: a setting is written here only as ${NAME...}
     literal = re.sub(r"\$\{[^}]*\}", "${}", text)
     assert not re.search(r"(PASSWORD|SECRET|_URL)\s*[:=][ \t]*(?=[^ \t$])", literal)
     assert "postgresql://" not in text and "redis://" not in text
-    example = (ROOT / ".env.example").read_text()
     for name in ("INSIDERS_DATABASE_URL", "INSIDERS_BROKER_URL", "INSIDERS_SECRET_KEY",
                  "POSTGRES_PASSWORD"):
         assert f"{name}=" in example

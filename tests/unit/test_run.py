@@ -90,7 +90,8 @@ def test_later_refit_is_the_next_version_with_reasons(transactions, first):
     moved = set(changed[changed].index) | set(
         later.labels.index[later.labels["is_insiders"]].difference(result.labels.index))
     assert set(events["customer_id"]) == moved
-    restored = ModelState.from_bytes(later.state.to_bytes())
+    key = b"test-artifact-key-of-32-bytes-ok"
+    restored = ModelState.from_bytes(later.state.to_bytes(key), key)
     assert restored.summary() == later.state.summary()
     scored = restored.model.predict(later.labels[list(FEATURE_COLUMNS)])
     assert set(restored.stable_ids(scored)) <= set(later.clusters["cluster"])
