@@ -20,13 +20,29 @@ DATE_FORMAT_FAMILIES: tuple[tuple[str, ...], ...] = (
 )
 _DATE_SAMPLE = 2_000
 
+EARLIEST = pd.Timestamp.min.ceil("s")
+LATEST = pd.Timestamp.max.floor("s")
+"""The dates datetime64[ns] holds (1677-09-21 to 2262-04-11); others are out of range."""
+_EARLIEST_US = EARLIEST.to_datetime64().astype("datetime64[us]")
+_LATEST_US = LATEST.to_datetime64().astype("datetime64[us]")
 
-def parse_dates(series: pd.Series, date_format: str | None = None) -> tuple[pd.Series, str | None]:
-    """Parse a date column; return naive datetime64[ns] (NaT where unparseable) and the format."""
+
+def parse_dates(
+    series: pd.Series, date_format: str | None = None
+) -> tuple[pd.Series, str | None, pd.Series]:
+    """Parse a date column into naive datetime64[ns] (NaT where unparseable or out of range).
+
+    Returns the dates, the format used for text dates, and a mask of the dates that were read but
+    fall outside what datetime64[ns] holds (:data:`EARLIEST`..:data:`LATEST`), such as the
+    ``12/31/9999`` placeholder some exports write for "no date".
+    """
     if pd.api.types.is_datetime64_any_dtype(series):
         if getattr(series.dt, "tz", None) is not None:
             series = series.dt.tz_convert(None)
-        return series.astype("datetime64[ns]"), None
+        if series.dtype == "datetime64[ns]":
+            return series, None, pd.Series(False, index=series.index)
+        dates, out_of_range = _within_range(series.astype("datetime64[us]").to_numpy())
+        return pd.Series(dates, index=series.index), None, pd.Series(out_of_range, series.index)
     text = series.astype("str").str.strip()
     codes, uniques = pd.factorize(text)
     uniques = pd.Series(uniques, dtype="str")
@@ -34,10 +50,18 @@ def parse_dates(series: pd.Series, date_format: str | None = None) -> tuple[pd.S
         family: tuple[str, ...] = (date_format,)
     else:
         family = _best_family(uniques)
-    parsed = _parse_with(uniques, family)
-    values = parsed.to_numpy()
-    out = np.where(codes >= 0, values[np.maximum(codes, 0)], np.datetime64("NaT", "ns"))
-    return pd.Series(out, index=series.index, dtype="datetime64[ns]"), family[0]
+    parsed = _parse_with(uniques, family).to_numpy()
+    # code -1 (a missing value) picks the NaT appended at the end
+    values = np.append(parsed, np.datetime64("NaT", "us"))[codes]
+    dates, out_of_range = _within_range(values)
+    return pd.Series(dates, index=series.index), family[0], pd.Series(out_of_range, series.index)
+
+
+def _within_range(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` (datetime64[us]) as datetime64[ns], NaT outside the range; and that mask."""
+    out_of_range = ~np.isnat(values) & ((values < _EARLIEST_US) | (values > _LATEST_US))
+    values = np.where(out_of_range, np.datetime64("NaT", "us"), values)
+    return values.astype("datetime64[ns]"), out_of_range
 
 
 def _best_family(uniques: pd.Series) -> tuple[str, ...]:
@@ -49,12 +73,13 @@ def _best_family(uniques: pd.Series) -> tuple[str, ...]:
 
 
 def _parse_with(text: pd.Series, formats: tuple[str, ...]) -> pd.Series:
-    result = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+    # microseconds, not nanoseconds: years 1 to 9999 parse, the range is checked afterwards
+    result = pd.Series(pd.NaT, index=text.index, dtype="datetime64[us]")
     for fmt in formats:
         todo = result.isna() & text.notna()
         if not todo.any():
             break
         # utc=True: mixed UTC offsets become one naive UTC time; naive text stays as written.
         parsed = pd.to_datetime(text[todo], format=fmt, errors="coerce", utc=True)
-        result[todo] = parsed.dt.tz_convert(None).astype("datetime64[ns]")
+        result[todo] = parsed.dt.tz_convert(None).astype("datetime64[us]")
     return result

@@ -33,7 +33,7 @@ from pipeline.columns import CANONICAL_COLUMNS
 from pipeline.dates import parse_dates
 from pipeline.errors import IngestError
 from pipeline.readers import read_table
-from pipeline.row_rules import REJECT_REASONS, blank_text, row_reasons
+from pipeline.row_rules import REJECT_REASONS, RowLimits, blank_text, row_reasons
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "invoice_no",
@@ -44,6 +44,8 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
     "customer_id",
 )
 OPTIONAL_COLUMNS: tuple[str, ...] = ("description", "country")
+DEFAULT_LIMITS = RowLimits(max_quantity=1_000_000, max_unit_price=100_000.0)
+"""The bounds used when the caller gives none (the settings' defaults)."""
 
 # Normalised header spellings (lowercase, letters and digits only) of the exports users bring.
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
@@ -110,15 +112,17 @@ def read_transactions(
     column_map: dict[str, str] | None = None,
     encoding: str | None = None,
     date_format: str | None = None,
+    limits: RowLimits = DEFAULT_LIMITS,
 ) -> IngestResult:
     """Read a CSV, .xlsx or Parquet file of transactions; raise IngestError for file-level problems.
 
-    ``date_format`` (a strftime pattern) overrides date-format detection for text dates.
+    ``date_format`` (a strftime pattern) overrides date-format detection for text dates;
+    ``limits`` bounds quantities, unit prices and text lengths (larger values reject the row).
     """
     path = Path(path)
     raw, used_encoding = read_table(path, encoding)
     result = validate_transactions(
-        raw, source=str(path), column_map=column_map, date_format=date_format
+        raw, source=str(path), column_map=column_map, date_format=date_format, limits=limits
     )
     result.encoding = used_encoding
     return result
@@ -130,6 +134,7 @@ def validate_transactions(
     source: str = "<dataframe>",
     column_map: dict[str, str] | None = None,
     date_format: str | None = None,
+    limits: RowLimits = DEFAULT_LIMITS,
 ) -> IngestResult:
     """Map columns, parse values and split rows into accepted and rejected (with reasons)."""
     if len(raw) == 0:
@@ -138,7 +143,7 @@ def validate_transactions(
     ignored = [str(c) for c in raw.columns if c not in mapping]
     renamed = raw[list(mapping)].rename(columns=mapping).reset_index(drop=True)
     parsed, used_format = _parse_values(renamed, date_format)
-    rank = row_reasons(parsed)
+    rank = row_reasons(parsed, limits)
     bad = rank >= 0
     transactions = _canonical_frame(parsed.loc[~bad] if bad.any() else parsed)
     reasons = np.asarray(REJECT_REASONS, dtype=object)[rank[bad]]
@@ -217,7 +222,7 @@ def _explicit_mapping(
 def _parse_values(
     frame: pd.DataFrame, date_format: str | None
 ) -> tuple[pd.DataFrame, str | None]:
-    dates, used_format = parse_dates(frame["invoice_date"], date_format)
+    dates, used_format, out_of_range = parse_dates(frame["invoice_date"], date_format)
     customer = _to_number(frame["customer_id"])
     parsed = pd.DataFrame(
         {
@@ -230,6 +235,7 @@ def _parse_values(
             "customer_id": customer,
             "country": _optional_text(frame, "country"),
             "customer_id_blank": _is_blank(frame["customer_id"]),
+            "date_out_of_range": out_of_range,
         }
     )
     return parsed, used_format

@@ -8,6 +8,8 @@ and, when no encoding is given and UTF-8 fails, as latin-1; the delimiter is the
 
 from __future__ import annotations
 
+import csv
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +20,8 @@ _PARQUET_MAGIC = b"PAR1"
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"
 _DELIMITERS = (",", ";", "\t", "|")
+_ESCAPED = re.compile("[\udc80-\udcff]")  # bytes that are not UTF-8, kept by surrogateescape
+_NON_ASCII = re.compile("[^\x00-\x7f\udc80-\udcff]")  # a character UTF-8 did decode
 
 
 def read_table(path: Path, encoding: str | None) -> tuple[pd.DataFrame, str | None]:
@@ -54,42 +58,114 @@ def _read_excel(path: Path) -> pd.DataFrame:
         raise IngestError(f"{path}: not a readable Excel workbook ({_first_line(exc)})") from exc
 
 
-def _text_encoding(path: Path, head: bytes, encoding: str | None) -> list[str]:
+def _text_encoding(path: Path, head: bytes, encoding: str | None) -> str | None:
+    """The encoding to read with; None: UTF-8, or latin-1 if the file proves to be latin-1."""
     if encoding is not None:
-        return [encoding]
+        return encoding
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return ["utf-16"]
+        return "utf-16"
     if b"\x00" in head:
         raise IngestError(f"{path}: not a table (binary content, not CSV, .xlsx or Parquet)")
     if head.startswith(b"\xef\xbb\xbf"):
-        return ["utf-8-sig"]
-    return ["utf-8", "latin-1"]
+        return "utf-8-sig"
+    return None
 
 
 def _read_text(path: Path, head: bytes, encoding: str | None) -> tuple[pd.DataFrame, str]:
-    candidates = _text_encoding(path, head, encoding)
-    for i, enc in enumerate(candidates):
+    chosen = _text_encoding(path, head, encoding)
+    try:
+        frame = _read_csv(path, head, chosen or "utf-8")
+        enc = chosen or "utf-8"
+    except UnicodeDecodeError:
+        enc = _undecodable(path, chosen or "utf-8", guessing=chosen is None)
+        frame = _read_csv(path, head, enc)
+    _refuse_multiline_fields(path, frame, enc)
+    return frame, enc
+
+
+def _read_csv(path: Path, head: bytes, enc: str) -> pd.DataFrame:
+    """The file as text columns; UnicodeDecodeError passes through to the caller."""
+    try:
+        sep = _sniff_delimiter(head.decode(enc, errors="replace"))
+        return pd.read_csv(
+            path, sep=sep, dtype=str, keep_default_na=False, na_values=[""],
+            encoding=enc, skipinitialspace=False,
+        )
+    except LookupError as exc:
+        raise IngestError(f"{path}: unknown encoding {enc!r}") from exc
+    except pd.errors.EmptyDataError as exc:
+        raise IngestError(f"{path}: the file is empty") from exc
+    except pd.errors.ParserError as exc:
+        if "EOF inside string" in str(exc):
+            line = _multiline_record_line(path, enc)
+            raise IngestError(f"{path}: {_broken_quote(line)}") from exc
+        raise IngestError(f"{path}: not a table ({_first_line(exc)})") from exc
+
+
+def _undecodable(path: Path, enc: str, *, guessing: bool) -> str:
+    """latin-1 when a guessed UTF-8 failed on a file with no UTF-8 at all; else IngestError.
+
+    A file whose bytes above 127 never form a UTF-8 character is a legacy single-byte export
+    (the latin-1 ``Ecommerce.csv``); a file mixing UTF-8 characters with bytes that are not is
+    UTF-8 with damage, and re-reading all of it as latin-1 would garble every accented letter.
+    """
+    text = path.read_bytes().decode(enc, errors="surrogateescape")
+    bad = [m.start() for m in _ESCAPED.finditer(text)]
+    if guessing and bad and _NON_ASCII.search(text) is None:
+        return "latin-1"
+    lines = sorted({text.count("\n", 0, pos) + 1 for pos in bad[:1000]})
+    shown = ", ".join(map(str, lines[:5])) + (", ..." if len(lines) > 5 else "")
+    byte = ord(text[bad[0]]) - 0xDC00 if bad else 0
+    hint = (
+        "if the file is in another encoding, give it (for example --encoding latin-1)"
+        if guessing
+        else "wrong encoding? try latin-1 or leave the encoding unset"
+    )
+    raise IngestError(
+        f"{path}: cannot be decoded as {enc} (byte 0x{byte:02x} on line(s) {shown}); {hint}"
+    )
+
+
+def _refuse_multiline_fields(path: Path, frame: pd.DataFrame, enc: str) -> None:
+    """A value holding a line break is almost always a quote left open: refuse the file.
+
+    Guessing where the quoted value should have ended could merge or drop lines silently, so
+    the file is refused with the line where the quoted value opens.
+    """
+    texts = [str(c) for c in frame.columns] + [
+        frame[c] for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])
+    ]
+    if any(
+        ("\n" in t or "\r" in t) if isinstance(t, str)
+        else bool(t.str.contains(r"[\r\n]", regex=True, na=False).any())
+        for t in texts
+    ):
+        raise IngestError(f"{path}: {_broken_quote(_multiline_record_line(path, enc))}")
+
+
+def _multiline_record_line(path: Path, enc: str) -> int | None:
+    """The line where the first record running over several lines begins (1-based)."""
+    with path.open(encoding=enc, newline="") as handle:
+        sep = _sniff_delimiter(handle.readline())
+        handle.seek(0)
+        reader = csv.reader(handle, delimiter=sep, strict=False)
+        start = 1
         try:
-            sep = _sniff_delimiter(head.decode(enc, errors="replace"))
-            frame = pd.read_csv(
-                path, sep=sep, dtype=str, keep_default_na=False, na_values=[""],
-                encoding=enc, skipinitialspace=False,
-            )
-        except LookupError as exc:
-            raise IngestError(f"{path}: unknown encoding {enc!r}") from exc
-        except UnicodeDecodeError as exc:
-            if i + 1 < len(candidates):
-                continue
-            raise IngestError(
-                f"{path}: cannot be decoded as {enc} (byte 0x{exc.object[exc.start]:02x}); "
-                "wrong encoding? try latin-1 or leave the encoding unset"
-            ) from exc
-        except pd.errors.EmptyDataError as exc:
-            raise IngestError(f"{path}: the file is empty") from exc
-        except pd.errors.ParserError as exc:
-            raise IngestError(f"{path}: not a table ({_first_line(exc)})") from exc
-        return frame, enc
-    raise AssertionError("unreachable")  # pragma: no cover
+            for record in reader:
+                if any("\n" in v or "\r" in v for v in record):
+                    return start
+                start = reader.line_num + 1
+        except csv.Error:
+            return start
+    return None
+
+
+def _broken_quote(line: int | None) -> str:
+    where = f"line {line}" if line is not None else "a line"
+    return (
+        f"{where} opens a quoted value that runs on over the following lines "
+        "(a missing or stray quote?); fix the quote and load the file again"
+    )
 
 
 def _sniff_delimiter(text: str) -> str:
