@@ -115,6 +115,9 @@ class Settings:
     admin_password: str = ""
     dashboard_host: str = "127.0.0.1"
     dashboard_port: int = 8050
+    # ingest rejects rows above these (absolute) values: typing slips, not real sales
+    max_unit_price: int = 100_000
+    max_quantity: int = 1_000_000
     db_worker_role: str = ""
     db_dashboard_role: str = ""
     artifact_key: str = ""
@@ -218,6 +221,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         dashboard_host=_str("DASHBOARD_HOST", defaults.dashboard_host, env)
         or defaults.dashboard_host,
         dashboard_port=_int("DASHBOARD_PORT", defaults.dashboard_port, env),
+        max_unit_price=_int("MAX_UNIT_PRICE", defaults.max_unit_price, env),
+        max_quantity=_int("MAX_QUANTITY", defaults.max_quantity, env),
         db_worker_role=_str("DB_WORKER_ROLE", "", env) or "",
         db_dashboard_role=_str("DB_DASHBOARD_ROLE", "", env) or "",
         artifact_key=_str("ARTIFACT_KEY", "", env) or "",
