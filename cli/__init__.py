@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import importlib
 import sys
+import warnings
 
 import click
 
+from cli.errors import one_line
 from pipeline.errors import InsidersError
 from settings import SettingsError
+
+# UMAP falls back to a random start (still seeded, so still reproducible) and says so at length,
+# once per fit: nothing an operator can act on
+warnings.filterwarnings("ignore", message="Spectral initialisation failed", category=UserWarning)
 
 # name -> "module:attribute". A subject's module is imported only when one of its commands
 # runs: the file commands load scikit-learn and UMAP, the dashboard loads Dash (seconds each),
@@ -76,4 +82,10 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             raise
         click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except Exception as exc:
+        message = one_line(exc)
+        if debug or message is None:
+            raise
+        click.echo(f"error: {message}", err=True)
         sys.exit(2)

@@ -5,12 +5,13 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 
 from celery import Celery
 from celery.signals import beat_init, worker_init, worker_process_init
 
-from settings import Settings, load_settings
+from settings import Settings, SettingsError, load_settings
 from store.db import dispose_engines
 from store.queue import QUEUE, broker_transport_options
 from worker.reaper import start_reaper_thread
@@ -19,6 +20,8 @@ from worker.schedule import beat_schedule
 # pool processes are daemonic, so scikit-learn runs its neighbour search on one core; it says so
 # at every run, which tells an operator nothing they can act on
 warnings.filterwarnings("ignore", message="Loky-backed parallel loops cannot be called")
+# UMAP falls back to a random start (still seeded, so reproducible) and says so at length
+warnings.filterwarnings("ignore", message="Spectral initialisation failed", category=UserWarning)
 
 
 def create_app(settings: Settings | None = None) -> Celery:
@@ -73,4 +76,9 @@ def _reap_from_the_beat(**_kwargs) -> None:
     start_reaper_thread()
 
 
-app = create_app()
+try:
+    app = create_app()
+except SettingsError as exc:
+    # `celery -A worker.celery_app ...` (the compose healthcheck, Flower) would show a traceback
+    print(f"error: {exc}", file=sys.stderr)
+    raise SystemExit(2) from None
