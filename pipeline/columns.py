@@ -21,3 +21,19 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "products_quantity",
     "avg_ticket",
 )
+
+RULE_FEATURES: tuple[str, ...] = ("gross_revenue", "invoice_quantity", "recency_days")
+"""The features the Insiders entry and exit thresholds compare."""
+
+INTEGER_FEATURE_COLUMNS: tuple[str, ...] = (
+    "recency_days",
+    "invoice_quantity",
+    "items_quantity",
+    "products_quantity",
+)
+"""Feature columns that are whole numbers (days and counts), stored as integers."""
+
+INTEGER_RULE_FEATURES: frozenset[str] = frozenset(RULE_FEATURES).intersection(
+    INTEGER_FEATURE_COLUMNS
+)
+"""Threshold features whose levels are whole numbers (rounded, and printed without decimals)."""
