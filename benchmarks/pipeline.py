@@ -66,32 +66,29 @@ class StageMeter:
 
 
 def run_ours(path: str, meter: StageMeter) -> dict:
-    from pipeline.clean import clean_transactions, load_profile
-    from pipeline.features import customer_features, resolve_as_of
+    from pipeline.clean import load_profile
     from pipeline.ingest import read_transactions
-    from pipeline.report import build_report
-    from pipeline.segment import SegmentationModel, label_customers, summary
+    from pipeline.run import run_segmentation
 
     with meter.stage("ingest"):
         ingested = read_transactions(path)
-    with meter.stage("clean"):
-        profile = load_profile("online-retail")
-        clean = clean_transactions(ingested.transactions, profile).transactions
-    with meter.stage("features"):
-        as_of = resolve_as_of(clean, None)
-        features = customer_features(clean, as_of)
-    model = SegmentationModel(random_state=42)
-    with meter.stage("embed+cluster"):
-        model.fit(features)
-        labels = label_customers(features, model, fitted=True)
-    with meter.stage("report"):
-        build_report(labels, as_of=as_of, clean=clean)
-    # split the model stage with the model's own timings
-    both = meter.stages.pop("embed+cluster")
-    for stage, seconds in model.fit_seconds_.items():
-        meter.stages[stage] = {"seconds": round(seconds, 2), "peak_mb": both["peak_mb"]}
-    meter.stages["report"] = meter.stages.pop("report")
-    return {**summary(labels, model), "fit_customers": int(model.fit_sample_.sum())}
+    with meter.stage("segment"):
+        result = run_segmentation(ingested.transactions, profile=load_profile("online-retail"),
+                                  random_state=42)
+    # split the run into its stages with the run's and the model's own timings
+    both = meter.stages.pop("segment")
+    seconds = dict(result.metrics["seconds"])
+    model = result.state.model
+    seconds.pop("fit")
+    seconds = {"clean": seconds.pop("clean"), "features": seconds.pop("features"),
+               **model.fit_seconds_, **seconds}
+    for stage, value in seconds.items():
+        meter.stages[stage] = {"seconds": round(value, 2), "peak_mb": both["peak_mb"]}
+    metrics = result.metrics
+    return {"n_customers": metrics["n_customers"], "n_insiders": metrics["n_insiders"],
+            "insiders_share": metrics["insiders_share"],
+            "insiders_revenue_share": metrics["revenue_share"],
+            "silhouette": metrics["silhouette"], "fit_customers": int(model.fit_sample_.sum())}
 
 
 # ------------------------------------------------------------------ the original notebook
@@ -248,7 +245,8 @@ def machine() -> str:
 
 
 def table(title: str, runs: dict[str, dict]) -> str:
-    stages = ["ingest", "clean", "features", "embed", "select", "cluster", "report"]
+    stages = ["ingest", "clean", "features", "embed", "select", "cluster", "version", "membership",
+              "report"]
     names = list(runs)
     lines = [f"\n{title}", "| stage | " + " | ".join(f"{n} s | {n} peak MB" for n in names) + " |"]
     lines.append("|---" * (1 + 2 * len(names)) + "|")

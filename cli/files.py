@@ -11,15 +11,14 @@ import click
 import pandas as pd
 
 from pipeline.clean import clean_transactions, load_profile
-from pipeline.cluster import select_models
 from pipeline.errors import PipelineInputError
 from pipeline.features import customer_features, resolve_as_of
 from pipeline.ingest import read_transactions
+from pipeline.model_state import ModelState, load_state_dir, save_state_dir
 from pipeline.progress import StageProgress
-from pipeline.report import build_report
-from pipeline.run import run_segmentation
-from pipeline.segment import SegmentationModel, label_customers, summary
-from pipeline.versioning import load_state_dir, save_state_dir
+from pipeline.run import RunResult, run_segmentation
+from pipeline.selection import select_models
+from settings import load_settings
 
 DEFAULT_PROFILE = "online-retail"
 
@@ -82,15 +81,27 @@ def prepare(
     return Prepared(cleaned.transactions, features, as_of_date, dict(cleaned.dropped_by_reason))
 
 
-def segment_customers(prepared: Prepared, *, seed: int, stages: StageProgress):
-    """Fit the model on the prepared customers; returns (model, labels frame)."""
-
-    model = SegmentationModel(random_state=seed)
-    with stages.stage("model"):
-        model.fit(prepared.features, progress=stages)
-    stages.seconds.pop("model")
-    stages.seconds.update(model.fit_seconds_)
-    return model, label_customers(prepared.features, model, fitted=True)
+def segment_file(
+    input_path: Path,
+    *,
+    profile: str,
+    as_of: str | None,
+    seed: int,
+    stages: StageProgress,
+    state: ModelState | None = None,
+    previous: pd.DataFrame | None = None,
+    refit: bool = False,
+) -> RunResult:
+    """The run the worker makes, on INPUT: without ``state`` it fits a first model version, so
+    its Insiders and thresholds are those a worker's first run would find for the same data."""
+    as_of_date = parse_as_of(as_of)
+    cleaning_profile = load_profile(profile)  # fail on a bad profile before reading the file
+    with stages.stage("ingest"):
+        transactions = read_transactions(input_path).transactions
+    with stages.stage("segment"):
+        return run_segmentation(transactions, as_of=as_of_date, profile=cleaning_profile,
+                                random_state=seed, state=state, previous=previous,
+                                refit=refit, progress=stages)
 
 
 def labels_csv_frame(labels: pd.DataFrame) -> pd.DataFrame:
@@ -133,44 +144,24 @@ def segment_command(
     if refit and state_dir is None:
         raise click.UsageError("--refit needs --state DIR")
     stages = StageProgress()
-    if state_dir is not None:
-        segment_with_state(input_path, output, profile, parse_as_of(as_of), seed, state_dir,
-                           refit, stages)
-        return
-    prepared = prepare(input_path, profile=profile, as_of=as_of, stages=stages)
-    model, labels = segment_customers(prepared, seed=seed, stages=stages)
-    labels_csv_frame(labels).to_csv(output, index=False)
-    result = {**summary(labels, model), "as_of": str(prepared.as_of)}
-    click.echo(json.dumps({**result, "seconds": stages.rounded_seconds()}))
-
-
-def segment_with_state(
-    input_path: Path, output: Path, profile: str, as_of: dt.date | None, seed: int,
-    state_dir: Path, refit: bool, stages: StageProgress,
-) -> None:
-    """``segment --state``: one run of the versioned model kept in ``state_dir``; the events
-    (who entered or left, and why) are written beside the state as events.csv."""
-
-    cleaning_profile = load_profile(profile)
-    state, previous = load_state_dir(state_dir)
-    with stages.stage("ingest"):
-        transactions = read_transactions(input_path).transactions
-    with stages.stage("segment"):
-        result = run_segmentation(transactions, as_of=as_of, profile=cleaning_profile,
-                                  random_state=seed, state=state, previous=previous,
-                                  refit=refit, progress=stages)
+    key = b"" if state_dir is None else load_settings().model_artifact_key()
+    state, previous = (None, None) if state_dir is None else load_state_dir(state_dir, key=key)
+    result = segment_file(input_path, profile=profile, as_of=as_of, seed=seed, stages=stages,
+                          state=state, previous=previous, refit=refit)
     labels_csv_frame(result.labels).to_csv(output, index=False)
-    save_state_dir(state_dir, result.state, result.labels, result.events)
     metrics = result.metrics
     summary = {
         "n_customers": metrics["n_customers"], "n_insiders": metrics["n_insiders"],
         "insiders_share": metrics["insiders_share"],
         "insiders_revenue_share": metrics["revenue_share"], "silhouette": metrics["silhouette"],
         "as_of": metrics["as_of"],
-        "model_version": result.state.version, "refitted": result.refitted,
-        "n_events": metrics["n_events"], "events": metrics["events"],
-        "seconds": {**stages.rounded_seconds(), **metrics["seconds"]},
     }
+    if state_dir is not None:
+        # the events (who entered or left, and why) are kept beside the state as events.csv
+        save_state_dir(state_dir, result.state, result.labels, result.events, key=key)
+        summary.update(model_version=result.state.version, refitted=result.refitted,
+                       n_events=metrics["n_events"], events=metrics["events"])
+    summary["seconds"] = {**stages.rounded_seconds(), **metrics["seconds"]}
     click.echo(json.dumps(summary))
 
 
@@ -191,13 +182,12 @@ def report_command(
     output: Path | None,
     insiders_csv: Path | None,
 ) -> None:
-    """Answer the seven questions about the Insiders of INPUT (Markdown or JSON)."""
+    """Answer the seven questions about the Insiders of INPUT (Markdown or JSON), for the
+    first model version a worker run would fit on the same data."""
 
     stages = StageProgress()
-    prepared = prepare(input_path, profile=profile, as_of=as_of, stages=stages)
-    _, labels = segment_customers(prepared, seed=seed, stages=stages)
-    with stages.stage("report"):
-        report = build_report(labels, as_of=prepared.as_of, clean=prepared.clean, random_state=seed)
+    report = segment_file(input_path, profile=profile, as_of=as_of, seed=seed,
+                          stages=stages).answers
     text = report.to_markdown() if fmt == "md" else json.dumps(report.to_dict(), indent=2)
     if output is None:
         click.echo(text)

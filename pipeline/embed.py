@@ -23,6 +23,13 @@ TRANSFORM_BATCH = 10_000
 optimisation (larger ones 30), and each batch's neighbour graph stays small."""
 
 
+def keep_parameters(estimator: BaseEstimator, **parameters: object) -> None:
+    """Store each ``__init__`` parameter unchanged under its own name, as scikit-learn expects
+    (``get_params`` reads them back; no validation or derived values in ``__init__``)."""
+    for name, value in parameters.items():
+        setattr(estimator, name, value)
+
+
 class LeafEmbedding(TransformerMixin, BaseEstimator):
     """Min-max scaling -> random-forest leaf indices -> UMAP (2 dimensions).
 
@@ -39,12 +46,10 @@ class LeafEmbedding(TransformerMixin, BaseEstimator):
         random_state: int | None = 42,
         n_jobs: int | None = -1,
     ) -> None:
-        self.n_estimators = n_estimators
-        self.umap_neighbors = umap_neighbors
-        self.n_components = n_components
-        self.target = target
-        self.random_state = random_state
-        self.n_jobs = n_jobs
+        keep_parameters(
+            self, n_estimators=n_estimators, umap_neighbors=umap_neighbors,
+            n_components=n_components, target=target, random_state=random_state, n_jobs=n_jobs,
+        )
 
     def fit(self, X: np.ndarray, y: None = None) -> Self:
         X = check_array(X, dtype=np.float64)

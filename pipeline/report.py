@@ -10,19 +10,20 @@ import numpy as np
 import pandas as pd
 
 from pipeline.columns import FEATURE_COLUMNS
+from pipeline.conditions import LOWER_IS_BETTER, meets_entry, meets_exit
 from pipeline.errors import PipelineInputError
-from pipeline.insiders import (
-    LOWER_IS_BETTER,
-    cluster_profiles,
-    derive_thresholds,
-    meets_entry,
-    meets_exit,
-)
+from pipeline.plain import plain_value
+from pipeline.profiles import cluster_profiles
 
 EVIDENCE_FEATURES: tuple[str, ...] = ("gross_revenue", "invoice_quantity", "avg_ticket")
 OUT_OF_TIME_DAYS = 90
 BOOTSTRAP_SAMPLES = 2000
 _BOOTSTRAP_CELLS = 4_000_000  # resampled values held in memory at once
+THRESHOLD_NOTE = (
+    "Thresholds are those of the model version in use. Exit levels sit below the entry levels "
+    "(recency_days: above, as fewer days since the last purchase is better), so an Insider stays "
+    "one until a level is clearly crossed."
+)
 
 
 @dataclass
@@ -45,7 +46,7 @@ class Report:
     out_of_time: dict | None = field(default=None)
 
     def to_dict(self) -> dict:
-        return _json_safe(
+        return plain_value(
             {
                 "as_of": self.as_of.isoformat(),
                 "insiders_ids": self.insiders_ids,
@@ -76,11 +77,12 @@ def build_report(
     labels: pd.DataFrame,
     *,
     as_of: date,
+    thresholds: dict,
     clean: pd.DataFrame | None = None,
-    thresholds: dict | None = None,
     random_state: int = 42,
 ) -> Report:
-    """Answer the seven questions for a labels frame (``is_insiders`` as decided by the caller)."""
+    """Answer the seven questions for a labels frame: ``is_insiders`` is the membership decided
+    with ``thresholds`` (those of the model version in use, see :mod:`pipeline.thresholds`)."""
     _check_labels(labels)
     labels = labels.sort_index()
     insiders = labels["is_insiders"].to_numpy(dtype=bool)
@@ -89,8 +91,6 @@ def build_report(
     features = labels.loc[:, list(FEATURE_COLUMNS)].astype("float64")
     revenue = features["gross_revenue"].to_numpy()
     total_revenue = revenue.sum()
-    source = "given" if thresholds is not None else "derived"
-    thresholds = thresholds or derive_thresholds(features, insiders)
     rng = np.random.default_rng(random_state)
     return Report(
         as_of=as_of,
@@ -103,7 +103,7 @@ def build_report(
         clusters=_cluster_rows(labels, insiders),
         distinctive=_distinctive(features, insiders),
         thresholds=thresholds,
-        thresholds_source=source,
+        thresholds_source="given",
         threshold_counts=_threshold_counts(features, insiders, thresholds),
         evidence={c: _compare(features[c].to_numpy(), insiders, rng) for c in EVIDENCE_FEATURES},
         out_of_time=_out_of_time(labels, insiders, clean, as_of, rng),
@@ -238,18 +238,6 @@ def _out_of_time(
     return result
 
 
-def _json_safe(value):
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def _markdown(report: Report) -> str:
     lines = [
         f"# Insiders report as of {report.as_of.isoformat()}",
@@ -286,7 +274,7 @@ def _markdown(report: Report) -> str:
         *_conditions(report.thresholds["exit"]),
         f"Now {report.threshold_counts['insiders_meeting_exit']} Insiders meet it.",
         "",
-        _threshold_note(report),
+        THRESHOLD_NOTE,
         "",
         "## 7. Evidence",
         "Mean per customer with bootstrap 95% confidence intervals:",
@@ -305,7 +293,7 @@ def _markdown(report: Report) -> str:
 
 
 def _cluster_table(report: Report) -> list[str]:
-    head = ["cluster", "size", "%", *FEATURE_COLUMNS, "revenue %"]
+    head = ["cluster", "size", "%", *FEATURE_COLUMNS, "revenue %", "Insiders %"]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for row in report.clusters:
         mark = " (Insiders)" if row["cluster"] == report.insiders_cluster else ""
@@ -315,6 +303,7 @@ def _cluster_table(report: Report) -> list[str]:
             f"{row['share']:.1%}",
             *(f"{row[c]:,.2f}" for c in FEATURE_COLUMNS),
             f"{row['revenue_share']:.1%}",
+            f"{row['insiders_share']:.1%}",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
@@ -322,17 +311,6 @@ def _cluster_table(report: Report) -> list[str]:
 
 def _conditions(conditions: dict) -> list[str]:
     return [f"- {name} {rule['op']} {rule['value']:,.2f}" for name, rule in conditions.items()]
-
-
-def _threshold_note(report: Report) -> str:
-    if report.thresholds_source == "given":
-        return "Thresholds are those of the model version in use."
-    return (
-        "Thresholds follow the original rule: entry at or above the Insiders' median on every "
-        "feature, exit below their minimum on any. Recency is reversed because fewer days since "
-        "the last purchase is better: entry needs recency_days at or below the Insiders' median, "
-        "and exit happens when recency_days is above their maximum."
-    )
 
 
 def _out_of_time_lines(result: dict | None) -> list[str]:

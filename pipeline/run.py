@@ -17,24 +17,17 @@ import pandas as pd
 from pipeline.clean import CleaningProfile, clean_transactions
 from pipeline.cluster import silhouette
 from pipeline.columns import CANONICAL_COLUMNS, FEATURE_COLUMNS
+from pipeline.conditions import levels
 from pipeline.errors import PipelineInputError
 from pipeline.features import customer_features, resolve_as_of
-from pipeline.membership import (
-    ThresholdPolicy,
-    assign_membership,
-    has_character,
-    levels,
-    membership_events,
-)
+from pipeline.identity import cluster_identities, match_clusters
+from pipeline.membership import assign_membership, membership_events
+from pipeline.model_state import ModelState
+from pipeline.plain import finite_or_none, plain_value
+from pipeline.profiles import cluster_profiles
+from pipeline.report import Report, build_report
 from pipeline.segment import SegmentationModel
-from pipeline.versioning import (
-    ModelState,
-    SmoothingPolicy,
-    cluster_identities,
-    cluster_profiles,
-    match_clusters,
-    next_thresholds,
-)
+from pipeline.thresholds import SmoothingPolicy, ThresholdPolicy, has_character, next_thresholds
 
 __all__ = ["ModelState", "RunResult", "run_segmentation"]
 
@@ -58,6 +51,8 @@ class RunResult:
     report: dict
     data_fingerprint: str
     cleaning: dict
+    answers: Report
+    """The report ``report`` was made from (for its Markdown and its CSV of Insiders' ids)."""
 
 
 def run_segmentation(
@@ -113,20 +108,19 @@ def run_segmentation(
         labels = _labels(features, current.stable_ids(model_labels), membership, embedding)
         clusters = clusters_table(labels, current.clusters)
     with timer("report"):
-        from pipeline.report import build_report
-
-        report = build_report(labels, as_of=day, clean=cleaned.transactions,
-                              thresholds=current.thresholds, random_state=random_state).to_dict()
+        answers = build_report(labels, as_of=day, clean=cleaned.transactions,
+                               thresholds=current.thresholds, random_state=random_state)
     metrics = _metrics(labels, events, current, previous)
     metrics["silhouette"] = (
         current.metrics.get("silhouette") if refitted
-        else _finite(silhouette(embedding, model_labels, random_state=random_state))
+        else finite_or_none(silhouette(embedding, model_labels, random_state=random_state))
     )
     metrics["as_of"] = day.isoformat()
     metrics["seconds"] = timer.seconds
     return RunResult(
         labels=labels, clusters=clusters, events=events, state=current, refitted=refitted,
-        metrics=metrics, report=report, data_fingerprint=fingerprint,
+        metrics=metrics, report=answers.to_dict(), answers=answers,
+        data_fingerprint=fingerprint,
         cleaning=dict(cleaned.dropped_by_reason),
     )
 
@@ -168,11 +162,11 @@ def _new_version(
         fitted_as_of=day,
         parameters={"n_clusters": model.n_clusters, "random_state": model.random_state,
                     "n_estimators": model.n_estimators, "umap_neighbors": model.umap_neighbors,
-                    "threshold_policy": _plain_policy(policy),
-                    "smoothing_policy": _plain_policy(smoothing)},
+                    "threshold_policy": plain_value(vars(policy)),
+                    "smoothing_policy": plain_value(vars(smoothing))},
         thresholds=thresholds,
         clusters=clusters,
-        metrics={"n_customers": len(features), "silhouette": _finite(model.silhouette_),
+        metrics={"n_customers": len(features), "silhouette": finite_or_none(model.silhouette_),
                  "insiders_cluster_size": int(insiders.sum()),
                  "thresholds_changed": _changed(state, thresholds),
                  "character_kept": has_character(
@@ -207,7 +201,7 @@ def clusters_table(labels: pd.DataFrame, identities: list[dict]) -> pd.DataFrame
         cluster = int(record["cluster"])
         members = grouped.get_group(cluster) if cluster in grouped.groups else labels.iloc[:0]
         revenue = float(members["gross_revenue"].sum())
-        profile = {c: _finite(members[c].mean()) for c in FEATURE_COLUMNS}
+        profile = {c: finite_or_none(members[c].mean()) for c in FEATURE_COLUMNS}
         profile["insiders_members"] = int(members["is_insiders"].sum())
         rows.append({
             "cluster": cluster, "name": record["name"], "color": record["color"],
@@ -261,14 +255,6 @@ def _changed(state: ModelState | None, thresholds: dict) -> list[str]:
     return [f"{feature} {side} {state.thresholds[side][feature]['value']} -> {rule['value']}"
             for side in ("entry", "exit") for feature, rule in thresholds[side].items()
             if rule["value"] != state.thresholds[side][feature]["value"]]
-
-
-def _plain_policy(policy: object) -> dict:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in vars(policy).items()}
-
-
-def _finite(value: float) -> float | None:
-    return float(value) if value is not None and np.isfinite(value) else None
 
 
 class _Timer:

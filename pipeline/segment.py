@@ -13,13 +13,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from pipeline.cluster import fit_mixture, silhouette
 from pipeline.columns import FEATURE_COLUMNS
-from pipeline.embed import LeafEmbedding
+from pipeline.embed import LeafEmbedding, keep_parameters
 from pipeline.errors import PipelineInputError
-from pipeline.insiders import cluster_profiles, insiders_cluster
+from pipeline.profiles import cluster_profiles, insiders_cluster
 
 Progress = Callable[[str, float], None]
-
-LABEL_COLUMNS: tuple[str, ...] = ("cluster", "is_insiders", "embedding_x", "embedding_y")
 
 MAX_FIT_CUSTOMERS = 20_000
 """Above this many customers the model is fitted on a stratified sample and scores the rest:
@@ -51,12 +49,10 @@ class SegmentationModel(BaseEstimator):
         n_jobs: int | None = -1,
         max_fit_customers: int | None = MAX_FIT_CUSTOMERS,
     ) -> None:
-        self.n_clusters = n_clusters
-        self.n_estimators = n_estimators
-        self.umap_neighbors = umap_neighbors
-        self.random_state = random_state
-        self.n_jobs = n_jobs
-        self.max_fit_customers = max_fit_customers
+        keep_parameters(
+            self, n_clusters=n_clusters, n_estimators=n_estimators, umap_neighbors=umap_neighbors,
+            random_state=random_state, n_jobs=n_jobs, max_fit_customers=max_fit_customers,
+        )
 
     def fit(
         self, features: pd.DataFrame, y: None = None, *, progress: Progress | None = None
@@ -137,73 +133,6 @@ class SegmentationModel(BaseEstimator):
             n_jobs=self.n_jobs,
         )
 
-    def fitted_labels(self) -> pd.DataFrame:
-        """The labels frame of the customers the model was fitted on (index customer_id)."""
-        check_is_fitted(self, "mixture_")
-        return pd.DataFrame(
-            {
-                "cluster": self.labels_,
-                "is_insiders": self.labels_ == self.insiders_cluster_,
-                "embedding_x": self.embedding_[:, 0],
-                "embedding_y": self.embedding_[:, 1],
-            },
-            index=pd.Index(self.customer_ids_, name="customer_id"),
-        )
-
-
-def label_customers(
-    features: pd.DataFrame, model: SegmentationModel, *, fitted: bool = False
-) -> pd.DataFrame:
-    """The labels frame: index customer_id (sorted); cluster, is_insiders, embedding_x,
-    embedding_y, then every column of ``features``.
-
-    ``fitted=True`` uses the embedding and labels learned in ``fit`` (same customers); otherwise
-    the customers are scored with the fitted model.
-    """
-    if fitted:
-        labels = model.fitted_labels()
-    else:
-        embedding = model.transform(features)
-        clusters = model.mixture_.predict(embedding)
-        labels = pd.DataFrame(
-            {
-                "cluster": clusters,
-                "is_insiders": clusters == model.insiders_cluster_,
-                "embedding_x": embedding[:, 0],
-                "embedding_y": embedding[:, 1],
-            },
-            index=features.index.rename("customer_id"),
-        ).sort_index()
-    return labels.join(features.sort_index(), how="left")
-
-
-def segment(
-    features: pd.DataFrame,
-    *,
-    n_clusters: int = 7,
-    random_state: int = 42,
-    progress: Progress | None = None,
-) -> tuple[SegmentationModel, pd.DataFrame]:
-    """Fit a model on ``features`` and return it with the customers' labels frame."""
-    model = SegmentationModel(n_clusters=n_clusters, random_state=random_state)
-    model.fit(features, progress=progress)
-    return model, label_customers(features, model, fitted=True)
-
-
-def summary(labels: pd.DataFrame, model: SegmentationModel | None = None) -> dict:
-    """Headline figures of a labels frame (JSON-safe)."""
-    n = len(labels)
-    insiders = labels["is_insiders"].to_numpy(dtype=bool)
-    revenue = labels["gross_revenue"].to_numpy(dtype=float)
-    total = revenue.sum()
-    return {
-        "n_customers": n,
-        "n_insiders": int(insiders.sum()),
-        "insiders_share": float(insiders.mean()) if n else 0.0,
-        "insiders_revenue_share": float(revenue[insiders].sum() / total) if total else 0.0,
-        "silhouette": None if model is None else _finite_or_none(model.silhouette_),
-    }
-
 
 def fit_sample(
     customer_ids: np.ndarray,
@@ -246,10 +175,6 @@ def _id_hash(customer_ids: np.ndarray, seed: int) -> np.ndarray:
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         return z ^ (z >> np.uint64(31))
-
-
-def _finite_or_none(value: float) -> float | None:
-    return float(value) if np.isfinite(value) else None
 
 
 def _ordered_features(features: pd.DataFrame, *, minimum: int) -> pd.DataFrame:

@@ -10,7 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from cli import cli, main
+from pipeline.clean import load_profile
 from pipeline.columns import FEATURE_COLUMNS
+from pipeline.ingest import validate_transactions
+from pipeline.run import run_segmentation
 from pipeline.synthetic import generate_transactions
 
 LABEL_COLUMNS = ["customer_id", "cluster", "is_insiders", "embedding_x", "embedding_y"]
@@ -59,10 +62,32 @@ def test_segment_writes_labels_and_one_json_line(transactions: Path, tmp_path: P
     summary = json.loads(lines[0])
     assert summary["n_customers"] == len(frame)
     assert summary["n_insiders"] == frame["is_insiders"].sum()
-    revenue = frame.groupby("cluster")["gross_revenue"].mean()
-    assert set(frame.loc[frame["is_insiders"], "cluster"]) == {revenue.idxmax()}
-    assert {"ingest", "clean", "features", "embed", "cluster"} <= set(summary["seconds"])
+    assert {"ingest", "clean", "features", "fit", "membership"} <= set(summary["seconds"])
     assert 0 < summary["insiders_share"] < 1 and -1 <= summary["silhouette"] <= 1
+
+
+def test_segment_report_and_a_first_run_name_the_same_insiders(
+    transactions: Path, tmp_path: Path
+) -> None:
+    """One rule: segment (with or without --state) and report give a first model version's
+    members and thresholds, as a worker run on the same data would."""
+    run = run_segmentation(validate_transactions(pd.read_parquet(transactions)).transactions,
+                           as_of="2011-08-31", profile=load_profile("online-retail"),
+                           random_state=3)
+    expected = run.labels.index[run.labels["is_insiders"]].tolist()
+    for extra in ([], ["--state", str(tmp_path / "state")]):
+        out = tmp_path / "labels.csv"
+        invoke("segment", str(transactions), "-o", str(out), "--as-of", "2011-08-31",
+               "--seed", "3", *extra)
+        frame = pd.read_csv(out)
+        assert frame.loc[frame["is_insiders"], "customer_id"].tolist() == expected
+    report = tmp_path / "report.json"
+    invoke("report", str(transactions), "--as-of", "2011-08-31", "--seed", "3",
+           "--format", "json", "-o", str(report))
+    data = json.loads(report.read_text())
+    assert data["insiders_ids"] == expected
+    assert data["thresholds"] == run.state.thresholds
+    assert len(expected) < len(run.labels) * 0.15
 
 
 def test_report_markdown_json_and_ids(transactions: Path, tmp_path: Path) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.cluster import fit_mixture, select_models, silhouette
+from pipeline.cluster import fit_mixture, silhouette
+from pipeline.selection import select_models
 from tests.unit.model_data import make_features
 
 

@@ -4,41 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
-from pipeline.columns import FEATURE_COLUMNS
-from pipeline.membership import (
-    assign_membership,
-    derive_thresholds,
-    make_thresholds,
-    membership_events,
-)
-
-THRESHOLDS = make_thresholds(
-    {"gross_revenue": 2000.0, "invoice_quantity": 4, "recency_days": 60},
-    {"gross_revenue": 1400.0, "invoice_quantity": 2, "recency_days": 120},
-)
-
-
-def customers(rows: dict[int, tuple[float, int, int]]) -> pd.DataFrame:
-    """Features from {customer_id: (gross_revenue, invoice_quantity, recency_days)}."""
-    frame = pd.DataFrame.from_dict(
-        rows, orient="index", columns=["gross_revenue", "invoice_quantity", "recency_days"]
-    )
-    frame["items_quantity"] = frame["invoice_quantity"] * 10
-    frame["products_quantity"] = frame["invoice_quantity"] * 3
-    frame["avg_ticket"] = frame["gross_revenue"] / frame["products_quantity"]
-    frame.index = frame.index.astype("int64").rename("customer_id")
-    return frame.loc[:, list(FEATURE_COLUMNS)]
-
-
-def population(n: int, seed: int) -> pd.DataFrame:
-    """A skewed customer base: few big, frequent, recent buyers and many small ones."""
-    rng = np.random.default_rng(seed)
-    invoices = 1 + rng.poisson(rng.gamma(0.5, 6.0, n))
-    revenue = invoices * rng.lognormal(5.5, 1.0, n)
-    recency = rng.integers(0, 365, n) // np.maximum(1, invoices // 3)
-    return customers({10_000 + i: (revenue[i], invoices[i], recency[i]) for i in range(n)})
+from pipeline.conditions import make_thresholds
+from pipeline.membership import assign_membership, membership_events
+from tests.unit.model_data import THRESHOLDS, customers, population
 
 
 def labelled(features: pd.DataFrame, member: pd.Series) -> pd.DataFrame:
@@ -144,18 +113,3 @@ def test_no_events_without_a_previous_run():
     events = membership_events(features, now, None, THRESHOLDS, old_thresholds=None, version=1)
     assert events.empty and list(events.columns) == [
         "customer_id", "kind", "cause", "reason", "details"]
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_derived_thresholds_keep_the_groups_character(seed):
-    features = population(3000, seed=seed)
-    top = features["gross_revenue"] >= features["gross_revenue"].quantile(0.97)
-    thresholds = derive_thresholds(features, top)
-    member = assign_membership(features, thresholds)
-    share = member.mean()
-    revenue = features.loc[member, "gross_revenue"].sum() / features["gross_revenue"].sum()
-    assert 0.05 <= share <= 0.15 and revenue >= 0.40
-    entry, exit_ = thresholds["entry"], thresholds["exit"]
-    assert exit_["gross_revenue"]["value"] < entry["gross_revenue"]["value"]
-    assert exit_["recency_days"]["value"] > entry["recency_days"]["value"]
-    assert exit_["invoice_quantity"]["value"] < entry["invoice_quantity"]["value"]

@@ -11,20 +11,37 @@ import pytest
 
 from pipeline.columns import FEATURE_COLUMNS
 from pipeline.errors import PipelineInputError
+from pipeline.membership import assign_membership
 from pipeline.report import bootstrap_mean_ci, build_report
+from pipeline.thresholds import derive_thresholds
 from tests.unit.model_data import make_features
 
 AS_OF = dt.date(2011, 6, 30)
 
 
 @pytest.fixture(scope="module")
-def labels() -> pd.DataFrame:
-    features = make_features(300, seed=3)
-    # clusters by revenue rank so the top cluster is clearly the richest
+def features() -> pd.DataFrame:
+    return make_features(300, seed=3)
+
+
+@pytest.fixture(scope="module")
+def cluster(features: pd.DataFrame) -> np.ndarray:
+    """Clusters by revenue rank, so the top cluster (4) is clearly the richest."""
     rank = features["gross_revenue"].rank(method="first").to_numpy()
-    cluster = np.minimum((rank - 1) // 60, 4).astype(int)
+    return np.minimum((rank - 1) // 60, 4).astype(int)
+
+
+@pytest.fixture(scope="module")
+def thresholds(features: pd.DataFrame, cluster: np.ndarray) -> dict:
+    return derive_thresholds(features, cluster == 4)
+
+
+@pytest.fixture(scope="module")
+def labels(features: pd.DataFrame, cluster: np.ndarray, thresholds: dict) -> pd.DataFrame:
+    """A first model version's labels: the Insiders are the members, not the cluster."""
     frame = features.assign(
-        cluster=cluster, is_insiders=cluster == 4, embedding_x=0.0, embedding_y=0.0
+        cluster=cluster, is_insiders=assign_membership(features, thresholds),
+        embedding_x=0.0, embedding_y=0.0,
     )
     return frame[["cluster", "is_insiders", "embedding_x", "embedding_y", *FEATURE_COLUMNS]]
 
@@ -50,8 +67,8 @@ def clean(labels: pd.DataFrame) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def report(labels, clean):
-    return build_report(labels, as_of=AS_OF, clean=clean, random_state=1)
+def report(labels, clean, thresholds):
+    return build_report(labels, as_of=AS_OF, thresholds=thresholds, clean=clean, random_state=1)
 
 
 def test_answers_one_two_four(report, labels: pd.DataFrame) -> None:
@@ -71,30 +88,26 @@ def test_cluster_profiles(report, labels: pd.DataFrame) -> None:
         assert rows[cluster]["share"] == pytest.approx(len(group) / len(labels))
         for column in FEATURE_COLUMNS:
             assert rows[cluster][column] == pytest.approx(group[column].mean())
-    assert report.clusters[0]["cluster"] == report.insiders_cluster == 4
+        members = group["is_insiders"]
+        assert rows[cluster]["insiders_share"] == pytest.approx(members.mean())
+    assert report.clusters[0]["cluster"] == 4
+    holding = set(labels.loc[labels["is_insiders"], "cluster"])
+    assert report.insiders_cluster == (holding.pop() if len(holding) == 1 else None)
     distinct = {row["feature"]: row for row in report.distinctive}
     inside = labels[labels["is_insiders"]]["gross_revenue"].mean()
     rest = labels[~labels["is_insiders"]]["gross_revenue"].mean()
     assert distinct["gross_revenue"]["ratio"] == pytest.approx(inside / rest)
 
 
-def test_thresholds_follow_the_original_rule(report, labels: pd.DataFrame) -> None:
-    insiders = labels[labels["is_insiders"]]
-    entry, exit_ = report.thresholds["entry"], report.thresholds["exit"]
-    assert entry["gross_revenue"] == {"op": ">=", "value": insiders["gross_revenue"].median()}
-    assert exit_["gross_revenue"] == {"op": "<", "value": insiders["gross_revenue"].min()}
-    assert entry["recency_days"] == {"op": "<=", "value": insiders["recency_days"].median()}
-    assert exit_["recency_days"] == {"op": ">", "value": insiders["recency_days"].max()}
-    meets = np.ones(len(labels), dtype=bool)
-    for column in FEATURE_COLUMNS:
-        value = insiders[column].median()
-        ok = labels[column] <= value if column == "recency_days" else labels[column] >= value
-        meets &= ok.to_numpy()
+def test_thresholds_are_the_model_versions(report, labels: pd.DataFrame, thresholds) -> None:
+    """The Insiders of a first version are exactly the customers meeting its entry levels."""
+    assert report.thresholds == thresholds and report.thresholds_source == "given"
+    assert 0 < report.n_insiders < len(labels) and report.insiders_cluster in (4, None)
     counts = report.threshold_counts
-    assert counts["others_meeting_entry"] == (meets & ~labels["is_insiders"]).sum()
-    assert counts["insiders_meeting_exit"] == 0
-    assert report.thresholds_source == "derived"
-    assert "Recency is reversed" in report.to_markdown()
+    assert counts == {"insiders_meeting_entry": report.n_insiders, "others_meeting_entry": 0,
+                      "insiders_meeting_exit": 0}
+    text = report.to_markdown()
+    assert "those of the model version in use" in text and "original rule" not in text
 
 
 def test_given_thresholds_are_used(labels: pd.DataFrame) -> None:
@@ -143,8 +156,8 @@ def test_to_dict_is_json_and_markdown_has_seven_answers(report) -> None:
         assert f"## {number}." in text
 
 
-def test_labels_without_insiders_are_refused(labels: pd.DataFrame) -> None:
+def test_labels_without_insiders_are_refused(labels: pd.DataFrame, thresholds) -> None:
     with pytest.raises(PipelineInputError, match="no customer"):
-        build_report(labels.assign(is_insiders=False), as_of=AS_OF)
+        build_report(labels.assign(is_insiders=False), as_of=AS_OF, thresholds=thresholds)
     with pytest.raises(PipelineInputError, match="cluster"):
-        build_report(labels.drop(columns="cluster"), as_of=AS_OF)
+        build_report(labels.drop(columns="cluster"), as_of=AS_OF, thresholds=thresholds)

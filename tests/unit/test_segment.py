@@ -8,9 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.columns import FEATURE_COLUMNS
 from pipeline.errors import PipelineInputError
-from pipeline.segment import SegmentationModel, fit_sample, label_customers, segment, summary
+from pipeline.segment import SegmentationModel, fit_sample
 from tests.unit.model_data import make_features
 
 PARAMS = {"n_estimators": 25, "random_state": 5}
@@ -75,22 +74,6 @@ def test_fitted_model_survives_pickling(model: SegmentationModel) -> None:
     new = make_features(15, seed=4)
     restored = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(restored.predict(new), model.predict(new))
-
-
-def test_labels_frame_and_summary(features: pd.DataFrame) -> None:
-    model, labels = segment(features.iloc[::-1], random_state=5)
-    assert list(labels.columns[:4]) == ["cluster", "is_insiders", "embedding_x", "embedding_y"]
-    assert list(labels.columns[4:10]) == list(FEATURE_COLUMNS)
-    assert labels.index.is_monotonic_increasing and labels.index.name == "customer_id"
-    assert (labels["is_insiders"] == (labels["cluster"] == model.insiders_cluster_)).all()
-    scored = label_customers(features, model)
-    assert scored.index.equals(labels.index)
-    facts = summary(labels, model)
-    insiders = labels[labels["is_insiders"]]
-    assert facts["n_insiders"] == len(insiders)
-    assert facts["insiders_share"] == pytest.approx(len(insiders) / len(labels))
-    expected = insiders["gross_revenue"].sum() / labels["gross_revenue"].sum()
-    assert facts["insiders_revenue_share"] == pytest.approx(expected)
 
 
 def test_bad_features_are_named(features: pd.DataFrame) -> None:
