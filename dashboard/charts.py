@@ -14,10 +14,11 @@ import numpy as np
 import pandas as pd
 
 from pipeline.columns import FEATURE_COLUMNS
+from pipeline.identity import INSIDERS_COLOR as INSIDERS_GOLD
+from pipeline.plain import finite_or_none
 
 FALLBACK_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
                    "#7f7f7f", "#bcbd22", "#17becf")
-INSIDERS_GOLD = "#d4a017"
 FEATURE_LABELS = {
     "gross_revenue": "Gross revenue",
     "recency_days": "Recency (days)",
@@ -255,13 +256,9 @@ def number_column(field: str, header: str, fmt: str = ",.0f", **extra) -> dict:
             **extra}
 
 
-def _finite(value) -> float | None:
-    return float(value) if isinstance(value, int | float) and value == value else None
-
-
 def distinctive_figure(rows: list[dict]) -> dict:
     """Mean of the Insiders over the mean of the rest, per feature (1 = no difference)."""
-    rows = [r for r in rows if _finite(r.get("ratio")) is not None]
+    rows = [r for r in rows if finite_or_none(r.get("ratio")) is not None]
     if not rows:
         return empty_figure("No feature comparison stored")
     trace = {"type": "bar", "orientation": "h",
@@ -288,9 +285,9 @@ def evidence_figure(evidence: dict) -> dict:
     """Insiders' mean relative to the rest's (= 1), with the 95% intervals, per feature."""
     names, values, low, high = [], [], [], []
     for name, c in (evidence or {}).items():
-        rest, mean = _finite(c.get("rest_mean")), _finite(c.get("insiders_mean"))
+        rest, mean = finite_or_none(c.get("rest_mean")), finite_or_none(c.get("insiders_mean"))
         ci = c.get("insiders_ci95") or [mean, mean]
-        if not rest or mean is None or _finite(ci[0]) is None or _finite(ci[1]) is None:
+        if not rest or mean is None or None in (finite_or_none(ci[0]), finite_or_none(ci[1])):
             continue
         names.append(FEATURE_LABELS.get(name, name))
         values.append(mean / rest)
