@@ -158,13 +158,13 @@ def _run_rows(conn, run_id, as_of, labels, thresholds, now) -> None:
 
 def timed(fn, repeat: int, cold: bool) -> list[float]:
     """Milliseconds per call; ``cold`` empties the per-run cache before each call."""
-    from dashboard import data
+    from dashboard import cache
 
     fn()  # first call pays imports and plan caching
     times = []
     for _ in range(repeat):
         if cold:
-            data.clear_cache()
+            cache.clear()
         start = time.perf_counter()
         fn()
         times.append((time.perf_counter() - start) * 1000)

@@ -11,15 +11,15 @@ from dash import dcc, html
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import Engine
+from waitress import serve as waitress_serve
 
-from dashboard import auth, data, ids
-from dashboard.data import ENGINE_KEY
-from dashboard.pages.login import blueprint as login_blueprint
+from dashboard import auth, ids, warmup
+from dashboard.config import ENGINE_KEY, SETTINGS_KEY, WARM_KEY
+from dashboard.login import blueprint as login_blueprint
 from settings import Settings, load_settings
+from store.db import get_engine
 
 HERE = Path(__file__).parent
-SETTINGS_KEY = "INSIDERS_SETTINGS"
-WARM_KEY = "INSIDERS_WARM_CACHE"
 
 
 def create_app(
@@ -31,8 +31,6 @@ def create_app(
     """
     settings = settings or load_settings()
     if engine is None:
-        from store.db import get_engine
-
         engine = get_engine(settings.database_url)
         if settings.is_sqlite:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -61,7 +59,7 @@ def create_app(
         app._setup_server()
     auth.ensure_admin(engine, settings)
     if warm:
-        data.warm_current(engine)
+        warmup.warm_current(engine)
     return app
 
 
@@ -117,8 +115,6 @@ def serve(host: str, port: int) -> None:
     if settings.debug:
         app.run(host=host, port=port, debug=True, use_reloader=False)
         return
-    from waitress import serve as waitress_serve
-
     # the customer map is a few MB of JSON: keep responses in memory (waitress spools
     # anything above 1 MB to a temporary file by default) and send them in large writes
     waitress_serve(app.server, host=host, port=port, threads=8, ident="insiders",

@@ -106,7 +106,7 @@ def username() -> str:
     return getattr(current_user, "username", "anonymous")
 
 
-def rerun_allowed(engine: Engine, rate: str, user: str) -> bool:
+def run_allowed(engine: Engine, rate: str, user: str) -> bool:
     """True unless ``user`` already asked for ``rate`` (e.g. '5 per minute') runs in the window.
 
     Counted from the audit log, so the limit holds across processes and restarts.

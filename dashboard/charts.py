@@ -14,11 +14,10 @@ import numpy as np
 import pandas as pd
 
 from pipeline.columns import FEATURE_COLUMNS
-from pipeline.identity import INSIDERS_COLOR as INSIDERS_GOLD
-from pipeline.plain import finite_or_none
 
 FALLBACK_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
                    "#7f7f7f", "#bcbd22", "#17becf")
+INSIDERS_GOLD = "#d4a017"
 FEATURE_LABELS = {
     "gross_revenue": "Gross revenue",
     "recency_days": "Recency (days)",
@@ -189,6 +188,12 @@ def timeline_figure(history: pd.DataFrame) -> dict:
         yaxis=_axis(type="category"), showlegend=False)}
 
 
+def threshold_value(thresholds: dict | None, side: str, feature: str) -> float | None:
+    """The level of ``feature`` on the ``side`` ("entry"/"exit") of the pipeline's thresholds."""
+    rule = ((thresholds or {}).get(side) or {}).get(feature) or {}
+    return rule.get("value")
+
+
 def features_figure(history: pd.DataFrame, thresholds: dict[int, dict]) -> dict:
     """One panel per feature across runs, with the entry and exit thresholds of each run."""
     if history.empty:
@@ -210,7 +215,7 @@ def features_figure(history: pd.DataFrame, thresholds: dict[int, dict]) -> dict:
                        "y": history[feature].astype(float).tolist(), "showlegend": False,
                        "name": FEATURE_LABELS[feature], "line": {"color": "#2c3e50"}, **axes})
         for side, color, dash in (("entry", "#18bc9c", "dash"), ("exit", "#e74c3c", "dot")):
-            values = [thresholds.get(int(r), {}).get(feature, {}).get(side)
+            values = [threshold_value(thresholds.get(int(r)), side, feature)
                       for r in history["run_id"]]
             if any(v is not None for v in values):
                 traces.append({"type": "scatter", "mode": "lines", "x": x, "y": values,
@@ -256,9 +261,13 @@ def number_column(field: str, header: str, fmt: str = ",.0f", **extra) -> dict:
             **extra}
 
 
+def _finite(value) -> float | None:
+    return float(value) if isinstance(value, int | float) and value == value else None
+
+
 def distinctive_figure(rows: list[dict]) -> dict:
     """Mean of the Insiders over the mean of the rest, per feature (1 = no difference)."""
-    rows = [r for r in rows if finite_or_none(r.get("ratio")) is not None]
+    rows = [r for r in rows if _finite(r.get("ratio")) is not None]
     if not rows:
         return empty_figure("No feature comparison stored")
     trace = {"type": "bar", "orientation": "h",
@@ -285,9 +294,9 @@ def evidence_figure(evidence: dict) -> dict:
     """Insiders' mean relative to the rest's (= 1), with the 95% intervals, per feature."""
     names, values, low, high = [], [], [], []
     for name, c in (evidence or {}).items():
-        rest, mean = finite_or_none(c.get("rest_mean")), finite_or_none(c.get("insiders_mean"))
+        rest, mean = _finite(c.get("rest_mean")), _finite(c.get("insiders_mean"))
         ci = c.get("insiders_ci95") or [mean, mean]
-        if not rest or mean is None or None in (finite_or_none(ci[0]), finite_or_none(ci[1])):
+        if not rest or mean is None or _finite(ci[0]) is None or _finite(ci[1]) is None:
             continue
         names.append(FEATURE_LABELS.get(name, name))
         values.append(mean / rest)

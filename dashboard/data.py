@@ -1,33 +1,29 @@
-"""The dashboard's only reader of the store: SQLAlchemy Core selects, plain dicts and frames out.
+"""The dashboard's reads of run results: SQLAlchemy Core selects, plain dicts and frames out.
 
-Every function takes an optional engine; by default it uses the engine the running app was
-created with (``create_app``), so callbacks never hold an engine or write SQL themselves.
-A succeeded run never changes, so everything keyed by a run id is safe to read at any time.
+Page callbacks read runs, clusters, customers and the audit log only through here; accounts
+are read by ``dashboard.auth`` and ``dashboard.login`` through ``store.users``, and the one
+write, an admin's run request, goes through ``store.queue``. Every function takes an optional
+engine (default: the app's, ``config.app_engine``), so callbacks never hold one or write SQL.
+
+A run id that comes from the browser is checked with ``succeeded_id`` before it reaches any
+read or the cache: only a succeeded run never changes.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
 import json
-import logging
-import threading
-from collections import OrderedDict
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
-import flask
-import numpy as np
 import pandas as pd
-import pyarrow as pa
 from sqlalchemy import Engine, String, and_, case, cast, false, func, or_, select
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.exc import CompileError
+from sqlalchemy.orm import Session
 
+from dashboard.cache import per_run
+from dashboard.config import app_engine
 from pipeline.columns import FEATURE_COLUMNS
-from store import bulk
+from store import bulk, runs
 from store.schema import (
-    ACTIVE_STATUSES,
+    SUCCEEDED,
     AuditEntry,
     Cluster,
     CustomerLabel,
@@ -36,7 +32,6 @@ from store.schema import (
     Run,
 )
 
-ENGINE_KEY = "INSIDERS_ENGINE"
 # ~30k points keep the map readable, its JSON near 1.5 MB and a cold read well under 300 ms
 MAX_SCATTER_POINTS = 30_000
 RUN_COLUMNS = (
@@ -48,130 +43,9 @@ RUN_COLUMNS = (
 LABEL_FEATURES = [getattr(CustomerLabel, name) for name in FEATURE_COLUMNS]
 
 
-_CACHE: OrderedDict[tuple, object] = OrderedDict()
-_CACHE_LOCK = threading.Lock()
-CACHE_SIZE = 48
-
-
-def _per_run(fn):
-    """Memoise a read of succeeded runs: their rows never change once written, so the
-    answer for the same database and run ids is the same for every user and every load.
-    Empty answers are not kept (the run may not have been written yet)."""
-
-    signature = inspect.signature(fn)
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        bound = signature.bind(*args, **kwargs)
-        bound.apply_defaults()
-        engine = _engine(bound.arguments.pop("engine"))
-        key = (fn.__name__, engine.url.render_as_string(), tuple(bound.arguments.items()))
-        with _CACHE_LOCK:
-            if key in _CACHE:
-                _CACHE.move_to_end(key)
-                return _copy(_CACHE[key])
-        value = fn(**bound.arguments, engine=engine)
-        if len(value):
-            with _CACHE_LOCK:
-                _CACHE[key] = value
-                while len(_CACHE) > CACHE_SIZE:
-                    _CACHE.popitem(last=False)
-        return _copy(value)
-
-    return wrapper
-
-
-def _copy(value):
-    return value.copy() if isinstance(value, pd.DataFrame | dict | list) else value
-
-
-def remember(name: str, args: tuple, compute, engine: Engine | None = None):
-    """``compute()`` once per (database, name, args): for answers built from succeeded runs."""
-    key = (name, _engine(engine).url.render_as_string(), args)
-    with _CACHE_LOCK:
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _CACHE[key]
-    value = compute()
-    with _CACHE_LOCK:
-        _CACHE[key] = value
-        while len(_CACHE) > CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    return value
-
-
-def clear_cache() -> None:
-    with _CACHE_LOCK:
-        _CACHE.clear()
-
-
-def _engine(engine: Engine | None) -> Engine:
-    if engine is not None:
-        return engine
-    if flask.has_app_context() and ENGINE_KEY in flask.current_app.config:
-        return flask.current_app.config[ENGINE_KEY]
-    from store.db import get_engine
-
-    return get_engine()
-
-
 def _rows(engine: Engine | None, query) -> list[dict]:
-    with _engine(engine).connect() as conn:
+    with app_engine(engine).connect() as conn:
         return [dict(row._mapping) for row in conn.execute(query)]
-
-
-# "named" so that a literal % (modulo) is not doubled as for the driver's format style
-_COPY_DIALECT = postgresql.dialect(paramstyle="named")
-_ARROW_TYPES = {int: pa.int64(), float: pa.float64(), bool: pa.bool_(), str: pa.string()}
-
-
-def _arrow_types(query) -> dict[str, pa.DataType] | None:
-    """Arrow types of the query's columns, or None if one has no plain CSV form."""
-    types = {}
-    for column in query.selected_columns:
-        try:
-            kind = _ARROW_TYPES.get(column.type.python_type)
-        except NotImplementedError:
-            kind = None
-        if kind is None or column.name in types:
-            return None
-        types[column.name] = kind
-    return types
-
-
-def _copy_sql(query) -> str | None:
-    """``query`` with its parameters inlined (COPY takes none), or None if one cannot be."""
-    try:
-        return str(query.compile(dialect=_COPY_DIALECT, compile_kwargs={"literal_binds": True}))
-    except CompileError:
-        return None
-
-
-def _frame(engine: Engine | None, query, probe: bool = False) -> pd.DataFrame:
-    """The rows of ``query`` as a frame. ``probe``: the query joins a few thousand rows of
-    one run to another run by primary key; PostgreSQL would rather hash the whole other run
-    (about 3x slower), so its hash and merge joins are switched off for this one statement."""
-    engine = _engine(engine)
-    types = _arrow_types(query) if engine.dialect.name == "postgresql" else None
-    sql = _copy_sql(query) if types is not None else None
-    if sql is not None:
-        # COPY into Arrow: several times faster than driver rows for the big label sets
-        with engine.begin() as conn:
-            if probe:
-                conn.exec_driver_sql("SET LOCAL enable_hashjoin = off")
-                conn.exec_driver_sql("SET LOCAL enable_mergejoin = off")
-            return bulk.copy_out(conn, sql, types).to_pandas()
-    with engine.connect() as conn:
-        result = conn.execute(query)
-        keys, rows = list(result.keys()), result.all()
-    # column-wise: building a frame from tens of thousands of Row objects is ~10x slower
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in keys]
-    return pd.DataFrame({key: _column(values) for key, values in zip(keys, columns, strict=True)})
-
-
-def _column(values: tuple) -> np.ndarray | list:
-    array = np.asarray(values)
-    return list(values) if array.dtype == object else array
 
 
 def _one(engine: Engine | None, query) -> dict | None:
@@ -179,67 +53,90 @@ def _one(engine: Engine | None, query) -> dict | None:
     return rows[0] if rows else None
 
 
-# ---- runs -------------------------------------------------------------------------------
+def _frame(engine: Engine | None, query, probe: bool = False) -> pd.DataFrame:
+    return bulk.read_frame(app_engine(engine), query, probe=probe)
 
 
-def _succeeded():
-    return select(*RUN_COLUMNS).where(Run.status == "succeeded")
+# ---- runs (the look-ups themselves are store.runs') --------------------------------------
+
+
+def _as_dict(run: Run | None, *extra: str) -> dict | None:
+    names = [column.key for column in RUN_COLUMNS] + list(extra)
+    return None if run is None else {name: getattr(run, name) for name in names}
+
+
+def _run(engine: Engine | None, find, *extra: str) -> dict | None:
+    with Session(app_engine(engine)) as session:
+        return _as_dict(find(session), *extra)
 
 
 def current_run(engine: Engine | None = None) -> dict | None:
     """The succeeded run with the greatest (as_of, id): what every page shows."""
-    return _one(engine, _succeeded().order_by(Run.as_of.desc(), Run.id.desc()))
+    return _run(engine, runs.current_run)
 
 
 def get_run(run_id: int, engine: Engine | None = None) -> dict | None:
-    return _one(engine, select(*RUN_COLUMNS, Run.report).where(Run.id == run_id))
+    return _run(engine, lambda session: runs.get_run(session, run_id), "report")
+
+
+def succeeded_id(value: object, engine: Engine | None = None) -> int | None:
+    """``value`` (from the browser) as the id of a succeeded run, else None."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    try:
+        run_id = int(value)
+    except ValueError:
+        return None
+    run = _run(engine, lambda session: runs.get_run(session, run_id))
+    return run_id if run is not None and run["status"] == SUCCEEDED else None
 
 
 def run_report(run_id: int, engine: Engine | None = None) -> dict:
-    row = _one(engine, select(Run.report).where(Run.id == run_id))
-    return dict(row["report"] or {}) if row else {}
+    run = get_run(run_id, engine)
+    return dict(run["report"] or {}) if run else {}
 
 
 def previous_run(run_id: int, engine: Engine | None = None) -> dict | None:
     """The succeeded run just before ``run_id`` in (as_of, id) order."""
-    this = _one(engine, select(Run.as_of, Run.id).where(Run.id == run_id))
-    if this is None:
-        return None
-    earlier = or_(
-        Run.as_of < this["as_of"], and_(Run.as_of == this["as_of"], Run.id < this["id"])
-    )
-    return _one(engine, _succeeded().where(earlier).order_by(Run.as_of.desc(), Run.id.desc()))
+
+    def find(session: Session) -> Run | None:
+        run = runs.get_run(session, run_id)
+        return None if run is None else runs.previous_run(session, run.as_of, run.id)
+
+    return _run(engine, find)
 
 
 def succeeded_runs(engine: Engine | None = None) -> list[dict]:
     """Every succeeded run, oldest first (for pickers and trends)."""
-    return _rows(engine, _succeeded().order_by(Run.as_of, Run.id))
+    query = select(*RUN_COLUMNS).where(Run.status == SUCCEEDED).order_by(Run.as_of, Run.id)
+    return _rows(engine, query)
 
 
 def active_run(engine: Engine | None = None) -> dict | None:
     """The queued or running run, if any (there is at most one)."""
-    return _one(engine, select(*RUN_COLUMNS).where(Run.status.in_(ACTIVE_STATUSES)))
+    return _run(engine, runs.active_run)
 
 
 def latest_run(engine: Engine | None = None) -> dict | None:
     """The most recently queued run, whatever its status (to explain a failure)."""
-    return _one(engine, select(*RUN_COLUMNS).order_by(Run.id.desc()))
+    return _run(engine, lambda session: next(iter(runs.list_runs(session, limit=1)), None))
 
 
 def run_history(limit: int = 200, engine: Engine | None = None) -> list[dict]:
+    """The latest ``limit`` runs, newest first (their columns only, not their reports)."""
     return _rows(engine, select(*RUN_COLUMNS).order_by(Run.id.desc()).limit(limit))
 
 
 # ---- clusters and customers of a run ----------------------------------------------------
 
 
-@_per_run
+@per_run(app_engine)
 def clusters(run_id: int, engine: Engine | None = None) -> list[dict]:
     query = select(*Cluster.__table__.columns).where(Cluster.run_id == run_id)
     return _rows(engine, query.order_by(Cluster.cluster))
 
 
-@_per_run
+@per_run(app_engine)
 def insiders_summary(run_id: int, engine: Engine | None = None) -> dict:
     """Count, mean revenue and mean ticket of the Insiders and of everyone, in one pass."""
     insider = CustomerLabel.is_insiders
@@ -265,7 +162,7 @@ def insiders_summary(run_id: int, engine: Engine | None = None) -> dict:
     return summary
 
 
-@_per_run
+@per_run(app_engine)
 def embedding_sample(
     run_id: int, n_customers: int | None, max_points: int = MAX_SCATTER_POINTS,
     engine: Engine | None = None,
@@ -282,7 +179,7 @@ def embedding_sample(
     return _frame(engine, query)
 
 
-@_per_run
+@per_run(app_engine)
 def insiders_list(run_id: int, engine: Engine | None = None) -> pd.DataFrame:
     query = (
         select(CustomerLabel.customer_id, CustomerLabel.cluster, *LABEL_FEATURES)
@@ -348,11 +245,11 @@ def _runs_between(run_from: int, run_to: int, engine: Engine | None) -> list[int
         return []
     after_a = or_(Run.as_of > a["as_of"], and_(Run.as_of == a["as_of"], Run.id > a["id"]))
     up_to_b = or_(Run.as_of < b["as_of"], and_(Run.as_of == b["as_of"], Run.id <= b["id"]))
-    query = select(Run.id).where(Run.status == "succeeded", after_a, up_to_b)
+    query = select(Run.id).where(Run.status == SUCCEEDED, after_a, up_to_b)
     return [row["id"] for row in _rows(engine, query)]
 
 
-@_per_run
+@per_run(app_engine)
 def changes(run_from: int, run_to: int, engine: Engine | None = None) -> pd.DataFrame:
     """Who entered and who left Insiders from ``run_from`` to ``run_to``, with the reason.
 
@@ -388,7 +285,7 @@ def _events_for(kind: str, moves, run_ids: list[int], engine) -> pd.DataFrame:
     return frame
 
 
-@_per_run
+@per_run(app_engine)
 def transitions(run_from: int, run_to: int, engine: Engine | None = None) -> pd.DataFrame:
     """Customer counts per (cluster before, cluster after); before is None for new customers."""
     labels = CustomerLabel.__table__
@@ -415,7 +312,7 @@ def changes_and_transitions(
     run_from: int, run_to: int, engine: Engine | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``changes`` and ``transitions`` of two runs, read side by side."""
-    engine = _engine(engine)  # resolved here: the pool's threads have no app context
+    engine = app_engine(engine)  # resolved here: the pool's threads have no app context
     with ThreadPoolExecutor(2) as pool:
         moves = pool.submit(changes, run_from, run_to, engine)
         counts = pool.submit(transitions, run_from, run_to, engine)
@@ -436,7 +333,7 @@ def customer_history(customer_id: int, engine: Engine | None = None) -> pd.DataF
         .select_from(lab)
         .join(Run, Run.id == lab.run_id)
         .outerjoin(Cluster, and_(Cluster.run_id == lab.run_id, Cluster.cluster == lab.cluster))
-        .where(lab.customer_id == customer_id, Run.status == "succeeded")
+        .where(lab.customer_id == customer_id, Run.status == SUCCEEDED)
         .order_by(Run.as_of, Run.id)
     )
     return _frame(engine, query)
@@ -447,110 +344,28 @@ def customer_events(customer_id: int, engine: Engine | None = None) -> list[dict
     query = (
         select(ev.run_id, Run.as_of, ev.kind, ev.cause, ev.reason, ev.details)
         .join(Run, Run.id == ev.run_id)
-        .where(ev.customer_id == customer_id, Run.status == "succeeded")
+        .where(ev.customer_id == customer_id, Run.status == SUCCEEDED)
         .order_by(Run.as_of, Run.id)
     )
     return _rows(engine, query)
 
 
-def runs_count(engine: Engine | None = None) -> int:
-    row = _one(engine, select(func.count().label("n")).select_from(Run))
-    return int(row["n"]) if row else 0
-
-
-# ---- model versions and thresholds ------------------------------------------------------
-
-
-def model_versions(versions: Iterable[int], engine: Engine | None = None) -> dict[int, dict]:
-    """Version -> its metadata and thresholds (the artifact itself is never read here)."""
-    wanted = sorted({int(v) for v in versions if v is not None})
-    if not wanted:
-        return {}
-    mv = ModelVersion
-    query = select(
-        mv.version, mv.created_at, mv.fitted_as_of, mv.parent_version, mv.parameters,
-        mv.thresholds, mv.clusters, mv.metrics,
-    ).where(mv.version.in_(wanted))
-    return {row["version"]: row for row in _rows(engine, query)}
-
-
-def normalise_thresholds(raw: dict | None) -> dict[str, dict[str, float | None]]:
-    """Thresholds as {feature: {"entry": x, "exit": y, "entry_op": ">=", "exit_op": "<"}}.
-
-    Accepts the model's {"entry": {feature: {"op": ">=", "value": x}}, "exit": {...}}, plain
-    numbers in place of the rules, and {feature: {"entry": x, "exit": y}}; skips anything else.
-    """
-    out: dict[str, dict] = {}
-    if not isinstance(raw, dict):
-        return out
-    for side in ("entry", "exit"):
-        block = raw.get(side)
-        if isinstance(block, dict):
-            for feature, value in block.items():
-                _put_threshold(out, feature, side, value)
-    for feature, block in raw.items():
-        if feature in FEATURE_COLUMNS and isinstance(block, dict):
-            for side in ("entry", "exit"):
-                if side in block:
-                    _put_threshold(out, feature, side, block[side])
-    return out
-
-
-def _put_threshold(out: dict, feature: str, side: str, value) -> None:
-    if isinstance(value, dict):
-        if "op" in value:
-            out.setdefault(feature, {})[f"{side}_op"] = value["op"]
-        value = value.get("value", value.get("threshold"))
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        out.setdefault(feature, {})[side] = float(value)
+# ---- thresholds and the audit log -------------------------------------------------------
 
 
 def run_thresholds(run: dict, engine: Engine | None = None) -> dict:
-    """The thresholds a run used: from its report if stored there, else its model version."""
+    """The thresholds a run used, in the pipeline's format ({"entry": {feature: {"op",
+    "value"}}, "exit": {...}}): from its report if stored there, else its model version."""
     report = run_report(run["id"], engine) if "report" not in run else (run["report"] or {})
-    found = normalise_thresholds(report.get("thresholds"))
-    if found:
-        return found
-    version = model_versions([run.get("model_version")], engine).get(run.get("model_version"))
-    return normalise_thresholds(version["thresholds"]) if version else {}
+    if report.get("thresholds"):
+        return report["thresholds"]
+    version = run.get("model_version")
+    if version is None:
+        return {}
+    row = _one(engine, select(ModelVersion.thresholds).where(ModelVersion.version == version))
+    return (row or {}).get("thresholds") or {}
 
 
 def audit_log(limit: int = 50, engine: Engine | None = None) -> list[dict]:
     query = select(AuditEntry.at, AuditEntry.username, AuditEntry.action, AuditEntry.details)
     return _rows(engine, query.order_by(AuditEntry.at.desc()).limit(limit))
-
-
-# ---- warming the cache ------------------------------------------------------------------
-
-_WARMED: set[tuple] = set()
-log = logging.getLogger(__name__)
-
-
-def warm_current(engine: Engine | None = None) -> bool:
-    """Read the current run's heavy answers in a background thread, once per run, so the
-    first person to open it after a run finishes does not wait. True if a warm-up started."""
-    engine = _engine(engine)
-    run = current_run(engine)
-    if run is None:
-        return False
-    key = (engine.url.render_as_string(), run["id"])
-    with _CACHE_LOCK:
-        if key in _WARMED:
-            return False
-        _WARMED.add(key)
-    threading.Thread(target=_warm, args=(engine, run), name="dashboard-warm", daemon=True).start()
-    return True
-
-
-def _warm(engine: Engine, run: dict) -> None:
-    try:
-        clusters(run["id"], engine=engine)
-        insiders_summary(run["id"], engine=engine)
-        embedding_sample(run["id"], run.get("n_customers"), engine=engine)
-        previous = previous_run(run["id"], engine)
-        if previous is not None:
-            changes(previous["id"], run["id"], engine=engine)
-            transitions(previous["id"], run["id"], engine=engine)
-        insiders_list(run["id"], engine=engine)
-    except Exception:  # a warm-up is only a head start; the page reads again if it failed
-        log.exception("warming the dashboard cache for run %s failed", run["id"])

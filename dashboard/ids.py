@@ -26,7 +26,6 @@ CH_KIND = "ch-kind"
 CU_INPUT = "cu-input"
 CU_FIND = "cu-find"
 CU_RESULT = "cu-result"
-CU_QUERY = "cu-query"
 
 # report
 RE_RUN = "re-run"
@@ -45,5 +44,4 @@ AD_HISTORY = "ad-history"
 AD_EXPORT = "ad-export"
 AD_FAILED = "ad-failed"
 AD_AUDIT = "ad-audit"
-AD_ACTIVE = "ad-active"
 AD_PROGRESS_TEXT = "ad-progress-text"

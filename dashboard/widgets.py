@@ -7,6 +7,10 @@ from datetime import datetime
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from store.schema import FAILED
+
+NO_SUCH_RUN = "This run is not available: only runs that have succeeded can be shown."
+
 
 def when(value: datetime | None) -> str:
     return value.strftime("%d %b %Y %H:%M UTC") if value else "—"
@@ -66,7 +70,7 @@ def no_runs_state(active: dict | None, latest: dict | None) -> dbc.Alert:
              f"({active.get('progress_percent') or 0:.0f}%). This page fills in when it ends; "
              "follow it on ", dcc.Link("Admin", href="/admin"), "."],
         )
-    if latest and latest["status"] == "failed":
+    if latest and latest["status"] == FAILED:
         return empty_state(
             "The last run failed, and no run has succeeded yet",
             [f"Run #{latest['id']} failed: {latest.get('error') or 'no reason recorded'}. "
@@ -76,7 +80,7 @@ def no_runs_state(active: dict | None, latest: dict | None) -> dbc.Alert:
     return empty_state(
         "No runs yet",
         ["Nothing has been segmented so far. An admin can start the first run from ",
-         dcc.Link("Admin → Run now", href="/admin"),
+         dcc.Link("Admin → Start a run", href="/admin"),
          ", or from a terminal with ", html.Code("insiders run"),
          "; the schedule will also start one by itself."],
     )
@@ -92,7 +96,7 @@ def status_alerts(current: dict | None, active: dict | None, latest: dict | None
              f"{active.get('progress_percent') or 0:.0f}%). You are seeing run #{current['id']} "
              "until it succeeds. ", dcc.Link("Follow it", href="/admin")],
             color="info", className="py-2"))
-    if latest and latest["status"] == "failed" and latest["id"] > current["id"]:
+    if latest and latest["status"] == FAILED and latest["id"] > current["id"]:
         notes.append(dbc.Alert(
             f"The latest run #{latest['id']} failed: {latest.get('error') or 'no reason'}. "
             f"Showing run #{current['id']}, the latest that succeeded.",

@@ -33,8 +33,9 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-RUN_STATUSES = ("queued", "running", "succeeded", "failed")
-ACTIVE_STATUSES = ("queued", "running")
+QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
+RUN_STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED)
+ACTIVE_STATUSES = (QUEUED, RUNNING)
 RUN_TRIGGERS = ("schedule", "manual", "cli", "backfill")
 EVENT_KINDS = ("entered", "exited")
 ROLES = ("viewer", "admin")
@@ -45,7 +46,7 @@ class Base(DeclarativeBase):
 
 
 class TransactionBatch(Base):
-    """One ingested file; the same content (sha256) is never loaded twice."""
+    """One ingested file; the same content (sha256) is never loaded twice, nor an invoice."""
 
     __tablename__ = "transaction_batches"
 
@@ -58,6 +59,8 @@ class TransactionBatch(Base):
     n_accepted: Mapped[int] = mapped_column(Integer)
     n_rejected: Mapped[int] = mapped_column(Integer)
     rejected_by_reason: Mapped[dict] = mapped_column(JSON, default=dict)
+    # rows of invoices an earlier batch holds: read, not stored again
+    n_already_loaded: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     min_invoice_date: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     max_invoice_date: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
@@ -75,7 +78,7 @@ class Transaction(Base):
     )
     # position of the line in its file: guest ids are assigned in order of first appearance
     line_no: Mapped[int] = mapped_column(Integer)
-    invoice_no: Mapped[str] = mapped_column(String(32))
+    invoice_no: Mapped[str] = mapped_column(String(32), index=True)
     stock_code: Mapped[str] = mapped_column(String(32))
     description: Mapped[str | None] = mapped_column(String(300), nullable=True)
     quantity: Mapped[int] = mapped_column(Integer)
@@ -236,9 +239,13 @@ class AuditEntry(Base):
 __all__ = [
     "ACTIVE_STATUSES",
     "EVENT_KINDS",
+    "FAILED",
+    "QUEUED",
     "ROLES",
+    "RUNNING",
     "RUN_STATUSES",
     "RUN_TRIGGERS",
+    "SUCCEEDED",
     "AuditEntry",
     "Base",
     "Cluster",

@@ -71,10 +71,6 @@ def get_account(session: Session, user_id: int) -> Account | None:
     return None if user is None else _account(user)
 
 
-def list_accounts(session: Session) -> list[Account]:
-    return [_account(u) for u in session.scalars(select(User).order_by(User.username))]
-
-
 def record(session: Session, username: str, action: str, details: dict | None = None) -> None:
     """Append one audit entry (committed with the caller's session)."""
     session.add(
@@ -91,11 +87,3 @@ def count_actions(
     if username is not None:
         query = query.where(AuditEntry.username == username)
     return int(session.scalar(query) or 0)
-
-
-def recent_actions(session: Session, limit: int = 50) -> list[dict]:
-    rows = session.scalars(select(AuditEntry).order_by(AuditEntry.at.desc()).limit(limit))
-    return [
-        {"at": r.at, "username": r.username, "action": r.action, "details": r.details}
-        for r in rows
-    ]

@@ -1,4 +1,4 @@
-"""Admin: run history, Run now with live progress, the schedule, failures and the audit log.
+"""Admin: run history, starting a run with live progress, the schedule, failures and the audit log.
 
 Progress is read from the runs table on every poll, so it survives a reload and every admin
 sees the same run. Starting a run is checked on the server (role, rate limit) and audited.
@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-import flask
 from dash import Input, Output, State, callback, dcc, html, no_update
 
-from dashboard import auth, charts, data, ids, widgets
+from dashboard import auth, charts, data, ids, warmup, widgets
+from dashboard.config import app_engine, app_settings, warm_enabled
+from store.queue import request_run
+from store.schema import ACTIVE_STATUSES, FAILED, QUEUED, RUNNING, SUCCEEDED
 
 dash.register_page(__name__, path="/admin", name="Admin", order=4, title="Insiders · Admin",
                    admin_only=True)
@@ -24,17 +26,17 @@ def layout(**_kwargs) -> html.Div:
         return html.Div([html.H2("Admin"), widgets.empty_state(
             "Admins only", "Your account can look at every page but cannot start runs. "
             "Ask an admin if a run is needed.", color="warning")])
-    settings = flask.current_app.config["INSIDERS_SETTINGS"]
+    settings = app_settings()
     return html.Div([
         html.H2("Admin"),
         dbc.Row([
             dbc.Col(dbc.Card(dbc.CardBody([
-                html.H5("Run now", className="card-title"),
+                html.H5("Start a run", className="card-title"),
                 html.P("Segment the customers with the latest data. One run at a time; a "
                        "request while one is active shows that run.", className="text-muted"),
                 dbc.Checkbox(id=ids.AD_REFIT, label="Refit the model (new model version)",
                              value=False, className="mb-2"),
-                dbc.Button("Run now", id=ids.AD_RUN_NOW, color="primary"),
+                dbc.Button("Start a run", id=ids.AD_RUN_NOW, color="primary"),
                 html.Div(id=ids.AD_MESSAGE, className="mt-2"),
                 html.Div(id=ids.AD_PROGRESS, className="mt-2"),
             ]), className="shadow-sm h-100"), lg=6),
@@ -44,7 +46,7 @@ def layout(**_kwargs) -> html.Div:
                         f" ({describe_cron(settings.schedule_cron)})"]),
                 html.P(f"Model refit: a run fits a new model version when the current one is "
                        f"{settings.refit_every_days} days older than the run's data, or when "
-                       "asked (Run now with refit)."),
+                       "asked (Start a run with refit)."),
                 html.P(f"A run whose heartbeat is older than {settings.stale_after_seconds} s "
                        "is marked failed by the reaper.", className="text-muted small mb-0"),
             ]), className="shadow-sm h-100"), lg=6),
@@ -86,9 +88,9 @@ def _history_columns() -> list[dict]:
     return [
         charts.number_column("id", "Run", "d", maxWidth=90),
         {"field": "status", "headerName": "Status", "maxWidth": 120,
-         "cellClassRules": {"text-danger fw-bold": "params.value == 'failed'",
-                            "text-success": "params.value == 'succeeded'",
-                            "text-primary": "params.value == 'running'"}},
+         "cellClassRules": {"text-danger fw-bold": f"params.value == '{FAILED}'",
+                            "text-success": f"params.value == '{SUCCEEDED}'",
+                            "text-primary": f"params.value == '{RUNNING}'"}},
         {"field": "trigger", "headerName": "Trigger", "maxWidth": 120},
         {"field": "requested_by", "headerName": "Who", "maxWidth": 130},
         {"field": "as_of", "headerName": "As of", "maxWidth": 130},
@@ -115,7 +117,7 @@ def progress_view(active: dict | None, latest: dict | None) -> html.Div:
     if active:
         percent = float(active.get("progress_percent") or 0)
         stage = active.get("progress_stage") or ("waiting for a worker"
-                                                 if active["status"] == "queued" else "starting")
+                                                 if active["status"] == QUEUED else "starting")
         return html.Div([
             html.Div(f"Run #{active['id']} {active['status']} · {stage} · {percent:.0f}%"
                      + (f" · asked by {active['requested_by']}" if active.get("requested_by")
@@ -125,16 +127,16 @@ def progress_view(active: dict | None, latest: dict | None) -> html.Div:
         ])
     if latest is None:
         return html.Div("No run yet.", className="text-muted", id=ids.AD_PROGRESS_TEXT)
-    color = {"succeeded": "success", "failed": "danger"}.get(latest["status"], "secondary")
+    color = {SUCCEEDED: "success", FAILED: "danger"}.get(latest["status"], "secondary")
     finished = widgets.when(latest.get("finished_at"))
     text = f"Latest run #{latest['id']} {latest['status']} ({finished})"
-    if latest["status"] == "failed":
+    if latest["status"] == FAILED:
         text += f": {latest.get('error') or 'no reason recorded'}"
     return dbc.Alert(text, color=color, className="py-2 mb-0", id=ids.AD_PROGRESS_TEXT)
 
 
 def failed_view(runs: list[dict]):
-    failed = [r for r in runs if r["status"] == "failed"][:10]
+    failed = [r for r in runs if r["status"] == FAILED][:10]
     if not failed:
         return html.P("No failed runs.", className="text-muted")
     return dbc.ListGroup([dbc.ListGroupItem([
@@ -150,9 +152,9 @@ def poll(_n, _message):
     if not auth.is_admin():
         return no_update, no_update, no_update, no_update
     runs = data.run_history()
-    if flask.current_app.config.get("INSIDERS_WARM_CACHE"):
-        data.warm_current()  # a run that just finished is read before anyone opens it
-    active = next((r for r in runs if r["status"] in ("queued", "running")), None)
+    if warm_enabled():
+        warmup.warm_current()  # a run that just finished is read before anyone opens it
+    active = next((r for r in runs if r["status"] in ACTIVE_STATUSES), None)
     audit = [{**a, "at": widgets.when(a["at"]), "details": str(a["details"] or "")}
              for a in data.audit_log()]
     return (progress_view(active, runs[0] if runs else None), history_rows(runs),
@@ -163,17 +165,14 @@ def poll(_n, _message):
           State(ids.AD_REFIT, "value"), prevent_initial_call=True)
 def run_now(_clicks, refit: bool):
     """Start a run: admins only (checked here, on the server), rate-limited and audited."""
-    from store.queue import request_run
-
-    engine = flask.current_app.config[data.ENGINE_KEY]
-    settings = flask.current_app.config["INSIDERS_SETTINGS"]
+    engine, settings = app_engine(), app_settings()
     if not auth.is_admin():
         auth.audit(engine, "run_refused", {"reason": "not an admin"})
         return dbc.Alert("Only an admin can start a run.", color="danger", className="py-2")
     user = auth.username()
-    if not auth.rerun_allowed(engine, settings.rerun_rate_limit, user):
+    if not auth.run_allowed(engine, settings.run_rate_limit, user):
         auth.audit(engine, "run_refused", {"reason": "rate limit"})
-        return dbc.Alert(f"Too many requests: at most {settings.rerun_rate_limit}.",
+        return dbc.Alert(f"Too many requests: at most {settings.run_rate_limit}.",
                          color="warning", className="py-2")
     try:
         run, created = request_run(engine, trigger="manual", requested_by=user,

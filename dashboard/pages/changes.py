@@ -8,6 +8,9 @@ import pandas as pd
 from dash import Input, Output, callback, dcc, html
 
 from dashboard import charts, data, ids, widgets
+from dashboard.cache import remember
+from dashboard.config import app_engine
+from store.schema import EVENT_KINDS
 
 dash.register_page(__name__, path="/changes", name="Changes", order=1,
                    title="Insiders · Changes")
@@ -108,16 +111,19 @@ def grid_rows(moves: pd.DataFrame) -> list[dict]:
     Output(ids.CH_SANKEY, "figure"),
     Input(ids.CH_FROM, "value"), Input(ids.CH_TO, "value"), Input(ids.CH_KIND, "value"),
 )
-def compare(run_from: int, run_to: int, kind: str):
+def compare(run_from, run_to, kind: str):
+    run_from, run_to = data.succeeded_id(run_from), data.succeeded_id(run_to)
+    if run_from is None or run_to is None:
+        return "–", "–", widgets.NO_SUCH_RUN, [], charts.empty_figure("Pick two runs")
     if run_from == run_to:
         return "–", "–", "Pick two different runs.", [], charts.empty_figure("Pick two runs")
     moves, counts = data.changes_and_transitions(run_from, run_to)
-    rows = data.remember("changes_rows", (run_from, run_to), lambda: grid_rows(moves))
+    rows = remember("changes_rows", (run_from, run_to), lambda: grid_rows(moves), app_engine())
     entered = sum(1 for row in rows if row["kind"] == "entered")
     note = f"From run #{run_from} to run #{run_to}."
     if run_from > run_to:
         note += " The first run is the later one: entries and exits are reversed."
-    shown = rows if kind == "all" else [row for row in rows if row["kind"] == kind]
+    shown = [row for row in rows if row["kind"] == kind] if kind in EVENT_KINDS else rows
     figure = charts.sankey_figure(counts, data.clusters(run_from),
                                   data.clusters(run_to))
     return f"{entered:,}", f"{len(rows) - entered:,}", note, shown, figure

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-import flask
 from dash import Input, Output, callback, dcc, html
 
-from dashboard import charts, data, ids, widgets
+from dashboard import charts, data, ids, warmup, widgets
+from dashboard.cache import remember
+from dashboard.config import app_engine, warm_enabled
 from pipeline.columns import FEATURE_COLUMNS
 
 dash.register_page(__name__, path="/", name="Overview", order=0, title="Insiders · Overview")
@@ -17,8 +18,8 @@ def layout(**_kwargs) -> html.Div:
     current, active, latest = data.current_run(), data.active_run(), data.latest_run()
     if current is None:
         return html.Div([html.H2("Overview"), widgets.no_runs_state(active, latest)])
-    if flask.current_app.config.get("INSIDERS_WARM_CACHE"):
-        data.warm_current()  # the scatter's points, read while this layout is sent
+    if warm_enabled():
+        warmup.warm_current()  # the scatter's points, read while this layout is sent
     clusters = data.clusters(current["id"])
     summary = data.insiders_summary(current["id"])
     return html.Div([
@@ -39,7 +40,7 @@ def layout(**_kwargs) -> html.Div:
         _profile_grid(clusters),
         dcc.Graph(figure=charts.trend_figure(data.succeeded_runs()),
                   config={"displayModeBar": False}, className="mt-3"),
-        dcc.Store(id=ids.OV_RUN, data={"id": current["id"], "n": current.get("n_customers")}),
+        dcc.Store(id=ids.OV_RUN, data=current["id"]),
     ])
 
 
@@ -80,18 +81,20 @@ def _profile_grid(clusters: list[dict]):
 
 
 @callback(Output(ids.OV_SCATTER, "figure"), Input(ids.OV_RUN, "data"))
-def scatter(run: dict | None):
+def scatter(run_id):
     """The embedding, sampled above MAX_SCATTER_POINTS (built apart: the heaviest figure)."""
-    if not run:
-        return charts.empty_figure("No run")
+    run_id = data.succeeded_id(run_id)
+    if run_id is None:
+        return charts.empty_figure(widgets.NO_SUCH_RUN)
+    n = data.get_run(run_id)["n_customers"]
 
     def build() -> dict:
-        points = data.embedding_sample(run["id"], run.get("n"))
-        sampled = bool(run.get("n")) and run["n"] > data.MAX_SCATTER_POINTS
-        return charts.embedding_figure(points, data.clusters(run["id"]), sampled)
+        points = data.embedding_sample(run_id, n)
+        sampled = bool(n) and n > data.MAX_SCATTER_POINTS
+        return charts.embedding_figure(points, data.clusters(run_id), sampled)
 
     # the same run always gives the same figure: build it once per process
-    return data.remember("embedding_figure", (run["id"], run.get("n")), build)
+    return remember("embedding_figure", (run_id, n), build, app_engine())
 
 
 @callback(Output(ids.OV_PROFILES, "exportDataAsCsv"), Input(ids.OV_EXPORT, "n_clicks"),

@@ -7,6 +7,8 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html
 
 from dashboard import charts, data, ids, widgets
+from dashboard.cache import remember
+from dashboard.config import app_engine
 from dashboard.report_text import answers, report_markdown
 
 dash.register_page(__name__, path="/report", name="Report", order=3, title="Insiders · Report")
@@ -19,7 +21,7 @@ def layout(**_kwargs) -> html.Div:
                          widgets.no_runs_state(data.active_run(), data.latest_run())])
     report = data.run_report(current["id"])
     items = answers(report)
-    body = [_answer_card(i, item, report, current) for i, item in enumerate(items, start=1)]
+    body = [_answer_card(i, item, report) for i, item in enumerate(items, start=1)]
     if not body:
         body = [widgets.empty_state("This run has no report", "The run succeeded but stored "
                                     "no answers; a newer run will have them.", color="secondary")]
@@ -36,7 +38,7 @@ def layout(**_kwargs) -> html.Div:
     ])
 
 
-def _chart(key: str | None, report: dict, run: dict):
+def _chart(key: str | None, report: dict):
     if key == "distinctive":
         figure = charts.distinctive_figure(report.get("distinctive") or [])
     elif key == "revenue":
@@ -44,15 +46,13 @@ def _chart(key: str | None, report: dict, run: dict):
                                       report.get("revenue_share") or 0.0)
     elif key == "evidence":
         figure = charts.evidence_figure(report.get("evidence") or {})
-    elif key == "clusters":
-        figure = charts.revenue_share_figure(data.clusters(run["id"]))
     else:
         return None
     return dcc.Graph(figure=figure, config={"displayModeBar": False})
 
 
-def _answer_card(number: int, item: dict, report: dict, run: dict) -> dbc.Card:
-    chart = _chart(item.get("chart"), report, run)
+def _answer_card(number: int, item: dict, report: dict) -> dbc.Card:
+    chart = _chart(item.get("chart"), report)
     text = dcc.Markdown(item["answer"], className="mb-0")
     content = dbc.Row([dbc.Col(text, lg=6), dbc.Col(chart, lg=6)]) if chart is not None else text
     return dbc.Card(dbc.CardBody([
@@ -60,25 +60,31 @@ def _answer_card(number: int, item: dict, report: dict, run: dict) -> dbc.Card:
     ]), className="mb-3 shadow-sm report-answer")
 
 
+def _download(run_id, name: str, build, filename: str) -> dict:
+    """``build(run_id)`` as a file, for a succeeded run only (kept per run once built)."""
+    run_id = data.succeeded_id(run_id)
+    if run_id is None:
+        return {"content": widgets.NO_SUCH_RUN + "\n", "filename": "not-available.txt"}
+    text = remember(name, (run_id,), lambda: build(run_id), app_engine())
+    return {"content": text, "filename": filename.format(run_id=run_id)}
+
+
+def _insiders_csv(run_id: int) -> str:
+    frame = data.insiders_list(run_id)
+    names = {c["cluster"]: c["name"] for c in data.clusters(run_id)}
+    frame.insert(2, "cluster_name", frame["cluster"].map(names))
+    return frame.to_csv(index=False)
+
+
 @callback(Output(ids.RE_MARKDOWN, "data"), Input(ids.RE_MARKDOWN_BUTTON, "n_clicks"),
           State(ids.RE_RUN, "data"), prevent_initial_call=True)
-def download_markdown(_clicks, run_id: int):
-    def build() -> str:
-        return report_markdown(data.get_run(run_id), data.run_report(run_id),
-                               data.clusters(run_id))
-
-    text = data.remember("report_markdown", (run_id,), build)
-    return {"content": text, "filename": f"insiders-report-run-{run_id}.md"}
+def download_markdown(_clicks, run_id):
+    return _download(run_id, "report_markdown",
+                     lambda run: report_markdown(data.run_report(run)) or "",
+                     "insiders-report-run-{run_id}.md")
 
 
 @callback(Output(ids.RE_CSV, "data"), Input(ids.RE_CSV_BUTTON, "n_clicks"),
           State(ids.RE_RUN, "data"), prevent_initial_call=True)
-def download_insiders(_clicks, run_id: int):
-    def build() -> str:
-        frame = data.insiders_list(run_id)
-        names = {c["cluster"]: c["name"] for c in data.clusters(run_id)}
-        frame.insert(2, "cluster_name", frame["cluster"].map(names))
-        return frame.to_csv(index=False)
-
-    text = data.remember("insiders_csv", (run_id,), build)
-    return {"content": text, "filename": f"insiders-run-{run_id}.csv"}
+def download_insiders(_clicks, run_id):
+    return _download(run_id, "insiders_csv", _insiders_csv, "insiders-run-{run_id}.csv")

@@ -83,7 +83,7 @@ def e2e_env(tmp_path_factory) -> dict[str, str]:
         "INSIDERS_ADMIN_PASSWORD": PASSWORD,
         "INSIDERS_PROFILE": "default",
         "INSIDERS_HEARTBEAT_SECONDS": "1",
-        "INSIDERS_RERUN_RATE_LIMIT": "5 per minute",
+        "INSIDERS_RUN_RATE_LIMIT": "5 per minute",
     }
 
 

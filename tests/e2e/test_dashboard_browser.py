@@ -73,7 +73,7 @@ def test_admin_sees_every_page(history, serve, browser):
     screenshot(browser, "03-customer")
 
     browser.get(server.url + "/report")
-    wait_text(browser, "What guarantees that they are better")
+    wait_text(browser, "7. Evidence")
     settle(browser)
     screenshot(browser, "04-report")
 

@@ -1,5 +1,5 @@
 """The dashboard over HTTP (Flask test client): login, the guard on every Dash endpoint,
-each page and callback, roles, the rerun refusal paths and the audit log."""
+each page and callback, roles, the run refusal paths and the audit log."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def _app(tmp_path, seeded: bool, **env):
 
 @pytest.fixture
 def app_engine(tmp_path):
-    app, engine = _app(tmp_path, seeded=True, INSIDERS_RERUN_RATE_LIMIT="2 per minute")
+    app, engine = _app(tmp_path, seeded=True, INSIDERS_RUN_RATE_LIMIT="2 per minute")
     yield app, engine
     engine.dispose()
 
@@ -117,7 +117,7 @@ def test_logout_is_a_post_with_a_token(admin):
     ("/changes", "", "From run"),
     ("/customer", "?id=12011", "Customer"),
     ("/report", "", "Who are the Insiders?"),
-    ("/admin", "", "Run now"),
+    ("/admin", "", "Start a run"),
 ])
 def test_pages_render_for_an_admin(admin, path, search, expected):
     response = page(admin, path, search)
@@ -152,7 +152,7 @@ def test_run_requests_are_rate_limited(admin, app_engine):
 
 
 def test_overview_scatter_and_changes_callbacks(admin):
-    scatter = call(admin, [("ov-scatter", "figure")], [("ov-run", "data", {"id": 3, "n": 60})])
+    scatter = call(admin, [("ov-scatter", "figure")], [("ov-run", "data", 3)])
     assert scatter.status_code == 200 and "scattergl" in _text(scatter)
     changes = call(admin, [("ch-entered", "children"), ("ch-exited", "children"),
                            ("ch-counts", "children"), ("ch-grid", "rowData"),

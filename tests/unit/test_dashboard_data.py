@@ -100,22 +100,13 @@ def test_customer_history_and_events(engine):
 def test_thresholds_from_report_or_model_version(engine):
     run = data.current_run(engine)
     thresholds = data.run_thresholds(run, engine)
-    assert thresholds["gross_revenue"] == {"entry": 3000.0, "entry_op": ">=", "exit": 2000.0,
-                                           "exit_op": "<"}
+    assert thresholds == THRESHOLDS
+    assert data.run_thresholds({"id": 999, "model_version": None}, engine) == {}
 
 
-@pytest.mark.parametrize("raw, expected", [
-    (None, {}),
-    ({"entry": {"gross_revenue": 10}, "exit": {"gross_revenue": 5}},
-     {"gross_revenue": {"entry": 10.0, "exit": 5.0}}),
-    ({"gross_revenue": {"entry": 10, "exit": 5}}, {"gross_revenue": {"entry": 10.0, "exit": 5.0}}),
-    ({"entry": {"gross_revenue": {"op": ">=", "value": "bad"}}},
-     {"gross_revenue": {"entry_op": ">="}}),
-    ({"weird": [1, 2]}, {}),
-])
-def test_normalise_thresholds_is_defensive(raw, expected):
-    assert data.normalise_thresholds(raw) == expected
-
-
-def test_threshold_fixture_matches_the_model_format():
-    assert set(THRESHOLDS) == {"entry", "exit"}
+def test_only_succeeded_run_ids_from_the_browser_pass(engine):
+    assert data.succeeded_id(3, engine) == 3
+    assert data.succeeded_id("3", engine) == 3
+    assert data.succeeded_id(4, engine) is None  # the failed run
+    for value in (999, "3 OR 1=1", "x", None, True, 2.5, {"id": 3}):
+        assert data.succeeded_id(value, engine) is None

@@ -1,4 +1,5 @@
-"""The login and logout views: plain Flask, not a Dash page.
+"""The login and logout views: plain Flask, not a Dash page; accounts are read through
+``store.users`` (the dashboard's only reads outside ``dashboard.data``, with ``auth``).
 
 A Dash page renders through ``/_dash-update-component``, which answers only to a logged-in
 session; so the login form is served by Flask, with a CSRF token (Flask-WTF).
@@ -16,6 +17,7 @@ from wtforms import PasswordField, StringField, ValidationError
 from wtforms.validators import DataRequired, Length
 
 from dashboard.auth import SessionUser
+from dashboard.config import app_engine
 from store.db import session_scope
 from store.users import authenticate, record
 
@@ -67,8 +69,7 @@ def login():
     form = LoginForm()
     error = None
     if form.validate_on_submit():
-        engine = flask.current_app.config["INSIDERS_ENGINE"]
-        with session_scope(engine) as session:
+        with session_scope(app_engine()) as session:
             account = authenticate(session, form.username.data, form.password.data)
             record(session, form.username.data[:100],
                    "login" if account else "login_failed", {"ip": flask.request.remote_addr})
