@@ -21,6 +21,8 @@ PREFIX = "INSIDERS_"
 DEVELOPMENT_SECRET = "insiders-development-only-secret"
 ARTIFACT_KEY_FILE = "artifact.key"
 MIN_SECRET_BYTES = 32
+# the placeholder of .env.example: production refuses any setting still holding it
+PLACEHOLDER = "change-me"
 # the project installs psycopg 3 only; these spellings (SQLAlchemy's docs show psycopg2) mean it
 POSTGRES_DRIVERS = {"postgres", "postgresql", "postgresql+psycopg2", "postgresql+psycopg"}
 CONNECT_TIMEOUT_SECONDS = 10
@@ -156,6 +158,26 @@ def _local_key(path: Path) -> bytes:
     return path.read_bytes().strip()
 
 
+def _refuse_unsafe_production(env: dict[str, str]) -> None:
+    """Production never runs with debug on, a placeholder value or a short secret key."""
+    if _bool("DEBUG", False, env):
+        raise SettingsError(f"production mode refuses {PREFIX}DEBUG=true (it shows internals)")
+    placeholders = sorted(
+        name for name, value in env.items()
+        if name.startswith((PREFIX, "FLOWER_")) and PLACEHOLDER in (value or "").lower()
+    )
+    if placeholders:
+        raise SettingsError(
+            "production mode refuses the example values: " + ", ".join(placeholders)
+            + f" still contain {PLACEHOLDER!r} (see .env.example)"
+        )
+    if len((_raw("SECRET_KEY", env) or "").encode()) < MIN_SECRET_BYTES:
+        raise SettingsError(
+            f"production mode needs {PREFIX}SECRET_KEY of at least {MIN_SECRET_BYTES} bytes "
+            "(a random string: `python -c 'import secrets; print(secrets.token_hex(32))'`)"
+        )
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Read settings from ``env`` (default ``os.environ``); raise SettingsError on a bad one."""
     env = dict(os.environ if env is None else env)
@@ -182,6 +204,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             raise SettingsError(
                 "production mode needs " + ", ".join(missing) + " to be set (see README)"
             )
+        _refuse_unsafe_production(env)
     embedded = broker_url is None
     soft = _int("TASK_SOFT_TIME_LIMIT", Settings.task_soft_time_limit, env)
     hard = _int("TASK_HARD_TIME_LIMIT", soft + 300, env)

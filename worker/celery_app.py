@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 
@@ -76,8 +77,24 @@ def _reap_from_the_beat(**_kwargs) -> None:
     start_reaper_thread()
 
 
+def refuse_open_flower(settings: Settings, argv: list[str], env: dict[str, str]) -> None:
+    """Production Flower (``celery -A worker.celery_app flower``) must ask for a login."""
+    if not settings.is_production or "flower" not in argv:
+        return
+    if env.get("FLOWER_BASIC_AUTH") or env.get("FLOWER_AUTH") or any(
+        arg.startswith(("--basic-auth", "--basic_auth", "--auth")) for arg in argv
+    ):
+        return
+    raise SettingsError(
+        "production mode refuses Flower without a login: start it with "
+        "--basic-auth=USER:PASSWORD (INSIDERS_FLOWER_USER and INSIDERS_FLOWER_PASSWORD in .env)"
+    )
+
+
 try:
-    app = create_app()
+    _settings = load_settings()
+    app = create_app(_settings)
+    refuse_open_flower(_settings, sys.argv, dict(os.environ))
 except SettingsError as exc:
     # `celery -A worker.celery_app ...` (the compose healthcheck, Flower) would show a traceback
     print(f"error: {exc}", file=sys.stderr)

@@ -90,3 +90,13 @@ def test_each_service_connects_with_its_own_role(compose):
     for name in ("INSIDERS_DB_WORKER_ROLE", "INSIDERS_DB_DASHBOARD_ROLE",
                  "INSIDERS_WORKER_DB_PASSWORD", "INSIDERS_DASHBOARD_DB_PASSWORD"):
         assert name in script and f"{name}=" in example
+
+
+def test_flower_requires_a_login(compose):
+    command = compose["services"]["flower"]["command"]
+    auth = [arg for arg in command if arg.startswith("--basic-auth=")]
+    assert auth == ["--basic-auth=${INSIDERS_FLOWER_USER:?set INSIDERS_FLOWER_USER in .env}:"
+                    "${INSIDERS_FLOWER_PASSWORD:?set INSIDERS_FLOWER_PASSWORD in .env}"]
+    example = (ROOT / ".env.example").read_text()
+    assert "INSIDERS_FLOWER_USER=" in example and "INSIDERS_FLOWER_PASSWORD=" in example
+    assert "FLOWER_BASIC_AUTH" not in example

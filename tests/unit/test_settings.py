@@ -127,3 +127,61 @@ def test_delivered_messages_are_pruned_from_the_embedded_broker(tmp_path):
                        " WHERE id = 1")
     assert prune_delivered_messages(settings, older_than_hours=0) == 1
     assert broker.execute("SELECT count(*) FROM kombu_message").fetchone() == (1,)
+
+
+SAFE_PRODUCTION = {
+    "INSIDERS_ENV": "production",
+    "INSIDERS_DATABASE_URL": "postgresql://insiders:a-real-password@db:5432/insiders",
+    "INSIDERS_BROKER_URL": "redis://redis:6379/0",
+    "INSIDERS_SECRET_KEY": "0123456789abcdef0123456789abcdef",
+}
+
+
+def test_safe_production_settings_load():
+    assert load_settings(SAFE_PRODUCTION).is_production
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [({"INSIDERS_DEBUG": "true"}, "INSIDERS_DEBUG"),
+     ({"INSIDERS_SECRET_KEY": "change-me-to-a-long-random-string"}, "INSIDERS_SECRET_KEY"),
+     ({"INSIDERS_ADMIN_PASSWORD": "change-me"}, "INSIDERS_ADMIN_PASSWORD"),
+     ({"INSIDERS_DATABASE_URL": "postgresql://insiders:change-me@db/insiders"},
+      "INSIDERS_DATABASE_URL"),
+     ({"INSIDERS_FLOWER_PASSWORD": "Change-Me"}, "INSIDERS_FLOWER_PASSWORD"),
+     ({"INSIDERS_SECRET_KEY": "x" * 31}, "at least 32 bytes")],
+    ids=["debug", "secret-placeholder", "admin-placeholder", "url-placeholder",
+         "flower-placeholder", "short-secret"],
+)
+def test_production_refuses_unsafe_settings(override, named):
+    with pytest.raises(SettingsError, match=named):
+        load_settings({**SAFE_PRODUCTION, **override})
+
+
+def test_production_error_never_echoes_a_secret():
+    with pytest.raises(SettingsError) as raised:
+        load_settings({**SAFE_PRODUCTION, "INSIDERS_SECRET_KEY": "change-me-but-secret-ish"})
+    assert "secret-ish" not in str(raised.value)
+
+
+def test_development_allows_debug_and_placeholders():
+    settings = load_settings({"INSIDERS_DEBUG": "true", "INSIDERS_ADMIN_PASSWORD": "change-me"})
+    assert settings.debug and not settings.is_production
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "refused"),
+    [(["celery", "flower"], {}, True),
+     (["celery", "flower", "--basic-auth=admin:pw"], {}, False),
+     (["celery", "flower"], {"FLOWER_BASIC_AUTH": "admin:pw"}, False),
+     (["celery", "worker"], {}, False)],
+)
+def test_production_flower_needs_a_login(argv, env, refused):
+    from worker.celery_app import refuse_open_flower
+
+    settings = load_settings(SAFE_PRODUCTION)
+    if refused:
+        with pytest.raises(SettingsError, match="Flower without a login"):
+            refuse_open_flower(settings, argv, env)
+    else:
+        refuse_open_flower(settings, argv, env)
