@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "select": "cli.files:select_command",
     "db": "cli.database:db",
     "ingest": "cli.ingest:ingest",
+    "batches": "cli.batches:batches",
     "run": "cli.runs:run",
     "backfill": "cli.runs:backfill",
     "runs": "cli.runs:runs_command",

@@ -1,4 +1,11 @@
-"""Transaction batches: append a validated file once (by content hash), load everything back.
+"""Transaction batches: append a validated file's new invoices, load everything back.
+
+A file's content (sha256) is loaded once; inside a new file, the rows of an invoice some batch
+already holds are counted as "already loaded" and not stored again, whatever file brought the
+invoice first, so an export that overlaps yesterday's adds only what is new. Rows repeated inside
+one invoice of one file are kept, as the original analysis keeps them. The check and the insert
+run under one lock (a PostgreSQL advisory lock; SQLite's write lock, taken by the batch's insert),
+so two loads of overlapping files at once cannot both store an invoice.
 
 Bulk writes use PostgreSQL ``COPY ... FROM STDIN`` (psycopg 3, CSV written by Arrow, see
 ``store.bulk``) and a plain ``executemany`` on SQLite; reads use ``COPY ... TO STDOUT``.
@@ -14,16 +21,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from pipeline.columns import CANONICAL_COLUMNS
-from pipeline.ingest import read_transactions
+from pipeline.ingest import DEFAULT_LIMITS, read_transactions
+from pipeline.row_rules import TEXT_COLUMNS, RowLimits
 from store.bulk import copy_in, copy_out
 from store.runs import utcnow
 from store.schema import Transaction, TransactionBatch
 
 STORED_COLUMNS = ("line_no", *CANONICAL_COLUMNS)
+INTEGER_MAX = 2**31 - 1  # PostgreSQL integer, the type of transactions.quantity
+_INGEST_LOCK = 0x1A5_1DE5  # advisory lock key: one ingest at a time decides what is new
 LOADED_TYPES = {
     "batch_id": pa.int64(),
     "line_no": pa.int64(),
@@ -50,6 +60,7 @@ class BatchOutcome:
     n_rejected: int
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
     loaded_at: datetime | None = None
+    n_already_loaded: int = 0
 
 
 def content_sha256(path: str | Path) -> str:
@@ -77,6 +88,7 @@ def _outcome(row, created: bool) -> BatchOutcome:
         n_rejected=row.n_rejected,
         rejected_by_reason=dict(row.rejected_by_reason or {}),
         loaded_at=row.loaded_at,
+        n_already_loaded=row.n_already_loaded,
     )
 
 
@@ -87,11 +99,14 @@ def ingest_file(
     profile: str,
     column_map: dict[str, str] | None = None,
     encoding: str | None = None,
+    max_unit_price: float | None = DEFAULT_LIMITS.max_unit_price,
+    max_quantity: float | None = DEFAULT_LIMITS.max_quantity,
 ) -> BatchOutcome:
-    """Validate ``path`` with the pipeline's ingest and append it as one batch.
+    """Validate ``path`` with the pipeline's ingest and append its new invoices as one batch.
 
     Raises IngestError (nothing written) when the file cannot be read as transactions.
     The same content a second time returns the existing batch with ``created=False``.
+    Values the columns cannot hold, and quantities or prices above the maxima, reject their row.
     """
     path = Path(path)
     sha256 = content_sha256(path)
@@ -99,11 +114,15 @@ def ingest_file(
         existing = find_batch(connection, sha256)
     if existing is not None:
         return _outcome(existing, created=False)
-    result = read_transactions(path, column_map=column_map, encoding=encoding)
+    limits = stored_limits(max_unit_price=max_unit_price, max_quantity=max_quantity)
+    result = read_transactions(path, column_map=column_map, encoding=encoding, limits=limits)
     try:
         with engine.begin() as connection:
+            _lock_invoices(connection)
             batch_id = _insert_batch(connection, path.name, sha256, profile, result)
-            write_transactions(connection, batch_id, result.transactions)
+            fresh = _without_stored_invoices(connection, result.transactions)
+            _record_counts(connection, batch_id, result, fresh)
+            write_transactions(connection, batch_id, fresh)
     except IntegrityError:
         # another process loaded the same content between our check and our insert
         with engine.connect() as connection:
@@ -115,24 +134,70 @@ def ingest_file(
         return _outcome(find_batch(connection, sha256), created=True)
 
 
+def stored_limits(
+    *, max_unit_price: float | None, max_quantity: float | None
+) -> RowLimits:
+    """Ingest's row limits: the given maxima, and what the transactions table's columns hold."""
+    columns = Transaction.__table__.c
+    lengths = tuple((name, columns[name].type.length) for name in TEXT_COLUMNS)
+    quantity = INTEGER_MAX if max_quantity is None else min(max_quantity, INTEGER_MAX)
+    return RowLimits(max_quantity=quantity, max_unit_price=max_unit_price, max_length=lengths)
+
+
+def _lock_invoices(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(select(func.pg_advisory_xact_lock(_INGEST_LOCK)))
+
+
 def _insert_batch(connection: Connection, filename: str, sha256: str, profile: str, result) -> int:
-    dates = result.transactions["invoice_date"]
     row = {
         "filename": filename[:500],
         "content_sha256": sha256,
         "profile": profile,
         "loaded_at": utcnow(),
         "n_rows": int(result.n_rows),
-        "n_accepted": int(result.n_accepted),
+        "n_accepted": 0,
         "n_rejected": int(result.n_rejected),
         "rejected_by_reason": {str(k): int(v) for k, v in result.rejected_by_reason.items()},
-        "min_invoice_date": dates.min().to_pydatetime() if len(dates) else None,
-        "max_invoice_date": dates.max().to_pydatetime() if len(dates) else None,
     }
     inserted = connection.execute(
         insert(TransactionBatch.__table__).values(**row).returning(TransactionBatch.id)
     )
     return int(inserted.scalar_one())
+
+
+def _without_stored_invoices(connection: Connection, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` without the rows of invoices that an earlier batch holds."""
+    if frame.empty:
+        return frame
+    numbers = pd.unique(frame["invoice_no"].to_numpy(dtype=object))
+    stored = stored_invoices(connection, list(numbers))
+    if not stored:
+        return frame
+    return frame.loc[~frame["invoice_no"].isin(stored)]
+
+
+def stored_invoices(connection: Connection, numbers: list[str]) -> set[str]:
+    """The invoice numbers among ``numbers`` that the store holds."""
+    column = Transaction.invoice_no
+    found: set[str] = set()
+    step = 20_000 if connection.dialect.name == "postgresql" else 500
+    for start in range(0, len(numbers), step):
+        query = select(column).distinct().where(column.in_(numbers[start : start + step]))
+        found.update(connection.execute(query).scalars())
+    return found
+
+
+def _record_counts(connection: Connection, batch_id: int, result, fresh: pd.DataFrame) -> None:
+    dates = fresh["invoice_date"]
+    values = {
+        "n_accepted": len(fresh),
+        "n_already_loaded": int(result.n_accepted) - len(fresh),
+        "min_invoice_date": dates.min().to_pydatetime() if len(dates) else None,
+        "max_invoice_date": dates.max().to_pydatetime() if len(dates) else None,
+    }
+    table = TransactionBatch.__table__
+    connection.execute(update(table).where(table.c.id == batch_id).values(**values))
 
 
 def write_transactions(connection: Connection, batch_id: int, frame: pd.DataFrame) -> int:
