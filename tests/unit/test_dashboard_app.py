@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
 import migrations
 from dashboard.app import create_app
 from settings import SettingsError, load_settings
 from store.db import make_engine, session_scope
-from store.schema import AuditEntry, Run
+from store.schema import AuditEntry, Cluster, CustomerLabel, Run
 from store.users import save_user
 from tests.dashboard_seed import ORIGIN, call, login, page, seed
 
@@ -246,3 +246,69 @@ def test_password_guessing_is_rate_limited(app_engine):
 def test_grids_export_csv(admin, grid, button):
     response = call(admin, [(grid, "exportDataAsCsv")], [(button, "n_clicks", 1)])
     assert response.get_json()["response"][grid]["exportDataAsCsv"] is True
+
+
+def _copy_run(engine, source: int, target: int) -> None:
+    """Give ``target`` the labels, clusters, report and as-of of ``source``, then succeed it."""
+    with engine.begin() as conn:
+        for table in (CustomerLabel.__table__, Cluster.__table__):
+            rows = [dict(row._mapping) for row in conn.execute(
+                select(table).where(table.c.run_id == source))]
+            for row in rows:
+                row.pop("id", None)
+                row["run_id"] = target
+            conn.execute(insert(table), rows)
+        run = conn.execute(select(Run.as_of, Run.report, Run.n_customers)
+                           .where(Run.id == source)).one()
+        conn.execute(update(Run).where(Run.id == target).values(
+            status="succeeded", active_slot=None, as_of=run.as_of, report=run.report,
+            n_customers=run.n_customers))
+
+
+def _download(client, kind: str, run_id) -> dict:
+    return call(client, [(f"re-{kind}", "data")], [(f"re-{kind}-button", "n_clicks", 1)],
+                [("re-run", "data", run_id)]).get_json()["response"][f"re-{kind}"]["data"]
+
+
+def test_a_run_not_yet_succeeded_is_refused_and_never_cached(viewer, app_engine):
+    engine = app_engine[1]
+    with engine.begin() as conn:
+        conn.execute(insert(Run).values(
+            id=5, status="running", active_slot=True, trigger="manual",
+            queued_at=datetime.now(UTC), parameters={}, metrics={}, report={}))
+    for kind in ("csv", "markdown"):
+        assert "not available" in _download(viewer, kind, 5)["content"]
+    scatter = call(viewer, [("ov-scatter", "figure")], [("ov-run", "data", 5)])
+    assert "not available" in _text(scatter)
+    _copy_run(engine, 3, 5)
+    header, *rows = _download(viewer, "csv", 5)["content"].strip().splitlines()
+    assert header.startswith("customer_id") and rows
+    assert "as of 2011-" in _download(viewer, "markdown", 5)["content"]
+    assert "scattergl" in _text(call(viewer, [("ov-scatter", "figure")], [("ov-run", "data", 5)]))
+
+
+@pytest.mark.parametrize("run_id", ["3 OR 1=1", "x", 3.5, None, [3], {"id": 3}])
+def test_a_run_id_that_is_not_an_integer_gets_a_message(viewer, run_id):
+    assert "not available" in _download(viewer, "csv", run_id)["content"]
+    changes = call(viewer, [("ch-entered", "children"), ("ch-exited", "children"),
+                            ("ch-counts", "children"), ("ch-grid", "rowData"),
+                            ("ch-sankey", "figure")],
+                   [("ch-from", "value", run_id), ("ch-to", "value", 3),
+                    ("ch-kind", "value", "all")])
+    assert changes.status_code == 200 and "not available" in _text(changes)
+
+
+def test_every_callback_refuses_a_request_without_a_session(admin, app_engine):
+    callbacks = admin.get("/_dash-dependencies").get_json()
+    assert len(callbacks) >= 10
+    anonymous = app_engine[0].server.test_client()
+    for callback in callbacks:
+        outputs = callback["output"].strip(".").split("...")
+        body = {"output": callback["output"],
+                "outputs": [{"id": o.rsplit(".", 1)[0], "property": o.rsplit(".", 1)[1]}
+                            for o in outputs],
+                "inputs": [{**i, "value": 1} for i in callback["inputs"]],
+                "state": [{**s, "value": 1} for s in callback["state"]],
+                "changedPropIds": []}
+        response = anonymous.post("/_dash-update-component", json=body, headers=ORIGIN)
+        assert response.status_code == 401, callback["output"]
