@@ -16,10 +16,11 @@ from waitress import serve as waitress_serve
 from dashboard import auth, ids, warmup
 from dashboard.config import ENGINE_KEY, SETTINGS_KEY, WARM_KEY
 from dashboard.login import blueprint as login_blueprint
-from settings import Settings, load_settings
+from settings import DEVELOPMENT_SECRET, Settings, load_settings
 from store.db import get_engine
 
 HERE = Path(__file__).parent
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def create_app(
@@ -111,6 +112,9 @@ def shell() -> html.Div:
 def serve(host: str, port: int) -> None:
     """Serve the dashboard (waitress; the Flask debugger only with INSIDERS_DEBUG=true)."""
     settings = load_settings()
+    if host not in LOOPBACK and settings.secret_key in ("", DEVELOPMENT_SECRET):
+        raise SystemExit(f"refusing to serve on {host} with the development secret key: "
+                         "set INSIDERS_SECRET_KEY (or bind 127.0.0.1)")
     app = create_app(settings, warm=True)
     if settings.debug:
         app.run(host=host, port=port, debug=True, use_reloader=False)

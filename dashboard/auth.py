@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import flask
 import limits
+from flask.sessions import SecureCookieSessionInterface
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, UserMixin, current_user
@@ -25,6 +26,27 @@ PUBLIC_PATHS = ("/login", "/healthz")
 PUBLIC_PREFIXES = ("/assets/",)
 RUN_ACTION = "run_requested"
 LOGIN_RATE = "10 per minute"
+# Dash renders with an inline bootstrap script and Plotly compiles functions at run time
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; "
+    "connect-src 'self'; worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'self'; "
+    "form-action 'self'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+class SchemeSession(SecureCookieSessionInterface):
+    """The session cookie is Secure when the request came over https, so that signing in
+    over plain http (a laptop, a test) still works and https never sends it in clear."""
+
+    def get_cookie_secure(self, app: flask.Flask) -> bool:
+        return flask.request.is_secure
 
 
 class SessionUser(UserMixin):
@@ -50,7 +72,6 @@ def init_auth(server: flask.Flask, engine: Engine, settings: Settings) -> None:
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings.is_production,
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
@@ -66,7 +87,15 @@ def init_auth(server: flask.Flask, engine: Engine, settings: Settings) -> None:
             account = get_account(session, int(user_id))
         return SessionUser(account) if account else None
 
+    server.session_interface = SchemeSession()
     server.before_request(_guard)
+    server.after_request(_secure_headers)
+
+
+def _secure_headers(response: flask.Response) -> flask.Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
 
 
 def limit_logins(server: flask.Flask, blueprint: flask.Blueprint) -> None:

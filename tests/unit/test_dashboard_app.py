@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, insert, select, update
 
 import migrations
-from dashboard.app import create_app
+from dashboard.app import create_app, serve
 from settings import SettingsError, load_settings
 from store.db import make_engine, session_scope
 from store.schema import AuditEntry, Cluster, CustomerLabel, Run
@@ -312,3 +312,31 @@ def test_every_callback_refuses_a_request_without_a_session(admin, app_engine):
                 "changedPropIds": []}
         response = anonymous.post("/_dash-update-component", json=body, headers=ORIGIN)
         assert response.status_code == 401, callback["output"]
+
+
+def test_every_response_carries_the_security_headers(admin):
+    for response in (admin.get("/login"), page(admin, "/"), admin.get("/_dash-layout")):
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "same-origin"
+        assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+
+
+def test_the_session_cookie_is_secure_only_over_https(app_engine):
+    server = app_engine[0].server
+    plain = login(server.test_client(), ADMIN, PASSWORD).headers["Set-Cookie"]
+    assert "Secure" not in plain
+    secure_client = server.test_client()
+    form = secure_client.get("/login", base_url="https://localhost").get_data(as_text=True)
+    token = form.split('name="csrf_token" type="hidden" value="', 1)[1].split('"', 1)[0]
+    response = secure_client.post("/login", base_url="https://localhost",
+                                  headers={"Origin": "https://localhost"},
+                                  data={"csrf_token": token, "username": ADMIN,
+                                        "password": PASSWORD})
+    assert response.status_code == 302 and "Secure" in response.headers["Set-Cookie"]
+
+
+def test_the_development_secret_only_serves_on_loopback(monkeypatch):
+    monkeypatch.delenv("INSIDERS_SECRET_KEY", raising=False)
+    with pytest.raises(SystemExit, match="INSIDERS_SECRET_KEY"):
+        serve("0.0.0.0", 8050)
