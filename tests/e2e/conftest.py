@@ -22,7 +22,7 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import Engine, create_engine, text
 
-from tests.conftest import unavailable
+from tests.conftest import reach, unavailable
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
@@ -55,11 +55,7 @@ def e2e_engine() -> Iterator[Engine]:
     import migrations
 
     engine = create_engine(E2E_DATABASE_URL)
-    try:
-        with engine.connect():
-            pass
-    except Exception as exc:
-        unavailable(f"PostgreSQL not reachable at {E2E_DATABASE_URL}: {exc.__class__.__name__}")
+    reach(lambda: engine.connect().close(), f"PostgreSQL at {E2E_DATABASE_URL}")
     migrations.upgrade(E2E_DATABASE_URL)
     yield engine
     truncate(engine)

@@ -11,7 +11,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from sqlalchemy import text
 
-from tests.conftest import unavailable
+from tests.conftest import reach
 from tests.e2e.conftest import (
     ADMIN,
     PASSWORD,
@@ -51,10 +51,7 @@ def worker(e2e_env, tmp_path):
     import redis
 
     client = redis.Redis.from_url(e2e_env["INSIDERS_BROKER_URL"])
-    try:
-        client.ping()
-    except Exception as exc:
-        unavailable(f"Redis not reachable: {exc.__class__.__name__}")
+    reach(client.ping, f"Redis at {e2e_env['INSIDERS_BROKER_URL']}")
     client.flushdb()
     log = tmp_path / "worker.log"
     command = [sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker",

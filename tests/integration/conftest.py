@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from tests.conftest import unavailable
+from tests.conftest import reach
 
 REPO = Path(__file__).resolve().parents[2]
 TABLES = (
@@ -37,11 +37,7 @@ def pg_engine(pg_url: str) -> Iterator[Engine]:
     import migrations
 
     engine = create_engine(pg_url)
-    try:
-        with engine.connect():
-            pass
-    except Exception as exc:
-        unavailable(f"PostgreSQL not reachable at {pg_url}: {exc.__class__.__name__}")
+    reach(lambda: engine.connect().close(), f"PostgreSQL at {pg_url}")
     migrations.upgrade(pg_url)
     yield engine
     _truncate(engine)
@@ -66,10 +62,7 @@ def redis_client(redis_url: str):
     import redis
 
     client = redis.Redis.from_url(redis_url)
-    try:
-        client.ping()
-    except Exception as exc:
-        unavailable(f"Redis not reachable at {redis_url}: {exc.__class__.__name__}")
+    reach(client.ping, f"Redis at {redis_url}")
     client.flushdb()
     yield client
     client.flushdb()
