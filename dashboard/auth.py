@@ -16,10 +16,11 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, UserMixin, current_user
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select, text
 
 from settings import Settings
 from store.db import session_scope
+from store.schema import User
 from store.users import Account, count_actions, get_account, record, save_user
 
 PUBLIC_PATHS = ("/login", "/healthz")
@@ -135,15 +136,24 @@ def username() -> str:
     return getattr(current_user, "username", "anonymous")
 
 
-def run_allowed(engine: Engine, rate: str, user: str) -> bool:
-    """True unless ``user`` already asked for ``rate`` (e.g. '5 per minute') runs in the window.
+def claim_run_request(engine: Engine, rate: str, user: str, details: dict) -> bool:
+    """Record a run request by ``user`` unless it already made ``rate`` (e.g. '5 per minute')
+    of them in the window; True if recorded.
 
-    Counted from the audit log, so the limit holds across processes and restarts.
+    Counted from the audit log (so the limit holds across processes and restarts) while the
+    user's row is locked (SELECT ... FOR UPDATE; SQLite writes one transaction at a time), so
+    concurrent requests are counted one after the other and never all see room.
     """
     item = limits.parse(rate)
     with session_scope(engine) as session:
+        if session.bind.dialect.name == "sqlite":
+            session.execute(text("BEGIN IMMEDIATE"))  # take the write lock before counting
+        session.execute(select(User.id).where(User.username == user).with_for_update())
         used = count_actions(session, RUN_ACTION, timedelta(seconds=item.get_expiry()), user)
-    return used < item.amount
+        if used >= item.amount:
+            return False
+        record(session, user, RUN_ACTION, details)
+    return True
 
 
 def audit(engine: Engine, action: str, details: dict | None = None) -> None:

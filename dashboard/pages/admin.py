@@ -170,7 +170,7 @@ def run_now(_clicks, refit: bool):
         auth.audit(engine, "run_refused", {"reason": "not an admin"})
         return dbc.Alert("Only an admin can start a run.", color="danger", className="py-2")
     user = auth.username()
-    if not auth.run_allowed(engine, settings.run_rate_limit, user):
+    if not auth.claim_run_request(engine, settings.run_rate_limit, user, {"refit": bool(refit)}):
         auth.audit(engine, "run_refused", {"reason": "rate limit"})
         return dbc.Alert(f"Too many requests: at most {settings.run_rate_limit}.",
                          color="warning", className="py-2")
@@ -178,10 +178,9 @@ def run_now(_clicks, refit: bool):
         run, created = request_run(engine, trigger="manual", requested_by=user,
                                    refit=bool(refit))
     except Exception as exc:  # the broker may be down: tell the admin, keep the page alive
-        auth.audit(engine, auth.RUN_ACTION, {"error": str(exc)[:300]})
+        auth.audit(engine, "run_not_started", {"error": str(exc)[:300]})
         return dbc.Alert(f"Could not start a run: {exc}", color="danger", className="py-2")
-    auth.audit(engine, auth.RUN_ACTION, {"run_id": run.id, "created": created,
-                                         "refit": bool(refit)})
+    auth.audit(engine, "run_queued" if created else "run_already_active", {"run_id": run.id})
     if created:
         return dbc.Alert(f"Run #{run.id} queued.", color="success", className="py-2")
     return dbc.Alert(f"Run #{run.id} is already {run.status}; showing its progress.",

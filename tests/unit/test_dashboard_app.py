@@ -3,6 +3,7 @@ each page and callback, roles, the run refusal paths and the audit log."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
@@ -10,6 +11,7 @@ from sqlalchemy import func, insert, select, update
 
 import migrations
 from dashboard.app import create_app, serve
+from dashboard.auth import claim_run_request
 from settings import SettingsError, load_settings
 from store.db import make_engine, session_scope
 from store.schema import AuditEntry, Cluster, CustomerLabel, Run
@@ -340,3 +342,11 @@ def test_the_development_secret_only_serves_on_loopback(monkeypatch):
     monkeypatch.delenv("INSIDERS_SECRET_KEY", raising=False)
     with pytest.raises(SystemExit, match="INSIDERS_SECRET_KEY"):
         serve("0.0.0.0", 8050)
+
+
+def test_the_run_rate_limit_holds_under_concurrent_requests(app_engine):
+    engine = app_engine[1]
+    with ThreadPoolExecutor(20) as pool:
+        granted = list(pool.map(lambda _: claim_run_request(engine, "5 per minute", ADMIN, {}),
+                                range(20)))
+    assert sum(granted) == 5
