@@ -59,15 +59,6 @@ import yaml
 from pipeline.columns import CANONICAL_COLUMNS
 from pipeline.errors import PipelineInputError, ProfileError
 
-DROP_REASONS: tuple[str, ...] = (
-    "missing_customer_id",
-    "negative_price",
-    "unit_price_below_min",
-    "excluded_stock_code",
-    "excluded_country",
-    "excluded_customer",
-)
-
 
 @dataclass(frozen=True)
 class CleaningProfile:

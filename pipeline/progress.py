@@ -54,18 +54,18 @@ class StageProgress:
         return {name: round(value, 3) for name, value in self.seconds.items()}
 
     def _show(self, name: str) -> None:
-        from rich.console import Console
-        from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+        # rich is imported only when a bar is shown (a terminal), not by the worker or tests
+        from rich import console, progress
 
         with self._lock:
             if self._active != name:  # the stage ended while the timer fired
                 return
-            self._display = Progress(
-                SpinnerColumn(),
-                TextColumn("{task.description}"),
-                BarColumn(),
-                TimeElapsedColumn(),
-                console=Console(file=self.stream),
+            self._display = progress.Progress(
+                progress.SpinnerColumn(),
+                progress.TextColumn("{task.description}"),
+                progress.BarColumn(),
+                progress.TimeElapsedColumn(),
+                console=console.Console(file=self.stream),
                 transient=True,
             )
             self._task = self._display.add_task(name, total=1.0)

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from pipeline.columns import FEATURE_COLUMNS
+from pipeline.columns import FEATURE_COLUMNS, INTEGER_RULE_FEATURES
 from pipeline.conditions import LOWER_IS_BETTER, meets_entry, meets_exit
 from pipeline.errors import PipelineInputError
 from pipeline.plain import plain_value
@@ -310,7 +310,12 @@ def _cluster_table(report: Report) -> list[str]:
 
 
 def _conditions(conditions: dict) -> list[str]:
-    return [f"- {name} {rule['op']} {rule['value']:,.2f}" for name, rule in conditions.items()]
+    return [f"- {name} {rule['op']} {_level(name, rule['value'])}"
+            for name, rule in conditions.items()]
+
+
+def _level(name: str, value: float) -> str:
+    return f"{value:,.0f}" if name in INTEGER_RULE_FEATURES else f"{value:,.2f}"
 
 
 def _out_of_time_lines(result: dict | None) -> list[str]:
