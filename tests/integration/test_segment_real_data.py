@@ -33,7 +33,11 @@ def test_summary_is_sane(segmented) -> None:
     assert summary["silhouette"] > 0
 
 
-def test_insiders_are_the_cluster_with_the_highest_mean_revenue(segmented) -> None:
+def test_insiders_are_members_mostly_of_the_richest_cluster(segmented) -> None:
+    """The Insiders meet the entry levels read off the richest cluster: most of them are in
+    it, and they are a few percent of customers, not the whole cluster."""
     _, labels = segmented
     richest = labels.groupby("cluster")["gross_revenue"].mean().idxmax()
-    assert set(labels.loc[labels["is_insiders"], "cluster"]) == {richest}
+    insiders = labels[labels["is_insiders"]]
+    assert insiders["cluster"].value_counts().idxmax() == richest
+    assert 0.05 <= len(insiders) / len(labels) <= 0.15
