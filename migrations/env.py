@@ -8,6 +8,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
+from settings import load_settings
+
 config = context.config
 
 
@@ -15,8 +17,6 @@ def _url() -> str:
     url = config.get_main_option("sqlalchemy.url")
     if url:
         return url
-    from settings import load_settings
-
     return load_settings().database_url
 
 

@@ -15,7 +15,10 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
+
+from sqlalchemy import create_engine, inspect, text
 
 from settings import Settings
 
@@ -96,10 +99,6 @@ def prune_delivered_messages(settings: Settings, older_than_hours: int = 24) -> 
     kombu's SQLAlchemy transport only hides a message once delivered and never deletes it;
     the reaper calls this so the file does not grow with every beat tick.
     """
-    from datetime import datetime, timedelta
-
-    from sqlalchemy import create_engine, inspect, text
-
     if not settings.broker_url.startswith("sqla+"):
         return 0
     engine = create_engine(settings.broker_url.removeprefix("sqla+"))

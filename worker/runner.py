@@ -19,6 +19,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from pipeline.clean import load_profile
+from pipeline.errors import InsidersError, PipelineInputError
+from pipeline.run import run_segmentation
 from settings import Settings
 from store import results, runs
 from store import transactions as store_transactions
@@ -126,8 +129,6 @@ def load_inputs(engine: Engine, run_id: int, settings: Settings) -> RunInputs:
         profile = store_transactions.latest_profile(connection) or settings.profile
         state = results.latest_model_state(connection, settings.model_artifact_key())
     if last is None:
-        from pipeline.errors import PipelineInputError
-
         raise PipelineInputError("no transactions stored yet: run `insiders ingest FILE` first")
     with session_scope(engine) as session:
         run = runs.get_run(session, run_id)
@@ -151,8 +152,6 @@ def load_inputs(engine: Engine, run_id: int, settings: Settings) -> RunInputs:
 
 
 def _default_segment() -> Segment:
-    from pipeline.run import run_segmentation
-
     return run_segmentation
 
 
@@ -192,8 +191,6 @@ def _work(run_id: int, *, engine: Engine, settings: Settings, segment: Segment |
     progress = ProgressWriter(engine, run_id)
     progress.write("loading", 1.0)
     inputs = load_inputs(engine, run_id, settings)
-    from pipeline.clean import load_profile
-
     parameters = {
         "profile": inputs.profile,
         "n_clusters": settings.n_clusters,
@@ -231,8 +228,6 @@ def _work(run_id: int, *, engine: Engine, settings: Settings, segment: Segment |
 
 def describe_error(exc: BaseException) -> str:
     """The reason stored on a failed run: the exception's type and message."""
-    from pipeline.errors import InsidersError
-
     message = str(exc).strip() or "(no message)"
     if isinstance(exc, InsidersError):
         return message
