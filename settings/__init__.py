@@ -52,6 +52,16 @@ def _int(name: str, default: int, env: dict[str, str]) -> int:
         raise SettingsError(f"{PREFIX}{name} must be an integer, got {value!r}") from None
 
 
+def _float(name: str, default: float, env: dict[str, str]) -> float:
+    value = _raw(name, env)
+    if value is None:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise SettingsError(f"{PREFIX}{name} must be a number, got {value!r}") from None
+
+
 def _bool(name: str, default: bool, env: dict[str, str]) -> bool:
     value = _raw(name, env)
     if value is None:
@@ -90,6 +100,11 @@ def _database_url(value: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
+def _optional_path(name: str, env: dict[str, str]) -> Path | None:
+    value = _raw(name, env)
+    return None if value is None else Path(value).expanduser()
+
+
 @dataclass(frozen=True)
 class Settings:
     env: str = "development"
@@ -123,6 +138,14 @@ class Settings:
     db_worker_role: str = ""
     db_dashboard_role: str = ""
     artifact_key: str = ""
+    inbox_dir: Path | None = None
+    # webhooks: links in payloads start with public_url; a failed delivery is retried after
+    # backoff, 2x backoff, 4x ... until webhook_max_age_hours after the event
+    public_url: str = "http://127.0.0.1:8050"
+    webhook_inline_limit: int = 1000
+    webhook_backoff_seconds: float = 30.0
+    webhook_max_age_hours: int = 24
+    webhook_timeout_seconds: int = 10
 
     @property
     def is_production(self) -> bool:
@@ -249,4 +272,14 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         db_worker_role=_str("DB_WORKER_ROLE", "", env) or "",
         db_dashboard_role=_str("DB_DASHBOARD_ROLE", "", env) or "",
         artifact_key=_str("ARTIFACT_KEY", "", env) or "",
+        inbox_dir=_optional_path("INBOX_DIR", env),
+        public_url=(_str("PUBLIC_URL", defaults.public_url, env) or "").rstrip("/"),
+        webhook_inline_limit=_int("WEBHOOK_INLINE_LIMIT", defaults.webhook_inline_limit, env),
+        webhook_backoff_seconds=_float(
+            "WEBHOOK_BACKOFF_SECONDS", defaults.webhook_backoff_seconds, env
+        ),
+        webhook_max_age_hours=_int("WEBHOOK_MAX_AGE_HOURS", defaults.webhook_max_age_hours, env),
+        webhook_timeout_seconds=_int(
+            "WEBHOOK_TIMEOUT_SECONDS", defaults.webhook_timeout_seconds, env
+        ),
     )

@@ -26,6 +26,9 @@ QUEUE = "insiders"
 RUN_TASK = "insiders.run_segmentation"
 SCHEDULED_RUN_TASK = "insiders.scheduled_run"
 REAPER_TASK = "insiders.reap_stale_runs"
+WEBHOOK_TASK = "insiders.deliver_webhook"
+WEBHOOK_SWEEP_TASK = "insiders.sweep_webhooks"
+INBOX_TASK = "insiders.ingest_inbox"
 
 Enqueue = Callable[[int], object]
 
@@ -60,6 +63,15 @@ def send_run_task(run_id: int, app: Celery | None = None) -> str:
     """Put ``insiders.run_segmentation(run_id)`` on the broker; returns the task id."""
     sender = app or _sender(load_settings().broker_url)
     return sender.send_task(RUN_TASK, args=[run_id], queue=QUEUE).id
+
+
+def send_webhook_task(
+    delivery_id: int, app: Celery | None = None, countdown: float | None = None
+) -> str:
+    """Put ``insiders.deliver_webhook(delivery_id)`` on the broker; returns the task id."""
+    sender = app or _sender(load_settings().broker_url)
+    return sender.send_task(WEBHOOK_TASK, args=[delivery_id], queue=QUEUE,
+                            countdown=countdown).id
 
 
 def request_run(

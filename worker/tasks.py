@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from settings import load_settings
 from store.db import get_engine
-from store.queue import REAPER_TASK, RUN_TASK, SCHEDULED_RUN_TASK, request_run
+from store.queue import INBOX_TASK, REAPER_TASK, RUN_TASK, SCHEDULED_RUN_TASK, request_run
 from worker.celery_app import app
+from worker.inbox import ingest_inbox
 from worker.reaper import reap_once
 from worker.runner import execute_run
 
@@ -32,8 +33,16 @@ def reap_stale() -> list[int]:
     return reap_once(load_settings())
 
 
+@app.task(name=INBOX_TASK)
+def ingest_inbox_files() -> dict:
+    """Ingest the files waiting in INSIDERS_INBOX_DIR; returns what was ingested or refused."""
+    return ingest_inbox(get_engine(), load_settings()).summary()
+
+
 @app.task(name=SCHEDULED_RUN_TASK)
 def scheduled_run() -> int:
-    """The beat's run: queued like any other (or the active run returned); returns its id."""
+    """The beat's run: the inbox is ingested first, then a run is queued like any other (or
+    the active run returned); returns its id."""
+    ingest_inbox(get_engine(), load_settings())
     run, _created = request_run(get_engine(), trigger="schedule", requested_by="schedule")
     return run.id

@@ -76,6 +76,7 @@ def service_env(pg_url: str, redis_url: str, tmp_path_factory) -> dict[str, str]
         "INSIDERS_DATABASE_URL": pg_url,
         "INSIDERS_BROKER_URL": redis_url,
         "INSIDERS_DATA_DIR": str(tmp_path_factory.mktemp("insiders-data")),
+        "INSIDERS_INBOX_DIR": str(tmp_path_factory.mktemp("inbox")),
         "INSIDERS_HEARTBEAT_SECONDS": "1",
         "INSIDERS_STALE_AFTER_SECONDS": "5",
         "INSIDERS_PROFILE": "default",
