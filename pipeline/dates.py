@@ -7,6 +7,8 @@ unless a value such as ``13/1/2010`` proves the file day-first.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -19,6 +21,7 @@ DATE_FORMAT_FAMILIES: tuple[tuple[str, ...], ...] = (
     ("%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S", "%d.%m.%Y", "%d.%m.%y"),
 )
 _DATE_SAMPLE = 2_000
+_SEPARATOR = re.compile(r"(?<=%[a-zA-Z])[^%]")
 
 EARLIEST = pd.Timestamp.min.ceil("s")
 LATEST = pd.Timestamp.max.floor("s")
@@ -68,18 +71,30 @@ def _best_family(uniques: pd.Series) -> tuple[str, ...]:
     if len(uniques) > _DATE_SAMPLE:
         step = len(uniques) / _DATE_SAMPLE
         uniques = uniques.iloc[(np.arange(_DATE_SAMPLE) * step).astype(int)]
-    scores = [int(_parse_with(uniques, fam).notna().sum()) for fam in DATE_FORMAT_FAMILIES]
+    scores = []
+    for family in DATE_FORMAT_FAMILIES:
+        scores.append(int(_parse_with(uniques, family).notna().sum()))
+        if scores[-1] == len(uniques):  # parses every value: a later family could only tie
+            break
     return DATE_FORMAT_FAMILIES[int(np.argmax(scores))]  # argmax: first family wins a tie
 
 
 def _parse_with(text: pd.Series, formats: tuple[str, ...]) -> pd.Series:
     # microseconds, not nanoseconds: years 1 to 9999 parse, the range is checked afterwards
-    result = pd.Series(pd.NaT, index=text.index, dtype="datetime64[us]")
+    values = text.to_numpy(dtype=object)
+    result = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[us]")
+    present = text.notna().to_numpy()
     for fmt in formats:
-        todo = result.isna() & text.notna()
+        todo = present & np.isnat(result)
+        separator = _SEPARATOR.search(fmt)
+        if separator is not None and todo.any():
+            # a value without the format's first separator cannot match; a space in a format
+            # matches any run of whitespace, as in strptime
+            literal = r"\s" if separator.group().isspace() else re.escape(separator.group())
+            todo &= text.str.contains(literal, regex=True, na=False).to_numpy()
         if not todo.any():
-            break
+            continue
         # utc=True: mixed UTC offsets become one naive UTC time; naive text stays as written.
-        parsed = pd.to_datetime(text[todo], format=fmt, errors="coerce", utc=True)
-        result[todo] = parsed.dt.tz_convert(None).astype("datetime64[us]")
-    return result
+        parsed = pd.to_datetime(values[todo], format=fmt, errors="coerce", utc=True)
+        result[todo] = parsed.tz_convert(None).to_numpy().astype("datetime64[us]")
+    return pd.Series(result, index=text.index)

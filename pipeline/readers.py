@@ -109,18 +109,32 @@ def _undecodable(path: Path, enc: str, *, guessing: bool) -> str:
     (the latin-1 ``Ecommerce.csv``); a file mixing UTF-8 characters with bytes that are not is
     UTF-8 with damage, and re-reading all of it as latin-1 would garble every accented letter.
     """
-    text = path.read_bytes().decode(enc, errors="surrogateescape")
-    bad = [m.start() for m in _ESCAPED.finditer(text)]
-    if guessing and bad and _NON_ASCII.search(text) is None:
-        return "latin-1"
-    lines = sorted({text.count("\n", 0, pos) + 1 for pos in bad[:1000]})
-    shown = ", ".join(map(str, lines[:5])) + (", ..." if len(lines) > 5 else "")
-    byte = ord(text[bad[0]]) - 0xDC00 if bad else 0
     hint = (
         "if the file is in another encoding, give it (for example --encoding latin-1)"
         if guessing
         else "wrong encoding? try latin-1 or leave the encoding unset"
     )
+    data = path.read_bytes()
+    try:
+        text = data.decode(enc, errors="surrogateescape")
+    except UnicodeDecodeError as exc:  # codecs other than UTF-8 cannot keep the bad bytes
+        line = data[: exc.start].decode(enc, errors="replace").count("\n") + 1
+        raise IngestError(
+            f"{path}: cannot be decoded as {enc} (byte {exc.start}, line {line}); {hint}"
+        ) from exc
+    bad = [m.start() for m in _ESCAPED.finditer(text)]
+    if guessing and bad and _NON_ASCII.search(text) is None:
+        return "latin-1"
+    lines, line, previous = [], 1, 0
+    for pos in bad:  # ascending: one pass over the text
+        line += text.count("\n", previous, pos)
+        previous = pos
+        if not lines or lines[-1] != line:
+            lines.append(line)
+        if len(lines) > 5:
+            break
+    shown = ", ".join(map(str, lines[:5])) + (", ..." if len(lines) > 5 else "")
+    byte = ord(text[bad[0]]) - 0xDC00 if bad else 0
     raise IngestError(
         f"{path}: cannot be decoded as {enc} (byte 0x{byte:02x} on line(s) {shown}); {hint}"
     )

@@ -1,19 +1,15 @@
 """The row rules of ingest: which parsed rows are rejected, and for what reason.
 
-The rules are a pandera schema over the parsed columns; each check's name is the reason a
-failing row is rejected with, and a row failing several rules is counted once, under the most
-important.
+Each rule is a vectorised test over the parsed columns, named by the reason a failing row is
+rejected with; a row failing several rules is counted once, under the most important.
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 import pyarrow
 import pyarrow.compute as pc
 
@@ -74,70 +70,41 @@ def blank_text(s: pd.Series) -> pd.Series:
     return pd.Series(blank, index=s.index)
 
 
-@functools.lru_cache(maxsize=8)
-def _row_schema(limits: RowLimits) -> pa.DataFrameSchema:
-    """Row rules; each check's name is the reason a failing row is rejected with."""
-
-    def rule(fn: Any, reason: str) -> pa.Check:
-        return pa.Check(fn, name=reason, ignore_na=False)
-
-    def text_present(s: pd.Series) -> pd.Series:
-        return ~blank_text(s)
-
-    def finite(s: pd.Series) -> pd.Series:
-        return pd.Series(np.isfinite(s.to_numpy()), index=s.index)
-
-    def at_most(limit: float | None) -> Any:
-        if limit is None:
-            return lambda s: pd.Series(True, index=s.index)
-        return lambda s: ~(np.abs(s) > limit)  # NaN is another rule's reason
-
-    def not_longer(column: str) -> list[pa.Check]:
+def _failures(parsed: pd.DataFrame, limits: RowLimits) -> dict[str, pd.Series]:
+    """Per reason, the rows failing its rule (a rule about a value skips a missing value)."""
+    quantity, price = parsed["quantity"], parsed["unit_price"]
+    failing = {
+        "empty_invoice_no": blank_text(parsed["invoice_no"]),
+        "unparseable_date": parsed["invoice_date"].isna() & ~parsed["date_out_of_range"],
+        "date_out_of_range": parsed["date_out_of_range"],
+        "non_numeric_quantity": ~_finite(quantity),
+        "non_integer_quantity": quantity.notna() & ~_integral(quantity),
+        "quantity_out_of_range": _above(quantity, limits.max_quantity),
+        "non_numeric_unit_price": ~_finite(price),
+        "unit_price_out_of_range": _above(price, limits.max_unit_price),
+        "empty_stock_code": blank_text(parsed["stock_code"]),
+        "invalid_customer_id": ~(
+            parsed["customer_id_blank"]
+            | (_finite(parsed["customer_id"]) & _integral(parsed["customer_id"]))
+        ),
+        # PostgreSQL text cannot hold the NUL character
+        "nul_character_in_text": _has_nul(parsed),
+    }
+    for column in TEXT_COLUMNS:
         limit = limits.length_of(column)
-        if limit is None:
-            return []
-        return [rule(lambda s: ~(s.str.len() > limit), f"{column}_too_long")]
+        if limit is not None:
+            failing[f"{column}_too_long"] = parsed[column].str.len() > limit
+    return failing
 
-    def text(column: str, *checks: pa.Check) -> pa.Column:
-        return pa.Column(nullable=True, checks=[*checks, *not_longer(column)])
 
-    return pa.DataFrameSchema(
-        {
-            "invoice_no": text("invoice_no", rule(text_present, "empty_invoice_no")),
-            "stock_code": text("stock_code", rule(text_present, "empty_stock_code")),
-            "description": text("description"),
-            "country": text("country"),
-            "date_out_of_range": pa.Column(checks=rule(lambda s: ~s, "date_out_of_range")),
-            "quantity": pa.Column(
-                nullable=True,
-                checks=[
-                    rule(finite, "non_numeric_quantity"),
-                    rule(lambda s: s.isna() | _integral(s), "non_integer_quantity"),
-                    rule(at_most(limits.max_quantity), "quantity_out_of_range"),
-                ],
-            ),
-            "unit_price": pa.Column(
-                nullable=True,
-                checks=[
-                    rule(finite, "non_numeric_unit_price"),
-                    rule(at_most(limits.max_unit_price), "unit_price_out_of_range"),
-                ],
-            ),
-        },
-        checks=[
-            rule(
-                lambda df: df["invoice_date"].notna() | df["date_out_of_range"],
-                "unparseable_date",
-            ),
-            rule(
-                lambda df: df["customer_id_blank"]
-                | (np.isfinite(df["customer_id"]) & _integral(df["customer_id"])),
-                "invalid_customer_id",
-            ),
-            # PostgreSQL text cannot hold the NUL character
-            rule(lambda df: ~_has_nul(df), "nul_character_in_text"),
-        ],
-    )
+def _finite(s: pd.Series) -> pd.Series:
+    return pd.Series(np.isfinite(s.to_numpy()), index=s.index)
+
+
+def _above(s: pd.Series, limit: float | None) -> pd.Series:
+    if limit is None:
+        return pd.Series(False, index=s.index)
+    return np.abs(s) > limit  # NaN is not above: it is another rule's reason
 
 
 def _has_nul(frame: pd.DataFrame) -> pd.Series:
@@ -153,17 +120,10 @@ def row_reasons(parsed: pd.DataFrame, limits: RowLimits | None = None) -> np.nda
     ``parsed`` holds the canonical columns as parsed, plus ``customer_id_blank`` and
     ``date_out_of_range`` (booleans).
     """
+    failing = _failures(parsed, limits or RowLimits())
     rank = np.full(len(parsed), -1, dtype="int64")
-    try:
-        _row_schema(limits or RowLimits()).validate(parsed, lazy=True)
-    except pa.errors.SchemaErrors as exc:
-        failures = exc.failure_cases
-        failures = failures[failures["check"].isin(REJECT_REASONS)]
-        ranks = failures["check"].map({r: i for i, r in enumerate(REJECT_REASONS)})
-        first = (
-            failures.assign(rank=ranks.to_numpy())
-            .sort_values("rank", kind="stable")
-            .drop_duplicates("index")
-        )
-        rank[first["index"].astype("int64").to_numpy()] = first["rank"].to_numpy()
+    for position in range(len(REJECT_REASONS) - 1, -1, -1):  # the most important is set last
+        fails = failing.get(REJECT_REASONS[position])
+        if fails is not None:
+            rank[fails.fillna(False).to_numpy(dtype=bool)] = position
     return rank

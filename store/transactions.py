@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from pipeline.columns import CANONICAL_COLUMNS
-from pipeline.ingest import DEFAULT_LIMITS, read_transactions
+from pipeline.ingest import DEFAULT_LIMITS, IngestResult, read_transactions
 from pipeline.row_rules import TEXT_COLUMNS, RowLimits
 from store.bulk import copy_in, copy_out
 from store.runs import utcnow
@@ -116,10 +116,17 @@ def ingest_file(
         return _outcome(existing, created=False)
     limits = stored_limits(max_unit_price=max_unit_price, max_quantity=max_quantity)
     result = read_transactions(path, column_map=column_map, encoding=encoding, limits=limits)
+    return append_batch(engine, result, filename=path.name, sha256=sha256, profile=profile)
+
+
+def append_batch(
+    engine: Engine, result: IngestResult, *, filename: str, sha256: str, profile: str
+) -> BatchOutcome:
+    """Store ``result``'s rows of invoices not stored yet as a new batch of content ``sha256``."""
     try:
         with engine.begin() as connection:
             _lock_invoices(connection)
-            batch_id = _insert_batch(connection, path.name, sha256, profile, result)
+            batch_id = _insert_batch(connection, filename, sha256, profile, result)
             fresh = _without_stored_invoices(connection, result.transactions)
             _record_counts(connection, batch_id, result, fresh)
             write_transactions(connection, batch_id, fresh)
@@ -149,7 +156,9 @@ def _lock_invoices(connection: Connection) -> None:
         connection.execute(select(func.pg_advisory_xact_lock(_INGEST_LOCK)))
 
 
-def _insert_batch(connection: Connection, filename: str, sha256: str, profile: str, result) -> int:
+def _insert_batch(
+    connection: Connection, filename: str, sha256: str, profile: str, result: IngestResult
+) -> int:
     row = {
         "filename": filename[:500],
         "content_sha256": sha256,
