@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from waitress import serve as waitress_serve
 
 from dashboard import auth, ids, warmup
+from dashboard.api import create_api, mount
 from dashboard.config import ENGINE_KEY, SETTINGS_KEY, WARM_KEY
 from dashboard.login import blueprint as login_blueprint
 from settings import DEVELOPMENT_SECRET, Settings, load_settings
@@ -42,6 +43,7 @@ def create_app(
     auth.init_auth(server, engine, settings)
     auth.limit_logins(server, login_blueprint)
     server.register_blueprint(login_blueprint)
+    mount(server, create_api(engine, settings))
     app = dash.Dash(
         "dashboard",
         server=server,

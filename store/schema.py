@@ -39,6 +39,7 @@ ACTIVE_STATUSES = (QUEUED, RUNNING)
 RUN_TRIGGERS = ("schedule", "manual", "cli", "backfill")
 EVENT_KINDS = ("entered", "exited")
 ROLES = ("viewer", "admin")
+TOKEN_SCOPES = ("read", "run")
 
 
 class Base(DeclarativeBase):
@@ -222,6 +223,23 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(300))
     role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # kept in the session at login; bumped on logout and password or role change, so that
+    # every session signed in before no longer loads
+    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+
+class ApiToken(Base):
+    """A token of the REST API: only its sha256 is stored; revoked tokens are kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class AuditEntry(Base):
@@ -246,6 +264,8 @@ __all__ = [
     "RUN_STATUSES",
     "RUN_TRIGGERS",
     "SUCCEEDED",
+    "TOKEN_SCOPES",
+    "ApiToken",
     "AuditEntry",
     "Base",
     "Cluster",
