@@ -41,6 +41,8 @@ COMMANDS: dict[str, str] = {
     "dashboard": "cli.services:dashboard",
     "user": "cli.users:user",
     "demo": "cli.demo:demo",
+    "token": "cli.tokens:token",
+    "export": "cli.export:export",
 }
 
 

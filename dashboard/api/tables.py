@@ -8,6 +8,7 @@ missing as null), dates are ISO and headers are snake_case. Reads go through ``d
 from __future__ import annotations
 
 import io
+import json
 from datetime import date
 
 import pandas as pd
@@ -38,6 +39,8 @@ def _typed(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     for column in columns:
         if column in INTEGER_COLUMNS:
             frame[column] = pd.to_numeric(frame[column]).round().astype("Int64")
+        elif column.startswith("change_"):  # a difference of two prices: no float dust
+            frame[column] = frame[column].round(6)
     return frame.sort_values("customer_id", kind="stable").reset_index(drop=True)
 
 
@@ -104,14 +107,16 @@ def to_csv(frame: pd.DataFrame) -> str:
 
 
 def to_json(frame: pd.DataFrame) -> str:
-    return frame.to_json(orient="records", date_format="iso", indent=1)
+    return json.dumps(records(frame), default=_iso, indent=1) + "\n"
+
+
+def _iso(value: object) -> str:
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
 def to_parquet(frame: pd.DataFrame) -> bytes:
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)
     return buffer.getvalue()
-
-
-def iso(value: date | None) -> str | None:
-    return value.isoformat() if value is not None else None
