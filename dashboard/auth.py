@@ -15,17 +15,27 @@ import limits
 from flask.sessions import SecureCookieSessionInterface
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from flask_login import LoginManager, UserMixin, current_user
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from sqlalchemy import Engine, select, text
 
 from settings import Settings
 from store.db import session_scope
 from store.schema import User
-from store.users import Account, count_actions, get_account, record, save_user
+from store.users import (
+    Account,
+    count_actions,
+    end_sessions,
+    get_account,
+    record,
+    save_user,
+)
 
 PUBLIC_PATHS = ("/login", "/healthz")
 PUBLIC_PREFIXES = ("/assets/",)
 RUN_ACTION = "run_requested"
+# the session carries the user's session version from login; a logout, or a new password or
+# role, bumps the stored one, and every older session stops loading
+SESSION_VERSION_KEY = "session_version"
 LOGIN_RATE = "10 per minute"
 # Dash renders with an inline bootstrap script and Plotly compiles functions at run time
 CONTENT_SECURITY_POLICY = (
@@ -57,6 +67,7 @@ class SessionUser(UserMixin):
         self.id = str(account.id)
         self.username = account.username
         self.role = account.role
+        self.session_version = account.session_version
 
     @property
     def is_admin(self) -> bool:
@@ -86,11 +97,30 @@ def init_auth(server: flask.Flask, engine: Engine, settings: Settings) -> None:
     def _load(user_id: str) -> SessionUser | None:
         with session_scope(engine) as session:
             account = get_account(session, int(user_id))
-        return SessionUser(account) if account else None
+        if account is None or flask.session.get(SESSION_VERSION_KEY) != account.session_version:
+            return None
+        return SessionUser(account)
 
     server.session_interface = SchemeSession()
     server.before_request(_guard)
     server.after_request(_secure_headers)
+
+
+def sign_in(account: Account) -> None:
+    """A fresh session for ``account``, remembering its session version."""
+    flask.session.clear()
+    login_user(SessionUser(account))
+    flask.session[SESSION_VERSION_KEY] = account.session_version
+
+
+def sign_out(engine: Engine) -> None:
+    """End this session and every other session of the same user."""
+    if current_user.is_authenticated:
+        with session_scope(engine) as session:
+            end_sessions(session, int(current_user.id))
+            record(session, current_user.username, "logout")
+    logout_user()
+    flask.session.clear()
 
 
 def _secure_headers(response: flask.Response) -> flask.Response:

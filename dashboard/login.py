@@ -10,13 +10,13 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import flask
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import validate_csrf
 from wtforms import PasswordField, StringField, ValidationError
 from wtforms.validators import DataRequired, Length
 
-from dashboard.auth import SessionUser
+from dashboard.auth import sign_in, sign_out
 from dashboard.config import app_engine
 from store.db import session_scope
 from store.users import authenticate, record
@@ -74,8 +74,7 @@ def login():
             record(session, form.username.data[:100],
                    "login" if account else "login_failed", {"ip": flask.request.remote_addr})
         if account:
-            flask.session.clear()
-            login_user(SessionUser(account))
+            sign_in(account)
             return flask.redirect(_safe_next(flask.request.args.get("next")))
         error = "Wrong username or password."
     elif flask.request.method == "POST":
@@ -94,8 +93,7 @@ def logout():
         validate_csrf(flask.request.form.get("csrf_token"))
     except ValidationError:
         flask.abort(400)
-    logout_user()
-    flask.session.clear()
+    sign_out(app_engine())
     return flask.redirect(flask.url_for("auth.login"))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -25,6 +25,7 @@ class Account:
     id: int
     username: str
     role: str
+    session_version: int = 1
 
     @property
     def is_admin(self) -> bool:
@@ -32,11 +33,15 @@ class Account:
 
 
 def _account(user: User) -> Account:
-    return Account(id=user.id, username=user.username, role=user.role)
+    return Account(id=user.id, username=user.username, role=user.role,
+                   session_version=user.session_version)
 
 
 def save_user(session: Session, username: str, password: str, role: str) -> Account:
-    """Create ``username`` or update its password and role; the password is stored hashed."""
+    """Create ``username`` or update its password and role; the password is stored hashed.
+
+    A new password or role ends every session the user had signed in before.
+    """
     username = username.strip()
     if not username:
         raise UserError("a username is required")
@@ -47,8 +52,10 @@ def save_user(session: Session, username: str, password: str, role: str) -> Acco
     user = session.scalar(select(User).where(User.username == username))
     created = user is None
     if user is None:
-        user = User(username=username, created_at=datetime.now(UTC))
+        user = User(username=username, created_at=datetime.now(UTC), session_version=1)
         session.add(user)
+    elif user.role != role or not check_password_hash(user.password_hash, password):
+        user.session_version += 1
     user.password_hash = generate_password_hash(password)
     user.role = role
     session.flush()
@@ -69,6 +76,12 @@ def authenticate(session: Session, username: str, password: str) -> Account | No
 def get_account(session: Session, user_id: int) -> Account | None:
     user = session.get(User, user_id)
     return None if user is None else _account(user)
+
+
+def end_sessions(session: Session, user_id: int) -> None:
+    """Every session of ``user_id`` signed in so far stops loading (logout)."""
+    session.execute(update(User).where(User.id == user_id)
+                    .values(session_version=User.session_version + 1))
 
 
 def record(session: Session, username: str, action: str, details: dict | None = None) -> None:
