@@ -2,5 +2,9 @@
 
 ``schema`` (tables), ``db`` (engine, session_scope), ``settings``, ``runs`` (run lifecycle),
 ``transactions`` (ingest batches, load transactions), ``results`` (model versions, clusters,
-labels, events), ``users`` (accounts, audit).
+labels, events), ``users`` (accounts, audit), ``webhooks`` (subscriptions, outbox),
+``contacts`` (customer contact details).
 """
+
+# tables declared next to their queries join Base.metadata whenever the store is loaded
+from store import contacts, webhooks  # noqa: F401

@@ -17,6 +17,7 @@ from pipeline.plain import plain_value
 from store.bulk import copy_out, insert_frame
 from store.runs import mark_succeeded, utcnow
 from store.schema import Cluster, CustomerLabel, MembershipEvent, ModelVersion
+from store.webhook_events import record_run_succeeded
 
 LABEL_COLUMNS = (
     "run_id",
@@ -76,6 +77,8 @@ def write_results(
     write_clusters(connection, run_id, result.clusters)
     write_labels(connection, run_id, result.labels)
     write_events(connection, run_id, result.events, previous_run_id=previous_run_id)
+    # the outbox: deliveries commit with the run, a worker task sends them afterwards
+    record_run_succeeded(connection, run_id)
 
 
 def _int_or_none(value) -> int | None:

@@ -28,7 +28,8 @@ warnings.filterwarnings("ignore", message="Spectral initialisation failed", cate
 def create_app(settings: Settings | None = None) -> Celery:
     """A Celery app configured from ``settings`` (default: the environment)."""
     settings = settings or load_settings()
-    app = Celery("insiders", broker=settings.broker_url, include=["worker.tasks"])
+    app = Celery("insiders", broker=settings.broker_url,
+                 include=["worker.tasks", "worker.webhooks"])
     app.conf.update(
         broker_transport_options=broker_transport_options(settings),
         broker_connection_retry_on_startup=True,

@@ -26,6 +26,8 @@ from settings import Settings
 from store import results, runs
 from store import transactions as store_transactions
 from store.db import session_scope
+from store.webhook_events import record_run_failed
+from worker.webhook_delivery import send_pending
 
 log = logging.getLogger(__name__)
 
@@ -181,9 +183,14 @@ def execute_run(
         return "abandoned"
     except Exception as exc:
         log.exception("run %s failed", run_id)
+        reason = describe_error(exc)
         with session_scope(engine) as session:
-            runs.fail_run(session, run_id, describe_error(exc))
+            if runs.fail_run(session, run_id, reason):
+                record_run_failed(session.connection(), run_id, reason)
+        # sent after the commit, by other tasks: a receiver never delays or fails a run
+        send_pending(engine, run_id=run_id)
         return "failed"
+    send_pending(engine, run_id=run_id)
     return "succeeded"
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from celery.schedules import crontab
 
 from settings import Settings
-from store.queue import REAPER_TASK, SCHEDULED_RUN_TASK
+from store.queue import REAPER_TASK, SCHEDULED_RUN_TASK, WEBHOOK_SWEEP_TASK
 
 
 def cron(expression: str) -> crontab:
@@ -37,5 +37,10 @@ def beat_schedule(settings: Settings) -> dict[str, dict]:
             "task": REAPER_TASK,
             "schedule": float(settings.reaper_every_seconds),
             "options": {"expires": float(settings.reaper_every_seconds)},
+        },
+        "sweep-webhooks": {
+            "task": WEBHOOK_SWEEP_TASK,
+            "schedule": 60.0,
+            "options": {"expires": 60.0},
         },
     }
