@@ -43,6 +43,8 @@ COMMANDS: dict[str, str] = {
     "demo": "cli.demo:demo",
     "token": "cli.tokens:token",
     "export": "cli.export:export",
+    "webhook": "cli.webhooks:webhook",
+    "customers": "cli.customers:customers",
 }
 
 

@@ -120,7 +120,8 @@ def validate_contacts(
     good["marketing_consent"] = consent_key[good.index].isin(CONSENT_YES)
     good["email"] = good["email"].str.lower()
     for column in ("email", "name", "country"):
-        good[column] = good[column].replace("", None).astype(object)
+        text = good[column].astype(object)
+        good[column] = text.where(text != "", None)
     rejected = reason.notna()
     rejects = pd.DataFrame({
         "row": (frame.index[rejected] + 2).astype("int64"),  # line 1 is the header
