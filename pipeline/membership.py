@@ -40,9 +40,10 @@ def membership_events(
     *,
     old_thresholds: dict | None,
     version: int,
+    currency: str = "£",
 ) -> pd.DataFrame:
     """Every entry and exit since ``previous`` (labels with ``is_insiders`` and, for before
-    values, the rule features), with its cause and a readable reason.
+    values, the rule features), with its cause and a readable reason (money in ``currency``).
 
     Cause: "new_customer" for a customer absent from ``previous``; "feature" when the customer's
     own change crosses the levels that were in force before (``old_thresholds``);
@@ -70,7 +71,8 @@ def membership_events(
         else:
             cause = "model_update"
         reason, details = explain(
-            kind, cause, subject.iloc[i], before.iloc[i], thresholds, old_thresholds, version
+            kind, cause, subject.iloc[i], before.iloc[i], thresholds, old_thresholds, version,
+            currency,
         )
         rows.append((int(customer), kind, cause, reason, details))
     return pd.DataFrame(rows, columns=list(EVENT_COLUMNS))

@@ -1,10 +1,16 @@
-"""Why a customer entered or left the Insiders: the reason sentence and its details."""
+"""Why a customer entered or left the Insiders: the reason sentence, its details and its cause
+in words.
+
+Sentences are written for a marketing reader: the customer's figures with their units and the
+currency, the level they crossed, and the value at the previous run, e.g. "Entered: spent
+£3,842.58 in total, above the entry level of £3,403.50 (was £2,233.63 at the previous run)."
+``sentence`` rebuilds the text from the stored details, so older runs read the same way.
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from pipeline.columns import INTEGER_RULE_FEATURES
 from pipeline.conditions import OPERATORS
 from pipeline.plain import plain_value
 
@@ -17,21 +23,14 @@ def explain(
     thresholds: dict,
     old_thresholds: dict | None,
     version: int,
+    currency: str = "£",
 ) -> tuple[str, dict]:
-    """The reason sentence and JSON-safe details of one entry or exit."""
+    """The reason sentence (money in ``currency``) and JSON-safe details of one entry or exit."""
     side = "entry" if kind == "entered" else "exit"
     if cause == "model_update":
         conditions = _model_conditions(side, after, before, thresholds, old_thresholds)
-        verb = "changed" if old_thresholds is not None else "set"
-        changes = "; ".join(_threshold_change(c) for c in conditions)
-        reason = f"model version {version} {verb} the thresholds: {changes}"
     else:
         conditions = _feature_conditions(side, after, before, thresholds)
-        if cause == "new_customer":
-            reason = "new customer meeting every entry level: " + "; ".join(
-                _state(c) for c in conditions)
-        else:
-            reason = "; ".join(_crossing(c, side) for c in conditions)
     first = conditions[0]
     details = {
         "feature": first["feature"],
@@ -42,7 +41,7 @@ def explain(
         "model_version": int(version),
         "conditions": conditions,
     }
-    return reason, details
+    return sentence(kind, cause, details, currency), details
 
 
 def _condition(column: str, rule: dict, after: pd.Series, before: pd.Series) -> dict:
@@ -89,33 +88,104 @@ def _model_conditions(
     return conditions
 
 
-def _crossing(c: dict, side: str) -> str:
-    name, after, before = c["feature"], _fmt(c["feature"], c["after"]), c["before"]
-    level = f"the {side} level {c['op']} {_fmt(name, c['threshold'])}"
-    if before is None:
-        return f"{name} is {after}, meeting {level}"
-    if c["after"] == before:
-        return f"{name} stayed at {after}, meeting {level}"
-    verb = "rose" if c["after"] > before else "fell"
-    return f"{name} {verb} from {_fmt(name, before)} to {after}, crossing {level}"
+# what each figure is, as a phrase about the customer, and as the name of its level
+PHRASES = {
+    "gross_revenue": ("spent {} in total", "total spend"),
+    "recency_days": ("last bought {} ago", "days since the last purchase"),
+    "invoice_quantity": ("placed {} orders", "number of orders"),
+    "items_quantity": ("bought {} items", "items bought"),
+    "products_quantity": ("bought {} different products", "different products bought"),
+    "avg_ticket": ("spent {} per order on average", "average order value"),
+}
+MONEY_FEATURES = frozenset({"gross_revenue", "avg_ticket"})
+
+CAUSE_WORDS = {
+    "purchase activity": "The customer's own purchases (spend, orders) crossed a level.",
+    "inactivity": "The customer has not bought for long enough to cross the exit level.",
+    "new customer": "First seen in this run, already meeting every entry level.",
+    "model update": "A new model version moved the levels; the customer's own figures did "
+                    "not cross them.",
+}
 
 
-def _state(c: dict) -> str:
-    name = c["feature"]
-    return f"{name} {_fmt(name, c['after'])} {c['op']} {_fmt(name, c['threshold'])}"
+def cause_words(cause: str | None, kind: str, details: dict | None = None) -> str:
+    """The cause as words: purchase activity, inactivity, new customer or model update
+    (explained by ``CAUSE_WORDS``)."""
+    if cause == "new_customer":
+        return "new customer"
+    if cause == "model_update":
+        return "model update"
+    features = {c.get("feature") for c in (details or {}).get("conditions") or [details or {}]}
+    if kind == "exited" and features == {"recency_days"}:
+        return "inactivity"
+    return "purchase activity"
 
 
-def _threshold_change(c: dict) -> str:
-    name = c["feature"]
-    new = _fmt(name, c["threshold"])
-    old = "none" if c["old_threshold"] is None else _fmt(name, c["old_threshold"])
-    return f"{name} {c['side']} {old} -> {new} (customer at {_fmt(name, c['after'])})"
+def sentence(kind: str, cause: str | None, details: dict | None, currency: str = "£") -> str:
+    """The reason of one entry or exit as a sentence, from its stored ``details``."""
+    verb = "Entered" if kind == "entered" else "Left"
+    side = "entry" if kind == "entered" else "exit"
+    conditions = (details or {}).get("conditions") or ([details] if details else [])
+    conditions = [c for c in conditions if c.get("feature") in PHRASES]
+    if not conditions:
+        return f"{verb} the Insiders ({cause_words(cause, kind, details)})."
+    if cause == "model_update":
+        version = (details or {}).get("model_version")
+        parts = [_level_change(c, side, currency) for c in conditions]
+        facts = ", and ".join(_fact(c["feature"], c["after"], currency) for c in conditions)
+        return (f"{verb} after model version {version} {' and '.join(parts)}; "
+                f"the customer {facts}.")
+    parts = [_crossing(c, side, currency, with_before=cause != "new_customer")
+             for c in conditions]
+    lead = f"{verb} as a new customer" if cause == "new_customer" else verb
+    listed = parts[0] if len(parts) == 1 else "; ".join(parts[:-1]) + "; and " + parts[-1]
+    return f"{lead}: {listed}."
 
 
-def _fmt(column: str, value: object) -> str:
+def _amount(feature: str, value: object, currency: str) -> str:
     if value is None:
-        return "n/a"
-    if column in INTEGER_RULE_FEATURES and float(value).is_integer():
-        return f"{int(value):,}"
-    return f"{float(value):,.2f}"
+        return "unknown"
+    number = float(value)
+    if feature in MONEY_FEATURES:
+        sign = "-" if number < 0 else ""
+        return f"{sign}{currency}{abs(number):,.2f}"
+    text = f"{int(number):,}" if number.is_integer() else f"{number:,.1f}"
+    if feature == "recency_days":
+        return f"{text} day" if number == 1 else f"{text} days"
+    return text
 
+
+def _fact(feature: str, value: object, currency: str) -> str:
+    return PHRASES[feature][0].format(_amount(feature, value, currency))
+
+
+def _crossing(c: dict, side: str, currency: str, with_before: bool = True) -> str:
+    feature, after, level = c["feature"], c["after"], c["threshold"]
+    text = _fact(feature, after, currency)
+    if after is not None and level is not None:
+        text += f", {_relation(feature, after, level)} the {side} level of "
+        text += _amount(feature, level, currency)
+    before = c.get("before")
+    if with_before and before is not None and before != after:
+        text += f" (was {_amount(feature, before, currency)} at the previous run)"
+    return text
+
+
+def _relation(feature: str, value: object, level: object) -> str:
+    if float(value) == float(level):
+        return "at"
+    if feature == "recency_days":
+        return "longer ago than" if float(value) > float(level) else "more recent than"
+    return "above" if float(value) > float(level) else "below"
+
+
+def _level_change(c: dict, side: str, currency: str) -> str:
+    feature = c["feature"]
+    name = PHRASES[feature][1]
+    new = _amount(feature, c["threshold"], currency)
+    old = c.get("old_threshold")
+    if old is None:
+        return f"set the {side} level for {name} at {new}"
+    direction = "raised" if float(c["threshold"]) > float(old) else "lowered"
+    return (f"{direction} the {side} level for {name} from "
+            f"{_amount(feature, old, currency)} to {new}")

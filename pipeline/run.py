@@ -66,13 +66,14 @@ def run_segmentation(
     previous: pd.DataFrame | None = None,
     refit: bool = False,
     progress: Progress | None = None,
+    currency: str = "£",
 ) -> RunResult:
     """Segment the customers of ``transactions`` (canonical columns, + line_no) as of ``as_of``.
 
     ``state`` None or ``refit`` fits a new model version (version + 1); otherwise customers are
     scored with ``state``. ``previous`` (the previous run's labels: index customer_id,
     is_insiders, cluster and the features) gives each customer's previous membership and the
-    before values of the reasons.
+    before values of the reasons; ``currency`` is the symbol money is written with in them.
     """
     timer = _Timer(progress)
     with timer("clean"):
@@ -104,6 +105,7 @@ def run_segmentation(
         events = membership_events(
             features, membership, previous, current.thresholds,
             old_thresholds=None if state is None else state.thresholds, version=current.version,
+            currency=currency,
         )
         labels = _labels(features, current.stable_ids(model_labels), membership, embedding)
         clusters = clusters_table(labels, current.clusters)

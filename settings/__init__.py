@@ -105,6 +105,15 @@ def _optional_path(name: str, env: dict[str, str]) -> Path | None:
     return None if value is None else Path(value).expanduser()
 
 
+CURRENCY_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$", "JPY": "¥"}
+
+
+def _currency(value: str) -> str:
+    """INSIDERS_CURRENCY as the symbol to write: an ISO code we know (GBP) or the symbol."""
+    value = value.strip()
+    return CURRENCY_SYMBOLS.get(value.upper(), value)
+
+
 @dataclass(frozen=True)
 class Settings:
     env: str = "development"
@@ -117,6 +126,8 @@ class Settings:
     debug: bool = False
     real_data: Path = Path("../shared/data/online_retail.parquet")
     profile: str = "online-retail"
+    # the symbol money is shown with (the real data is in pounds sterling)
+    currency: str = "£"
     random_state: int = 42
     n_clusters: int = 7
     schedule_cron: str = "0 3 * * *"
@@ -250,6 +261,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         debug=_bool("DEBUG", defaults.debug, env),
         real_data=Path(_str("REAL_DATA", str(defaults.real_data), env) or "").expanduser(),
         profile=_str("PROFILE", defaults.profile, env) or defaults.profile,
+        currency=_currency(_str("CURRENCY", defaults.currency, env) or defaults.currency),
         random_state=_int("RANDOM_STATE", defaults.random_state, env),
         n_clusters=_int("N_CLUSTERS", defaults.n_clusters, env),
         schedule_cron=_cron("SCHEDULE", defaults.schedule_cron, env),

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
 from pipeline.conditions import make_thresholds
 from pipeline.membership import assign_membership, membership_events
+from pipeline.reasons import CAUSE_WORDS, cause_words, sentence
 from tests.unit.model_data import THRESHOLDS, customers, population
 
 
@@ -74,7 +77,8 @@ def test_reasons_name_feature_threshold_and_values():
     entered = events.loc[1]
     assert (entered.kind, entered.cause) == ("entered", "feature")
     assert entered.reason == (
-        "gross_revenue rose from 1,800.00 to 2,450.50, crossing the entry level >= 2,000.00"
+        "Entered: spent £2,450.50 in total, above the entry level of £2,000.00 "
+        "(was £1,800.00 at the previous run)."
     )
     assert entered.details == {
         "feature": "gross_revenue", "op": ">=", "threshold": 2000, "before": 1800,
@@ -82,10 +86,12 @@ def test_reasons_name_feature_threshold_and_values():
     }
     left = events.loc[2]
     assert (left.kind, left.cause) == ("exited", "feature")
-    assert left.reason == "recency_days rose from 100 to 130, crossing the exit level > 120"
+    assert left.reason == ("Left: last bought 130 days ago, longer ago than the exit level of "
+                           "120 days (was 100 days at the previous run).")
     new = events.loc[4]
     assert (new.kind, new.cause) == ("entered", "new_customer")
-    assert new.reason.startswith("new customer meeting every entry level: gross_revenue 5,000.00")
+    assert new.reason.startswith("Entered as a new customer: spent £5,000.00 in total, above "
+                                 "the entry level of £2,000.00; and ")
     assert new.details["before"] is None
 
 
@@ -102,8 +108,8 @@ def test_threshold_change_is_a_model_update():
                                version=5)
     row = events.set_index("customer_id").loc[2]
     assert (row.kind, row.cause) == ("exited", "model_update")
-    assert row.reason == ("model version 5 changed the thresholds: gross_revenue exit "
-                          "1,400.00 -> 2,400.00 (customer at 2,300.00)")
+    assert row.reason == ("Left after model version 5 raised the exit level for total spend "
+                          "from £1,400.00 to £2,400.00; the customer spent £2,300.00 in total.")
     assert row.details["conditions"][0]["old_threshold"] == 1400
 
 
@@ -113,3 +119,22 @@ def test_no_events_without_a_previous_run():
     events = membership_events(features, now, None, THRESHOLDS, old_thresholds=None, version=1)
     assert events.empty and list(events.columns) == [
         "customer_id", "kind", "cause", "reason", "details"]
+
+
+def test_reasons_read_as_sentences_in_the_currency():
+    """Every cause gives a sentence with words for figures and causes: no column names, no
+    operators; the currency is a parameter."""
+    before = customers({1: (1800, 5, 10), 2: (3000, 6, 100)})
+    after = customers({1: (2450.5, 6, 3), 2: (3000, 6, 130), 4: (5000, 8, 2)})
+    previous = labelled(before, pd.Series({1: False, 2: True}))
+    now = assign_membership(after, THRESHOLDS, previous["is_insiders"])
+    events = membership_events(after, now, previous, THRESHOLDS, old_thresholds=THRESHOLDS,
+                               version=3, currency="€")
+    for row in events.itertuples():
+        assert (row.reason.endswith(".") and "€" in row.reason) or "days" in row.reason
+        assert not re.search(r"[a-z]+_[a-z]+|[<>]=?", row.reason), row.reason
+        assert sentence(row.kind, row.cause, row.details, "€") == row.reason
+    words = {cause_words(r.cause, r.kind, r.details) for r in events.itertuples()}
+    assert words == {"purchase activity", "inactivity", "new customer"}
+    assert words <= set(CAUSE_WORDS)
+    assert cause_words("model_update", "entered") == "model update"
