@@ -1,7 +1,9 @@
 """Cluster identity across refits: stable ids, readable names and colours.
 
 A refit's clusters are matched to the previous version's (Hungarian assignment), so a cluster
-keeps its id, name and colour; the Insiders cluster is always named "Insiders", in gold.
+keeps its id, name and colour. The cluster of highest mean revenue (the one the Insiders
+thresholds are first drawn from) is named "Top spenders". No cluster is called "Insiders":
+that word means membership only, and gold marks members, never a cluster.
 """
 
 from __future__ import annotations
@@ -13,13 +15,19 @@ from scipy.optimize import linear_sum_assignment
 from pipeline.columns import FEATURE_COLUMNS
 from pipeline.profiles import cluster_profiles
 
-INSIDERS_NAME = "Insiders"
+TOP_NAME = "Top spenders"
+# the name the top cluster carried before membership and clusters were told apart
+LEGACY_NAME = "Insiders"
 INSIDERS_COLOR = "#d4a017"
 PALETTE: tuple[str, ...] = (
     "#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
     "#7f7f7f", "#bcbd22", "#ff7f0e", "#d62728", "#aec7e8", "#98df8a",
 )
 
+
+def display_name(name: str | None) -> str | None:
+    """A stored cluster name as shown: the legacy "Insiders" reads "Top spenders"."""
+    return TOP_NAME if name == LEGACY_NAME else name
 
 
 def profile_names(profile: pd.Series, population: pd.DataFrame) -> list[str]:
@@ -106,8 +114,8 @@ def cluster_identities(
 
     ``previous`` holds the old version's records and ``mapping`` the new labels matched to their
     stable ids; matched clusters inherit id, name and colour. The cluster chosen by the value rule
-    (``insiders_label``: highest mean revenue) is always "Insiders": if another new cluster
-    matched the old Insiders, the two swap identities.
+    (``insiders_label``: highest mean revenue) keeps the identity of the old top cluster ("Top
+    spenders"): if another new cluster matched it, the two swap identities.
     """
     profiles = cluster_profiles(features, labels)
     previous = previous or []
@@ -123,7 +131,7 @@ def cluster_identities(
         mapping[insiders_label] = old_insiders
     next_id = max(by_id, default=-1) + 1
     inherited = [by_id[v] for v in mapping.values()]
-    names = {INSIDERS_NAME, *(r["name"] for r in inherited)}
+    names = {TOP_NAME, LEGACY_NAME, *(r["name"] for r in inherited)}
     colors = {INSIDERS_COLOR, *(r["color"] for r in previous)}
     records = []
     order = profiles.sort_values("gross_revenue", ascending=False, kind="stable").index
@@ -139,9 +147,10 @@ def cluster_identities(
         else:
             record["cluster"] = label
         if record["is_insiders"]:
-            record.update(name=INSIDERS_NAME, color=INSIDERS_COLOR)
-        elif "name" not in record or record["name"] == INSIDERS_NAME:
+            record["name"] = TOP_NAME
+        elif "name" not in record or record["name"] in (TOP_NAME, LEGACY_NAME):
             record["name"] = _unique(profile_names(profiles.loc[label], features), names)
+        if record.get("color") in (None, INSIDERS_COLOR):
             record["color"] = _free_color(colors)
         names.add(record["name"])
         colors.add(record["color"])

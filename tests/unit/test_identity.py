@@ -6,7 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.identity import INSIDERS_COLOR, INSIDERS_NAME, cluster_identities, match_clusters
+from pipeline.identity import (
+    INSIDERS_COLOR,
+    LEGACY_NAME,
+    TOP_NAME,
+    cluster_identities,
+    display_name,
+    match_clusters,
+)
 from pipeline.profiles import cluster_profiles
 from tests.unit.model_data import population, revenue_bands
 
@@ -31,8 +38,8 @@ def test_names_persist_under_label_permutation(features):
         assert (record["cluster"], record["name"], record["color"]) == (
             old["cluster"], old["name"], old["color"])
     insiders = [r for r in second if r["is_insiders"]]
-    assert [(r["name"], r["color"], r["model_cluster"]) for r in insiders] == [
-        (INSIDERS_NAME, INSIDERS_COLOR, 2)]
+    assert [(r["name"], r["model_cluster"]) for r in insiders] == [(TOP_NAME, 2)]
+    assert INSIDERS_COLOR not in {r["color"] for r in first + second}
     assert len({r["name"] for r in second}) == len(second)
 
 
@@ -48,7 +55,7 @@ def test_centroid_matching_without_shared_customers(features):
     assert mapping == {int(permutation[r["model_cluster"]]): r["cluster"] for r in first}
 
 
-def test_value_rule_cluster_is_always_insiders(features):
+def test_value_rule_cluster_is_always_top_spenders(features):
     labels = revenue_bands(features)
     first = cluster_identities(features, labels, insiders_label=4)
     # the old Insiders now match cluster 3, but cluster 4 has the highest mean revenue
@@ -56,8 +63,8 @@ def test_value_rule_cluster_is_always_insiders(features):
     second = cluster_identities(features, labels, insiders_label=4, previous=first,
                                 mapping=mapping)
     by_model = {r["model_cluster"]: r for r in second}
-    assert by_model[4]["name"] == INSIDERS_NAME and by_model[4]["cluster"] == 4
-    assert by_model[3]["name"] != INSIDERS_NAME and by_model[3]["cluster"] == 3
+    assert by_model[4]["name"] == TOP_NAME and by_model[4]["cluster"] == 4
+    assert by_model[3]["name"] != TOP_NAME and by_model[3]["cluster"] == 3
 
 
 def test_new_clusters_get_fresh_ids_and_unused_colours(features):
@@ -79,3 +86,18 @@ def test_empty_components_get_a_record(features):
                                mapping={0: 0, 1: 1, 2: 2}, n_components=5)
     assert sorted(r["cluster"] for r in later) == [0, 1, 2, 4, 5]
     assert len({r["name"] for r in later}) == 5
+
+
+def test_no_cluster_is_called_insiders(features):
+    """Clusters inherited from a version that still named its top cluster "Insiders" (in gold)
+    are renamed and recoloured: "Insiders" means membership only."""
+    labels = revenue_bands(features)
+    old = cluster_identities(features, labels, insiders_label=4)
+    for record in old:
+        if record["is_insiders"]:
+            record.update(name=LEGACY_NAME, color=INSIDERS_COLOR)
+    new = cluster_identities(features, labels, insiders_label=4, previous=old,
+                             mapping={k: k for k in range(5)})
+    assert LEGACY_NAME not in {r["name"] for r in new}
+    assert INSIDERS_COLOR not in {r["color"] for r in new}
+    assert display_name(LEGACY_NAME) == TOP_NAME and display_name("Lapsed") == "Lapsed"
