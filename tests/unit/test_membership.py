@@ -91,7 +91,7 @@ def test_reasons_name_feature_threshold_and_values():
     new = events.loc[4]
     assert (new.kind, new.cause) == ("entered", "new_customer")
     assert new.reason.startswith("Entered as a new customer: spent £5,000.00 in total, above "
-                                 "the entry level of £2,000.00; and ")
+                                 "the entry level of £2,000.00; ")
     assert new.details["before"] is None
 
 
