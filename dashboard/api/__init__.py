@@ -24,6 +24,7 @@ RATE_LIMIT = "600 per minute"
 CSV_PATHS = ("/insiders", "/changes")
 ERROR_STATUSES = {"401": "No token, or an invalid or revoked one",
                   "403": "The token's scope does not allow this",
+                  "404": "No such run or customer, or the run has not succeeded",
                   "429": "Too many requests for this token"}
 
 
@@ -60,6 +61,8 @@ def _document(spec: dict) -> dict:
     for path, operations in spec.get("paths", {}).items():
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
+            if "requestBody" in operation:
+                responses.setdefault("400", {"description": "The body is not JSON"})
             for status, description in ERROR_STATUSES.items():
                 responses.setdefault(status, {"description": description})
             for status, response in responses.items():
