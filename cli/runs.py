@@ -17,7 +17,7 @@ from settings import load_settings
 from store.db import session_scope
 from store.queue import request_run
 from store.runs import current_run, get_run, list_runs, run_summary
-from store.schema import Run
+from store.schema import FINISHED_STATUSES, UNCHANGED, Run
 from worker.embedded import worker_for_this_command, worker_running
 
 
@@ -47,7 +47,7 @@ def run(as_of, refit: bool, wait: bool) -> None:
         return
     with worker_for_this_command(settings):
         status = wait_for_run(engine, run_.id)
-    if status != "succeeded":
+    if status == "failed":
         sys.exit(1)
 
 
@@ -62,11 +62,13 @@ def wait_for_run(engine: Engine, run_id: int, *, poll_seconds: float = 0.5, echo
             shown = state
             stage = f" · {run_.progress_stage}" if run_.progress_stage else ""
             echo(f"run {run_id}: {run_.status}{stage} · {run_.progress_percent or 0:.0f}%")
-        if run_.status in ("succeeded", "failed"):
+        if run_.status in FINISHED_STATUSES:
             break
         time.sleep(poll_seconds)
     if run_.status == "failed":
         echo(f"run {run_id} failed: {run_.error}")
+    elif run_.status == UNCHANGED:
+        echo(f"run {run_id} as of {run_.as_of}: {run_.error}; nothing new recorded")
     else:
         echo(
             f"run {run_id} succeeded as of {run_.as_of}: {run_.n_insiders} Insiders "
@@ -124,7 +126,7 @@ def backfill_runs(
             echo(f"waiting for the active run {run_.id} to finish first")
             wait_for_run(engine, run_.id, echo=lambda _line: None)
         echo(f"as of {as_of}: run {run_.id}")
-        if wait_for_run(engine, run_.id, echo=echo) != "succeeded":
+        if wait_for_run(engine, run_.id, echo=echo) == "failed":
             failed += 1
     return failed
 

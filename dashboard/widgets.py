@@ -7,7 +7,7 @@ from datetime import datetime
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from store.schema import FAILED
+from store.schema import FAILED, UNCHANGED
 
 NO_SUCH_RUN = "This run is not available: only runs that have succeeded can be shown."
 
@@ -101,6 +101,10 @@ def status_alerts(current: dict | None, active: dict | None, latest: dict | None
             f"The latest run #{latest['id']} failed: {latest.get('error') or 'no reason'}. "
             f"Showing run #{current['id']}, the latest that succeeded.",
             color="warning", className="py-2"))
+    if latest and latest["status"] == UNCHANGED and latest["id"] > current["id"]:
+        notes.append(dbc.Alert(
+            f"The latest run #{latest['id']} found {latest.get('error')}: nothing new to show.",
+            color="light", className="py-2 small"))
     return notes
 
 

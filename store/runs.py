@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from store.schema import ACTIVE_STATUSES, RUN_TRIGGERS, Run
+from store.schema import ACTIVE_STATUSES, RUN_TRIGGERS, UNCHANGED, Run
 
 ERROR_MAX_CHARS = 4000
 
@@ -155,6 +155,46 @@ def mark_succeeded(session: Session, run_id: int, **values) -> bool:
             finished_at=utcnow(),
             progress_stage="done",
             progress_percent=100.0,
+            **values,
+        )
+    )
+    return result.rowcount == 1
+
+
+# the parameters that change a run's result (the rest, such as counts, follow from the data)
+SAME_RUN_PARAMETERS = ("profile", "n_clusters", "random_state")
+
+
+def same_run(session: Session, run_id: int, *, as_of: date, data_fingerprint: str,
+             parameters: dict, model_version: int) -> Run | None:
+    """The succeeded run as of ``as_of`` that ``run_id`` would only repeat: the latest one
+    before it on that date, if it had the same data, parameters and model version."""
+    before = previous_run(session, as_of, run_id)
+    if before is None or before.as_of != as_of:
+        return None
+    same = (before.data_fingerprint == data_fingerprint
+            and before.model_version == model_version
+            and all((before.parameters or {}).get(k) == parameters.get(k)
+                    for k in SAME_RUN_PARAMETERS))
+    return before if same else None
+
+
+def mark_unchanged(session: Session, run_id: int, same_as: Run, **values) -> bool:
+    """running -> unchanged: finished, nothing written (the current run stays current); the
+    message the admin sees names the run it repeats."""
+    note = (f"no change: same data, parameters and model version as run #{same_as.id} "
+            f"(as of {same_as.as_of})")
+    result = session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.status == "running")
+        .values(
+            status=UNCHANGED,
+            active_slot=None,
+            finished_at=utcnow(),
+            progress_stage="no change",
+            progress_percent=100.0,
+            error=note,
+            metrics={"same_as": same_as.id},
             **values,
         )
     )

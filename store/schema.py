@@ -34,7 +34,11 @@ NAMING_CONVENTION = {
 }
 
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
-RUN_STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED)
+# a run that found the same data, parameters and model version as the run it would follow:
+# finished, recorded for the admin, but no new point of history (never the current run)
+UNCHANGED = "unchanged"
+RUN_STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED, UNCHANGED)
+FINISHED_STATUSES = (SUCCEEDED, FAILED, UNCHANGED)
 ACTIVE_STATUSES = (QUEUED, RUNNING)
 RUN_TRIGGERS = ("schedule", "manual", "cli", "backfill")
 EVENT_KINDS = ("entered", "exited")
@@ -258,6 +262,7 @@ __all__ = [
     "ACTIVE_STATUSES",
     "EVENT_KINDS",
     "FAILED",
+    "FINISHED_STATUSES",
     "QUEUED",
     "ROLES",
     "RUNNING",
@@ -265,6 +270,7 @@ __all__ = [
     "RUN_TRIGGERS",
     "SUCCEEDED",
     "TOKEN_SCOPES",
+    "UNCHANGED",
     "ApiToken",
     "AuditEntry",
     "Base",

@@ -169,7 +169,8 @@ def execute_run(
 
     ``segment`` replaces ``pipeline.run.run_segmentation`` (same signature); tests pass a
     quick or failing one. Returns "skipped" (not queued any more: a re-delivered message),
-    "succeeded", "failed" or "abandoned" (reaped while working; nothing written).
+    "succeeded", "unchanged" (same data, parameters and model version as the run it would
+    follow: recorded, nothing written), "failed" or "abandoned" (reaped while working).
     """
     with session_scope(engine) as session:
         if not runs.claim_run(session, run_id, task_id=task_id):
@@ -177,7 +178,7 @@ def execute_run(
             return "skipped"
     try:
         with Heartbeat(engine, run_id, settings.heartbeat_seconds):
-            _work(run_id, engine=engine, settings=settings, segment=segment)
+            outcome = _work(run_id, engine=engine, settings=settings, segment=segment)
     except results.RunNoLongerActive:
         log.warning("run %s was failed by someone else while working; dropped", run_id)
         return "abandoned"
@@ -191,10 +192,10 @@ def execute_run(
         send_pending(engine, run_id=run_id)
         return "failed"
     send_pending(engine, run_id=run_id)
-    return "succeeded"
+    return outcome
 
 
-def _work(run_id: int, *, engine: Engine, settings: Settings, segment: Segment | None) -> None:
+def _work(run_id: int, *, engine: Engine, settings: Settings, segment: Segment | None) -> str:
     progress = ProgressWriter(engine, run_id)
     progress.write("loading", 1.0)
     inputs = load_inputs(engine, run_id, settings)
@@ -219,8 +220,11 @@ def _work(run_id: int, *, engine: Engine, settings: Settings, segment: Segment |
         previous=inputs.previous_labels,
         refit=inputs.refit,
         progress=progress,
+        currency=settings.currency,
     )
     progress.write("saving", PIPELINE_END)
+    if _record_if_unchanged(engine, run_id, inputs.as_of, parameters, result):
+        return "unchanged"
     with session_scope(engine) as session:
         results.write_results(
             session,
@@ -231,6 +235,27 @@ def _work(run_id: int, *, engine: Engine, settings: Settings, segment: Segment |
             artifact_key=settings.model_artifact_key(),
             run_values={"random_state": settings.random_state},
         )
+    return "succeeded"
+
+
+def _record_if_unchanged(engine: Engine, run_id: int, as_of: date, parameters: dict,
+                         result) -> bool:
+    """A run that repeats the latest run on its date adds no history: recorded as unchanged."""
+    fingerprint = getattr(result, "data_fingerprint", None)
+    state = getattr(result, "state", None)
+    if not fingerprint or state is None or getattr(result, "refitted", False):
+        return False
+    with session_scope(engine) as session:
+        same = runs.same_run(session, run_id, as_of=as_of, data_fingerprint=fingerprint,
+                             parameters=parameters, model_version=int(state.version))
+        if same is None:
+            return False
+        same_id = same.id
+        if not runs.mark_unchanged(session, run_id, same, data_fingerprint=fingerprint,
+                                   model_version=int(state.version)):
+            raise results.RunNoLongerActive(run_id)
+    log.info("run %s repeats run %s: recorded as unchanged", run_id, same_id)
+    return True
 
 
 def describe_error(exc: BaseException) -> str:

@@ -48,7 +48,7 @@ class RunList(Schema):
 
 
 class RunsQuery(Schema):
-    status = String(validate=OneOf(("queued", "running", "succeeded", "failed")))
+    status = String(validate=OneOf(("queued", "running", "succeeded", "failed", "unchanged")))
     limit = Integer(load_default=100, validate=Range(1, MAX_PAGE))
 
 

@@ -13,7 +13,7 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 from dashboard import auth, charts, data, ids, warmup, widgets
 from dashboard.config import app_engine, app_settings, warm_enabled
 from store.queue import request_run
-from store.schema import ACTIVE_STATUSES, FAILED, QUEUED, RUNNING, SUCCEEDED
+from store.schema import ACTIVE_STATUSES, FAILED, QUEUED, RUNNING, SUCCEEDED, UNCHANGED
 
 dash.register_page(__name__, path="/admin", name="Admin", order=4, title="Insiders · Admin",
                    admin_only=True)
@@ -132,6 +132,9 @@ def progress_view(active: dict | None, latest: dict | None) -> html.Div:
     text = f"Latest run #{latest['id']} {latest['status']} ({finished})"
     if latest["status"] == FAILED:
         text += f": {latest.get('error') or 'no reason recorded'}"
+    elif latest["status"] == UNCHANGED:
+        text = (f"Latest run #{latest['id']} ({finished}) found {latest.get('error')}: "
+                "nothing new was recorded and the current run stays as it is.")
     return dbc.Alert(text, color=color, className="py-2 mb-0", id=ids.AD_PROGRESS_TEXT)
 
 
