@@ -41,7 +41,7 @@ def create_app(
     server.config[SETTINGS_KEY] = settings
     server.config[WARM_KEY] = warm
     auth.init_auth(server, engine, settings)
-    auth.limit_logins(server, login_blueprint)
+    auth.limit_logins(server)
     server.register_blueprint(login_blueprint)
     mount(server, create_api(engine, settings))
     app = dash.Dash(

@@ -7,15 +7,17 @@ one, and a POST from another origin is refused before any callback runs.
 
 from __future__ import annotations
 
+import math
+import time
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 import flask
 import limits
 from flask.sessions import SecureCookieSessionInterface
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import Engine, select, text
 
 from settings import Settings
@@ -37,6 +39,7 @@ RUN_ACTION = "run_requested"
 # role, bumps the stored one, and every older session stops loading
 SESSION_VERSION_KEY = "session_version"
 LOGIN_RATE = "10 per minute"
+THROTTLE_KEY = "insiders_login_throttle"
 # Dash renders with an inline bootstrap script and Plotly compiles functions at run time
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; "
@@ -129,11 +132,32 @@ def _secure_headers(response: flask.Response) -> flask.Response:
     return response
 
 
-def limit_logins(server: flask.Flask, blueprint: flask.Blueprint) -> None:
-    """At most LOGIN_RATE password attempts per client address (guessing gets slow)."""
-    limiter = Limiter(get_remote_address, app=server, storage_uri="memory://",
-                      default_limits=[], headers_enabled=True)
-    limiter.limit(LOGIN_RATE, methods=["POST"])(blueprint)
+class LoginThrottle:
+    """At most LOGIN_RATE failed sign-ins per client address in a moving window (guessing
+    gets slow); while the limit holds every attempt is refused, the right password too, and
+    once the oldest failure leaves the window the next attempt is heard."""
+
+    def __init__(self, rate: str) -> None:
+        self.item = limits.parse(rate)
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    def wait_seconds(self, client: str) -> int:
+        """Seconds ``client`` must wait before trying again; 0 when it may try now."""
+        if self.limiter.test(self.item, client):
+            return 0
+        reset_at = self.limiter.get_window_stats(self.item, client).reset_time
+        return max(1, math.ceil(reset_at - time.time()))
+
+    def failed(self, client: str) -> None:
+        self.limiter.hit(self.item, client)
+
+
+def limit_logins(server: flask.Flask) -> None:
+    server.extensions[THROTTLE_KEY] = LoginThrottle(LOGIN_RATE)
+
+
+def login_throttle() -> LoginThrottle:
+    return flask.current_app.extensions[THROTTLE_KEY]
 
 
 def _same_origin() -> bool:

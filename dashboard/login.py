@@ -7,6 +7,7 @@ session; so the login form is served by Flask, with a CSRF token (Flask-WTF).
 
 from __future__ import annotations
 
+import math
 from urllib.parse import urlsplit
 
 import flask
@@ -16,7 +17,7 @@ from flask_wtf.csrf import validate_csrf
 from wtforms import PasswordField, StringField, ValidationError
 from wtforms.validators import DataRequired, Length
 
-from dashboard.auth import sign_in, sign_out
+from dashboard.auth import login_throttle, sign_in, sign_out
 from dashboard.config import app_engine
 from store.db import session_scope
 from store.users import authenticate, record
@@ -44,8 +45,8 @@ PAGE = """<!doctype html>
       <button id="login-submit" class="btn btn-primary w-100" type="submit">Sign in</button>
     </form>
   </div></div>
-  <p class="text-muted small mt-3 text-center">Accounts: INSIDERS_ADMIN_USER / _PASSWORD
-   or <code>insiders user add</code>.</p>
+  <p class="text-muted small mt-3 text-center">No account yet? Ask your Insiders
+   administrator for one.</p>
 </main></body></html>"""
 
 
@@ -67,24 +68,50 @@ def login():
     if current_user.is_authenticated and flask.request.method == "GET":
         return flask.redirect(_safe_next(flask.request.args.get("next")))
     form = LoginForm()
-    error = None
-    if form.validate_on_submit():
-        with session_scope(app_engine()) as session:
-            account = authenticate(session, form.username.data, form.password.data)
-            record(session, form.username.data[:100],
-                   "login" if account else "login_failed", {"ip": flask.request.remote_addr})
-        if account:
-            sign_in(account)
-            return flask.redirect(_safe_next(flask.request.args.get("next")))
-        error = "Wrong username or password."
-    elif flask.request.method == "POST":
-        error = "The form expired or was incomplete; please try again."
-    status = 401 if error else 200
+    if flask.request.method != "POST":
+        return _page(form)
+    client = flask.request.remote_addr or "unknown"
+    wait = login_throttle().wait_seconds(client)
+    if wait:
+        return _page(form, f"Too many attempts: try again in {_in_words(wait)}.", 429,
+                     {"Retry-After": str(wait)})
+    if not form.validate():
+        return _page(form, _form_problem(form), 401)
+    with session_scope(app_engine()) as session:
+        account = authenticate(session, form.username.data, form.password.data)
+        record(session, form.username.data[:100],
+               "login" if account else "login_failed", {"ip": flask.request.remote_addr})
+    if not account:
+        login_throttle().failed(client)
+        return _page(form, "Wrong username or password.", 401)
+    sign_in(account)
+    return flask.redirect(_safe_next(flask.request.args.get("next")))
+
+
+def _page(form: LoginForm, error: str | None = None, status: int = 200,
+          headers: dict[str, str] | None = None):
     html = flask.render_template_string(
         PAGE, form=form, error=error, css=STYLESHEET,
         action=flask.request.full_path.rstrip("?"),
     )
-    return html, status
+    return html, status, headers or {}
+
+
+def _form_problem(form: LoginForm) -> str:
+    """What is wrong with a form that did not validate, in the words a person needs."""
+    missing = [field.label.text.lower() for field in (form.username, form.password)
+               if not (field.data or "").strip()]
+    if missing:
+        return f"Enter your {' and '.join(missing)}."
+    if "csrf_token" in form.errors:
+        return "The form expired or your browser refused its cookie; please sign in again."
+    return "The username or password is too long."
+
+
+def _in_words(seconds: int) -> str:
+    if seconds >= 120:
+        return f"{math.ceil(seconds / 60)} minutes"
+    return "1 second" if seconds == 1 else f"{seconds} seconds"
 
 
 @blueprint.route("/logout", methods=["POST"])
