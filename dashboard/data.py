@@ -20,7 +20,9 @@ from sqlalchemy.orm import Session
 
 from dashboard.cache import per_run
 from dashboard.config import app_engine
+from dashboard.history import plain_reasons
 from pipeline.columns import FEATURE_COLUMNS
+from pipeline.identity import display_name
 from store import bulk, runs
 from store.schema import (
     SUCCEEDED,
@@ -133,7 +135,11 @@ def run_history(limit: int = 200, engine: Engine | None = None) -> list[dict]:
 @per_run(app_engine)
 def clusters(run_id: int, engine: Engine | None = None) -> list[dict]:
     query = select(*Cluster.__table__.columns).where(Cluster.run_id == run_id)
-    return _rows(engine, query.order_by(Cluster.cluster))
+    rows = _rows(engine, query.order_by(Cluster.cluster))
+    for row in rows:
+        row["name"] = display_name(row["name"])
+        row["insiders_members"] = int((row.get("profile") or {}).get("insiders_members") or 0)
+    return rows
 
 
 @per_run(app_engine)
@@ -261,7 +267,7 @@ def changes(run_from: int, run_to: int, engine: Engine | None = None) -> pd.Data
         parts = pool.map(lambda kind: _moves(run_from, run_to, kind, run_ids, engine),
                          ("entered", "exited"))
         moves = pd.concat(list(parts), ignore_index=True)
-    moves["reason"] = moves["reason"].fillna("no event recorded between these runs")
+    plain_reasons(moves)
     for feature in _KEY_FEATURES:
         moves[f"change_{feature}"] = moves[f"after_{feature}"] - moves[f"before_{feature}"]
     return moves
@@ -336,7 +342,9 @@ def customer_history(customer_id: int, engine: Engine | None = None) -> pd.DataF
         .where(lab.customer_id == customer_id, Run.status == SUCCEEDED)
         .order_by(Run.as_of, Run.id)
     )
-    return _frame(engine, query)
+    history = _frame(engine, query)
+    history["cluster_name"] = [display_name(n) for n in history["cluster_name"]]
+    return history
 
 
 def customer_events(customer_id: int, engine: Engine | None = None) -> list[dict]:
@@ -347,7 +355,12 @@ def customer_events(customer_id: int, engine: Engine | None = None) -> list[dict
         .where(ev.customer_id == customer_id, Run.status == SUCCEEDED)
         .order_by(Run.as_of, Run.id)
     )
-    return _rows(engine, query)
+    rows = _rows(engine, query)
+    if rows:
+        plain = plain_reasons(pd.DataFrame(rows))
+        for row, reason, cause in zip(rows, plain["reason"], plain["cause"], strict=True):
+            row["reason"], row["cause"] = reason, cause
+    return rows
 
 
 # ---- thresholds and the audit log -------------------------------------------------------

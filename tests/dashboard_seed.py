@@ -144,6 +144,7 @@ def _write_run(conn, run_id: int, as_of: date, labels: list[dict], at: datetime)
         members = [r for r in labels if r["cluster"] == spec["cluster"]]
         profile = {f: float(np.mean([r[f] for r in members])) if members else 0.0
                    for f in FEATURE_COLUMNS}
+        profile["insiders_members"] = sum(bool(r["is_insiders"]) for r in members)
         clusters.append({**spec, "run_id": run_id, "size": len(members),
                          "share": len(members) / len(labels),
                          "revenue_share": sum(r["gross_revenue"] for r in members) / revenue,

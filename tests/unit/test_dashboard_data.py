@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import migrations
@@ -61,12 +63,16 @@ def test_embedding_sample_keeps_every_insider_and_stays_under_the_cap(engine):
     assert sampled["is_insiders"].sum() == full["is_insiders"].sum()
 
 
-def test_changes_between_consecutive_runs_carry_the_stored_reason(engine):
+def test_changes_between_consecutive_runs_carry_the_reason_in_words(engine):
     moves = data.changes(2, 3, engine)
     assert set(moves["kind"]) <= {"entered", "exited"}
     assert len(moves) > 0
-    assert moves["cause"].eq("feature").all()
-    assert moves["reason"].str.contains("gross revenue").all()
+    assert moves["cause"].eq("purchase activity").all()
+    assert moves["cause_help"].str.len().gt(10).all()
+    assert moves["reason"].str.contains("in total, ").all()
+    for reason in moves["reason"]:
+        assert reason.endswith(".") and "£" in reason, reason
+        assert not re.search(r"[a-z]+_[a-z]+|[<>]=?", reason), reason
     entered = moves[moves["kind"] == "entered"].iloc[0]
     assert entered["change_gross_revenue"] == pytest.approx(
         entered["after_gross_revenue"] - entered["before_gross_revenue"])
@@ -110,3 +116,16 @@ def test_only_succeeded_run_ids_from_the_browser_pass(engine):
     assert data.succeeded_id(4, engine) is None  # the failed run
     for value in (999, "3 OR 1=1", "x", None, True, 2.5, {"id": 3}):
         assert data.succeeded_id(value, engine) is None
+
+
+def test_no_cluster_is_called_insiders_and_each_counts_its_members(engine):
+    """The seed stores the legacy name "Insiders": it reads "Top spenders"."""
+    clusters = data.clusters(3, engine)
+    assert "Insiders" not in {c["name"] for c in clusters}
+    assert "Top spenders" in {c["name"] for c in clusters}
+    labels = data.embedding_sample(3, N_CUSTOMERS, engine=engine)
+    members = labels[labels["is_insiders"]].groupby("cluster").size()
+    assert {c["cluster"]: c["insiders_members"] for c in clusters if c["insiders_members"]} == (
+        members.to_dict())
+    history = data.customer_history(int(labels["customer_id"].iloc[0]), engine)
+    assert "Insiders" not in set(history["cluster_name"])

@@ -1,0 +1,68 @@
+"""The history a reader sees: one point per as-of date, dates snapped to runs, and the reasons
+of entries and exits as plain sentences with their cause in words.
+
+Runs on the same date that only repeat one another are not new history: the latest run of a
+date stands for it (reruns on unchanged data are recorded as unchanged by the worker anyway).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+
+from dashboard.config import app_settings
+from pipeline.reasons import CAUSE_WORDS, cause_words, sentence
+
+NO_EVENT = ("No entry or exit was recorded for this customer in the runs between these dates "
+            "(the change came with a rerun on the same date).")
+
+
+def dated(runs: list[dict]) -> list[dict]:
+    """One run per as-of date, the latest of that date, oldest first (``runs`` sorted by
+    (as_of, id), as ``data.succeeded_runs`` gives them)."""
+    return list({run["as_of"]: run for run in runs}.values())
+
+
+def run_on(day: date | None, runs: list[dict]) -> dict | None:
+    """The run of ``runs`` (from ``dated``) a date snaps to: the latest as of that date or
+    before it, else the first one."""
+    if not runs:
+        return None
+    before = [r for r in runs if day is not None and r["as_of"] <= day]
+    return before[-1] if before else runs[0]
+
+
+def month_before(run: dict, runs: list[dict]) -> dict | None:
+    """The run a month (30 days) before ``run``, snapped as ``run_on`` does; None when the
+    history does not reach that far back."""
+    day = run["as_of"] - timedelta(days=30)
+    earlier = [r for r in runs if r["as_of"] <= day]
+    return earlier[-1] if earlier else None
+
+
+def currency() -> str:
+    """The currency symbol of the app's settings (the pound outside an app)."""
+    try:
+        return app_settings().currency
+    except RuntimeError:  # no app context: a test or a worker thread
+        return "£"
+
+
+def plain_reasons(events: pd.DataFrame) -> pd.DataFrame:
+    """``reason`` rebuilt as a sentence from the stored details (older runs stored code-like
+    text), ``cause`` as words and ``cause_help`` explaining it; in place, and returned."""
+    symbol = currency()
+    reasons, causes = [], []
+    for kind, cause, reason, details in zip(events["kind"], events["cause"], events["reason"],
+                                            events["details"], strict=True):
+        if not isinstance(cause, str):
+            reasons.append(NO_EVENT)
+            causes.append(None)
+            continue
+        details = details if isinstance(details, dict) else None
+        reasons.append(sentence(kind, cause, details, symbol) if details else reason)
+        causes.append(cause_words(cause, kind, details))
+    events["reason"], events["cause"] = reasons, causes
+    events["cause_help"] = [CAUSE_WORDS.get(c, "") if c else "" for c in causes]
+    return events
