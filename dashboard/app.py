@@ -44,6 +44,7 @@ def create_app(
     auth.limit_logins(server)
     server.register_blueprint(login_blueprint)
     mount(server, create_api(engine, settings))
+    auth.trust_proxies(server, settings.trusted_proxies)
     app = dash.Dash(
         "dashboard",
         server=server,

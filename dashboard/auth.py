@@ -19,6 +19,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import Engine, select, text
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from settings import Settings
 from store.db import session_scope
@@ -124,6 +125,15 @@ def sign_out(engine: Engine) -> None:
             record(session, current_user.username, "logout")
     logout_user()
     flask.session.clear()
+
+
+def trust_proxies(server: flask.Flask, hops: int) -> None:
+    """Behind ``hops`` proxies (INSIDERS_TRUSTED_PROXIES) believe their X-Forwarded-For,
+    -Proto and -Host: the client address the login limit counts, and the scheme the browser
+    used, so that the cookie is Secure when a TLS proxy serves the site. Wrap the whole WSGI
+    app (call it last) so that everything mounted on the server sees the same."""
+    if hops > 0:
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
 def _secure_headers(response: flask.Response) -> flask.Response:

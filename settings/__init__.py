@@ -52,6 +52,13 @@ def _int(name: str, default: int, env: dict[str, str]) -> int:
         raise SettingsError(f"{PREFIX}{name} must be an integer, got {value!r}") from None
 
 
+def _count(name: str, default: int, env: dict[str, str]) -> int:
+    value = _int(name, default, env)
+    if value < 0:
+        raise SettingsError(f"{PREFIX}{name} must be 0 or more, got {value}")
+    return value
+
+
 def _float(name: str, default: float, env: dict[str, str]) -> float:
     value = _raw(name, env)
     if value is None:
@@ -157,6 +164,9 @@ class Settings:
     webhook_backoff_seconds: float = 30.0
     webhook_max_age_hours: int = 24
     webhook_timeout_seconds: int = 10
+    # how many proxies (TLS terminators) stand in front of the dashboard: their X-Forwarded-*
+    # headers are believed for that many hops, so the scheme is the one the browser used
+    trusted_proxies: int = 0
 
     @property
     def is_production(self) -> bool:
@@ -294,4 +304,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         webhook_timeout_seconds=_int(
             "WEBHOOK_TIMEOUT_SECONDS", defaults.webhook_timeout_seconds, env
         ),
+        trusted_proxies=_count("TRUSTED_PROXIES", defaults.trusted_proxies, env),
     )
