@@ -1,9 +1,17 @@
 """Read a table file (CSV, Excel .xlsx or Parquet) into a raw DataFrame of source columns.
 
-The format is decided by the file's first bytes, not its name. Text files are read as UTF-8
-and, when no encoding is given and UTF-8 fails, as latin-1; the delimiter is the one of
-``, ; tab |`` that the header line holds most of. Every problem here is file-level and raises
-:class:`~pipeline.errors.IngestError` with one line naming the file.
+The format is decided by the file's first bytes, not its name; the delimiter of a text file is
+the one of ``, ; tab |`` that the header line holds most of. Every problem here is file-level
+and raises :class:`~pipeline.errors.IngestError` with one line naming the file:
+
+* Encoding: the one given, else UTF-8 (UTF-16 and UTF-8 with a byte-order mark are recognised).
+  A file that is not valid UTF-8 is read as latin-1 only when none of its bytes above 127 forms
+  a UTF-8 character (a legacy single-byte export such as the latin-1 ``Ecommerce.csv``);
+  otherwise the error names the lines holding the invalid bytes, so one stray byte never turns
+  every ``É`` of a UTF-8 file into ``Ã\x89``.
+* Quotes: a value running over several lines is taken for a quote left open, never guessed past:
+  the file is refused with the line where that value opens (a line break inside a quoted value
+  is not supported in CSV; .xlsx and Parquet may hold them).
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import create_engine
 
+from settings import load_settings
 from store.batches import list_batches, remove_batch
 from store.schema import Base
 from store.transactions import ingest_file, load_transactions
@@ -91,3 +92,16 @@ def test_values_the_columns_cannot_hold_are_rejected_by_the_store(engine, tmp_pa
                           max_quantity=None)
     assert outcome.rejected_by_reason == {"country_too_long": 1, "quantity_out_of_range": 1}
     _accounted(outcome)
+
+
+def test_the_maxima_are_settings():
+    defaults = load_settings({})
+    assert (defaults.max_unit_price, defaults.max_quantity) == (100_000, 1_000_000)
+    chosen = load_settings({"INSIDERS_MAX_UNIT_PRICE": "500", "INSIDERS_MAX_QUANTITY": "20"})
+    assert (chosen.max_unit_price, chosen.max_quantity) == (500, 20)
+
+
+def test_the_maxima_given_reject_rows(engine, tmp_path):
+    lines = [_line(1, qty=6), _line(2, qty=30)]
+    outcome = ingest_file(engine, _file(tmp_path, "q.csv", lines), profile="p", max_quantity=20)
+    assert outcome.rejected_by_reason == {"quantity_out_of_range": 1}
