@@ -17,7 +17,10 @@ from pipeline.errors import InsidersError
 from store.schema import Base
 
 DASHBOARD_RUN_COLUMNS = ("status", "active_slot", "finished_at", "error")
-DASHBOARD_WRITES = {"users": "INSERT, UPDATE", "audit_log": "INSERT"}
+DASHBOARD_WRITES = {"users": "INSERT, UPDATE", "audit_log": "INSERT",
+                    # the Admin page adds and removes webhooks and replays deliveries
+                    "webhook_subscriptions": "INSERT, UPDATE, DELETE",
+                    "webhook_deliveries": "INSERT, UPDATE, DELETE", "webhook_attempts": "DELETE"}
 
 
 def grant_privileges(connection: Connection, *, worker_role: str, dashboard_role: str) -> None:

@@ -8,6 +8,7 @@ import pandas as pd
 from dash import Input, Output, State, callback, dcc, html
 
 from dashboard import charts, data, ids, widgets
+from dashboard import webhooks as contacts
 
 dash.register_page(__name__, path="/customer", name="Customer", order=2,
                    title="Insiders · Customer")
@@ -17,8 +18,9 @@ def layout(id: str | None = None, **_kwargs) -> html.Div:
     return html.Div([
         html.H2("Customer"),
         dbc.Row(dbc.Col(dbc.InputGroup([
-            dbc.Input(id=ids.CU_INPUT, type="number", placeholder="Customer id, e.g. 12346",
-                      value=_as_int(id), debounce=True, min=0),
+            dbc.Input(id=ids.CU_INPUT, type="text",
+                      placeholder="Customer id, email or name, e.g. 12346",
+                      value=str(_as_int(id) or "") or None, debounce=True),
             dbc.Button("Find", id=ids.CU_FIND, color="primary"),
         ]), md=5), className="mb-3"),
         dcc.Loading(html.Div(id=ids.CU_RESULT)),
@@ -62,15 +64,50 @@ def _events_table(events: list[dict]) -> html.Div:
     return dbc.Table([head, html.Tbody(rows)], striped=True, hover=True, size="sm")
 
 
+def contact_card(contact: dict | None) -> html.Div:
+    """Email, name, country and marketing consent, when contact details were imported."""
+    if contact is None:
+        return html.P("No contact details for this customer (insiders customers import).",
+                      className="text-muted small")
+    consent = ("agrees to marketing messages" if contact["marketing_consent"]
+               else "has not agreed to marketing messages")
+    return dbc.Card(dbc.CardBody([
+        html.Strong(contact["name"] or "No name"), html.Span(" · "),
+        html.A(contact["email"], href=f"mailto:{contact['email']}") if contact["email"]
+        else html.Span("no email"),
+        html.Span(f" · {contact['country'] or 'country unknown'} · {consent}"),
+    ]), className="mb-3", id="cu-contact")
+
+
+def _matches(text: str):
+    found = contacts.search_contacts(text)
+    if not found:
+        return widgets.empty_state(f"No customer matches \"{text.strip()}\"",
+                                   "Search by customer id, or by part of an email or a name.",
+                                   color="secondary")
+    if len(found) == 1:
+        return customer_view(int(found[0]["customer_id"]))
+    return html.Div([html.P(f"{len(found)} customers match; pick one:"), dbc.ListGroup([
+        dbc.ListGroupItem(f"{c['customer_id']} · {c['name'] or 'no name'} · "
+                          f"{c['email'] or 'no email'}", href=f"/customer?id={c['customer_id']}")
+        for c in found])], id="cu-matches")
+
+
 @callback(Output(ids.CU_RESULT, "children"), Input(ids.CU_FIND, "n_clicks"),
           Input(ids.CU_INPUT, "value"), State(ids.CU_INPUT, "value"))
 def find(_clicks, _typed, customer_id):
     customer = _as_int(customer_id)
+    if customer is None and str(customer_id or "").strip():
+        return _matches(str(customer_id))
     if customer is None:
         if data.current_run() is None:
             return widgets.no_runs_state(data.active_run(), data.latest_run())
         return html.P("Type a customer id to see their status, history and reasons.",
                       className="text-muted")
+    return customer_view(customer)
+
+
+def customer_view(customer: int) -> html.Div:
     history = data.customer_history(customer)
     if history.empty:
         return widgets.empty_state(f"Customer {customer} is in no run",
@@ -86,6 +123,7 @@ def find(_clicks, _typed, customer_id):
         dbc.Alert([html.H4(f"Customer {customer}: {text}", className="alert-heading mb-1"),
                    html.Span(f"In run #{latest['run_id']} (as of {latest['as_of']}) in cluster "
                              f"{latest['cluster_name'] or latest['cluster']}.")], color=color),
+        contact_card(contacts.contact(customer)),
         dcc.Graph(figure=charts.timeline_figure(history), config={"displayModeBar": False}),
         dcc.Graph(figure=charts.features_figure(history, thresholds),
                   config={"displayModeBar": False}),
