@@ -18,8 +18,11 @@ from sqlalchemy import Engine, select
 import migrations
 from cli.runs import backfill_runs
 from dashboard.app import serve
+from pipeline.contacts import read_contacts
 from pipeline.synthetic import write_synthetic
+from pipeline.synthetic_contacts import write_contacts
 from settings import Settings, load_settings
+from store.contacts import upsert_contacts
 from store.db import get_engine, session_scope
 from store.schema import User
 from store.transactions import ingest_file, max_invoice_date
@@ -43,6 +46,12 @@ def ensure_demo_data(settings: Settings, engine: Engine, customers: int) -> None
     outcome = ingest_file(engine, path, profile=DEMO_PROFILE)
     verb = "loaded" if outcome.created else "already loaded"
     click.echo(f"demo data {verb}: batch {outcome.batch_id}, {outcome.n_accepted} transactions")
+    contacts_path = settings.data_dir / f"demo-contacts-{customers}.csv"
+    if not contacts_path.exists():
+        write_contacts(path, contacts_path, seed=DEMO_SEED)
+    with engine.begin() as connection:
+        counts = upsert_contacts(connection, read_contacts(contacts_path).contacts)
+    click.echo(f"demo contacts: {counts.added} added, {counts.updated} updated")
 
 
 def demo_period_ends(engine: Engine, months: int = DEMO_MONTHS) -> list[date]:

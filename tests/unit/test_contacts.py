@@ -20,6 +20,8 @@ from pipeline.contacts import (
     validate_contacts,
 )
 from pipeline.errors import IngestError
+from pipeline.synthetic import write_synthetic
+from pipeline.synthetic_contacts import write_contacts
 from store.contacts import get_contact, search_contacts
 from tests.webhook_receiver import start_receiver, stop_receiver
 
@@ -121,3 +123,15 @@ def test_webhook_commands(embedded):
         assert invoke("webhook", "list").strip() == "no webhooks"
     finally:
         stop_receiver(receiver)
+
+
+def test_synthetic_contacts_match_the_transactions_and_import_cleanly(tmp_path):
+    transactions = tmp_path / "t.parquet"
+    write_synthetic(transactions, 200, seed=4)
+    n = write_contacts(transactions, tmp_path / "c.csv", seed=4)
+    contacts = read_contacts(tmp_path / "c.csv")
+    assert contacts.rejects.empty and len(contacts.contacts) == n
+    ids = pd.read_parquet(transactions, columns=["CustomerID"])["CustomerID"].dropna()
+    assert set(contacts.contacts["customer_id"]) == set(ids.astype("int64"))
+    assert 0.45 < contacts.contacts["marketing_consent"].mean() < 0.75
+    assert contacts.contacts["email"].is_unique
