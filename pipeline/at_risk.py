@@ -35,7 +35,7 @@ def days_until_exit(
 ) -> pd.Series:
     """Days from the as-of date until the first exit comparison holds if the customer buys
     nothing (0: it holds already); NaN when it never would."""
-    days = pd.Series(np.nan, index=features.index, dtype=float)
+    days = np.full(len(features), np.nan)
     for column, rule in exit_rules.items():
         value = features[column].to_numpy(dtype=float)
         now = OPERATORS[rule["op"]](value, rule["value"])
@@ -44,8 +44,8 @@ def days_until_exit(
             gap = rule["value"] - value
             first = np.floor(gap) + 1 if rule["op"] == ">" else np.ceil(gap)
             reach = np.maximum(first, 0.0)
-        days = days.combine(pd.Series(reach, index=features.index), np.fmin)
-    return days
+        days = np.fmin(days, reach)
+    return pd.Series(days, index=features.index, name="days_until_exit")
 
 
 def insiders_at_risk(
@@ -74,25 +74,27 @@ def insiders_at_risk(
     soon = days.le(within_days).to_numpy()
     unlikely = (probability.lt(min_probability_active).to_numpy()
                 if min_probability_active is not None else np.zeros(len(insiders), dtype=bool))
-    chosen = soon | unlikely
+    chosen = np.flatnonzero(soon | unlikely)
+    left = days.to_numpy()[chosen]
+    chance = probability.to_numpy(dtype=float)[chosen]
+    recency = (insiders[recency_col].to_numpy()[chosen] if recency_col in insiders
+               else np.zeros(len(chosen)))
     rows = []
-    for i in np.flatnonzero(chosen):
-        customer = insiders.index[i]
-        left = days.iloc[i]
-        leave = None if np.isnan(left) else as_of + dt.timedelta(days=int(left))
+    for i, customer in enumerate(insiders.index[chosen]):
+        leave = None if np.isnan(left[i]) else as_of + dt.timedelta(days=int(left[i]))
         parts = []
         if leave is not None:
-            parts.append(_leave_sentence(insiders.iloc[i], thresholds["exit"], leave,
-                                         recency_col, as_of))
-        if unlikely[i]:
+            parts.append(_leave_sentence(int(recency[i]), thresholds["exit"].get(recency_col),
+                                         leave, as_of))
+        if unlikely[chosen[i]]:
             parts.append(f"the chance they are still an active customer is "
-                         f"{probability.iloc[i]:.0%}, below {min_probability_active:.0%}")
+                         f"{chance[i]:.0%}, below {min_probability_active:.0%}")
         reason = "; ".join(parts)
-        rows.append((int(customer), leave, None if leave is None else int(left),
-                     reason[:1].upper() + reason[1:] + ".",
-                     float(np.nan_to_num(forecast["expected_spend"].iloc[i])),
-                     float(probability.iloc[i])))
-    out = pd.DataFrame(rows, columns=list(AT_RISK_COLUMNS))
+        rows.append((int(customer), leave, None if leave is None else int(left[i]),
+                     reason[:1].upper() + reason[1:] + ".", chance[i]))
+    out = pd.DataFrame(rows, columns=[c for c in AT_RISK_COLUMNS if c != "expected_value"])
+    spend = forecast["expected_spend"].to_numpy(dtype=float)[chosen]
+    out.insert(4, "expected_value", np.nan_to_num(spend))
     return out.sort_values(["expected_value", "customer_id"], ascending=[False, True],
                            ignore_index=True)
 
@@ -124,39 +126,33 @@ def about_to_qualify(
     chosen = meets_entry(projected, thresholds).to_numpy()
     by = as_of + dt.timedelta(days=within_days)
     needs = _entry_needs(thresholds["entry"], purchases_col, revenue_col, recency_col)
-    rows = []
-    for customer in others.index[chosen]:
-        expected = forecast.loc[customer]
-        reason = (
-            f"Expected to buy about {expected['expected_purchases']:.1f} times and spend about "
-            f"{expected['expected_spend']:,.0f} in the next {within_days} days, which would "
-            f"bring them to {_totals(projected.loc[customer], purchases_col, revenue_col)}, "
-            f"enough to join ({needs})."
-        )
-        rows.append((int(customer), by, reason, float(expected["expected_spend"]),
-                     float(expected["expected_purchases"])))
-    out = pd.DataFrame(rows, columns=list(QUALIFY_COLUMNS))
+    purchases = forecast["expected_purchases"].to_numpy(dtype=float)[chosen]
+    spend = forecast["expected_spend"].to_numpy(dtype=float)[chosen]
+    total_purchases = projected[purchases_col].to_numpy(dtype=float)[chosen]
+    total_spend = projected[revenue_col].to_numpy(dtype=float)[chosen]
+    reasons = [
+        f"Expected to buy about {purchases[i]:.1f} times and spend about {spend[i]:,.0f} in the "
+        f"next {within_days} days, which would bring them to about "
+        f"{math.floor(total_purchases[i] + 1e-9)} purchases and {total_spend[i]:,.0f} spent in "
+        f"all, enough to join ({needs})."
+        for i in range(len(purchases))
+    ]
+    out = pd.DataFrame({"customer_id": others.index[chosen].to_numpy(dtype="int64"),
+                        "qualify_by": [by] * len(reasons), "reason": reasons,
+                        "expected_value": spend, "expected_purchases": purchases},
+                       columns=list(QUALIFY_COLUMNS))
     return out.sort_values(["expected_value", "customer_id"], ascending=[False, True],
                            ignore_index=True)
 
 
-def _leave_sentence(
-    row: pd.Series, exit_rules: dict, leave: dt.date, recency_col: str, as_of: dt.date
-) -> str:
-    if leave == as_of:
+def _leave_sentence(recency: int, rule: dict | None, leave: dt.date, as_of: dt.date) -> str:
+    if leave == as_of or rule is None:
         return "they already meet a level for leaving and leave at the next run"
-    rule = exit_rules[recency_col]
-    recency = int(row[recency_col])
     bound = "more than" if rule["op"] == ">" else "at least"
     last = (as_of - dt.timedelta(days=recency)).isoformat()
     return (f"last bought {recency} days ago (on {last}): with no purchase before "
             f"{leave.isoformat()} they leave on that day, when it will be {bound} "
             f"{_number(rule['value'])} days since their last purchase")
-
-
-def _totals(row: pd.Series, purchases_col: str, revenue_col: str) -> str:
-    return (f"about {math.floor(row[purchases_col] + 1e-9)} purchases and "
-            f"{row[revenue_col]:,.0f} spent in all")
 
 
 def _entry_needs(entry: dict, purchases_col: str, revenue_col: str, recency_col: str) -> str:
