@@ -10,17 +10,16 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html, no_update
 
-from dashboard import auth, charts, data, ids, warmup, widgets
+from dashboard import auth, charts, data, ids, tokens_panel, warmup, widgets
 from dashboard.config import app_engine, app_settings, warm_enabled
-from dashboard.pages import admin_webhooks
 from store.queue import request_run
 from store.schema import ACTIVE_STATUSES, FAILED, QUEUED, RUNNING, SUCCEEDED, UNCHANGED
 
 dash.register_page(__name__, path="/admin", name="Admin", order=4, title="Insiders · Admin",
                    admin_only=True)
+tokens_panel.register_callbacks()
 
 POLL_MS = 1500
-admin_webhooks.register_callbacks()
 
 
 def layout(**_kwargs) -> html.Div:
@@ -68,7 +67,7 @@ def layout(**_kwargs) -> html.Div:
             {"field": "action", "headerName": "Action"},
             {"field": "details", "headerName": "Details", "flex": 2}],
             filename="audit.csv"),
-        admin_webhooks.section(),
+        tokens_panel.panel(),
     ])
 
 

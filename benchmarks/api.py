@@ -1,0 +1,90 @@
+"""REST API speed at 100k customers x 24 runs in PostgreSQL (seeded as benchmarks/dashboard.py
+does, with COPY): p50 and p95 of GET current Insiders (1,000 per page) and of the current
+run's changes, through the dashboard's server (Flask test client: token check, limit, read,
+JSON), cold (per-run cache emptied before each call) and cached. Prints figures only.
+
+    python benchmarks/api.py [--customers 100000] [--runs 24] [--repeat 20] [--no-seed]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.dashboard import BENCH_URL, machine, seed
+from dashboard import cache
+from dashboard.app import create_app
+from settings import load_settings
+from store.db import session_scope
+from store.tokens import create_token
+
+PATHS = {
+    "GET /runs/current/insiders?limit=1000": "/api/v1/runs/current/insiders?limit=1000",
+    "GET /runs/current/insiders (next page)": None,
+    "GET /runs/current/changes?limit=1000": "/api/v1/runs/current/changes?limit=1000",
+    "GET /runs/current/changes (CSV)": "/api/v1/runs/current/changes?limit=1000",
+}
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[-1] if len(values) > 1 else values[0]
+
+
+def timed(client, path: str, headers: dict, repeat: int, cold: bool) -> list[float]:
+    client.get(path, headers=headers)  # warm-up: connections, imports
+    times = []
+    for _ in range(repeat):
+        if cold:
+            cache.clear()
+        start = time.perf_counter()
+        response = client.get(path, headers=headers)
+        times.append((time.perf_counter() - start) * 1000)
+        assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=24)
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--no-seed", action="store_true", help="reuse the seeded database")
+    args = parser.parse_args()
+    engine = create_engine(BENCH_URL, pool_size=5)
+    if not args.no_seed:
+        start = time.perf_counter()
+        seed(engine, args.customers, args.runs)
+        print(f"seeded {args.customers:,} customers x {args.runs} runs in "
+              f"{time.perf_counter() - start:.1f} s")
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM api_tokens WHERE name = 'bench'"))
+    with session_scope(engine) as session:
+        token = create_token(session, "bench", "read")[1]
+    print(machine(engine))
+    settings = load_settings({"INSIDERS_DATABASE_URL": BENCH_URL})
+    client = create_app(settings, engine).server.test_client()
+    auth = {"Authorization": f"Bearer {token}"}
+    first = client.get(PATHS["GET /runs/current/insiders?limit=1000"], headers=auth).get_json()
+    cursor = first["next_cursor"]
+    print(f"current run: {first['total']:,} Insiders; target p95 < 200 ms")
+    print(f"{'request':<42} {'cold p50':>9} {'cold p95':>9} {'cached p50':>11} "
+          f"{'cached p95':>11}")
+    for name, path in PATHS.items():
+        headers = {**auth, "Accept": "text/csv"} if "CSV" in name else auth
+        if path is None:
+            path = f"/api/v1/runs/current/insiders?limit=1000&cursor={cursor}"
+        cold = timed(client, path, headers, args.repeat, cold=True)
+        warm = timed(client, path, headers, args.repeat, cold=False)
+        print(f"{name:<42} {statistics.median(cold):9.1f} {p95(cold):9.1f} "
+              f"{statistics.median(warm):11.1f} {p95(warm):11.1f}")
+
+
+if __name__ == "__main__":
+    main()
