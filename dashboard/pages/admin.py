@@ -12,6 +12,7 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 
 from dashboard import auth, charts, data, ids, tokens_panel, warmup, widgets
 from dashboard.config import app_engine, app_settings, warm_enabled
+from dashboard.pages import admin_webhooks
 from store.queue import request_run
 from store.schema import ACTIVE_STATUSES, FAILED, QUEUED, RUNNING, SUCCEEDED, UNCHANGED
 
@@ -20,6 +21,7 @@ dash.register_page(__name__, path="/admin", name="Admin", order=4, title="Inside
 tokens_panel.register_callbacks()
 
 POLL_MS = 1500
+admin_webhooks.register_callbacks()
 
 
 def layout(**_kwargs) -> html.Div:
@@ -68,6 +70,7 @@ def layout(**_kwargs) -> html.Div:
             {"field": "details", "headerName": "Details", "flex": 2}],
             filename="audit.csv"),
         tokens_panel.panel(),
+        admin_webhooks.section(),
     ])
 
 
