@@ -12,6 +12,7 @@ import pandas as pd
 
 from pipeline.clean import clean_transactions, load_profile
 from pipeline.errors import PipelineInputError
+from pipeline.exports import insiders_table, to_csv
 from pipeline.features import customer_features, resolve_as_of
 from pipeline.ingest import read_transactions
 from pipeline.model_state import ModelState, load_state_dir, save_state_dir
@@ -172,7 +173,8 @@ def segment_command(
 @seed_option
 @click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md", show_default=True)
 @click.option("-o", "--output", type=file_type, help="Write the report here (default: stdout).")
-@click.option("--insiders-csv", type=file_type, help="Write the Insiders' ids as CSV.")
+@click.option("--insiders-csv", type=file_type,
+              help="Write the Insiders as CSV (the dashboard's columns: id, cluster, features).")
 def report_command(
     input_path: Path,
     profile: str,
@@ -186,15 +188,17 @@ def report_command(
     first model version a worker run would fit on the same data."""
 
     stages = StageProgress()
-    report = segment_file(input_path, profile=profile, as_of=as_of, seed=seed,
-                          stages=stages).answers
-    text = report.to_markdown() if fmt == "md" else json.dumps(report.to_dict(), indent=2)
+    result = segment_file(input_path, profile=profile, as_of=as_of, seed=seed, stages=stages)
+    report = result.answers
+    names = dict(zip(result.clusters["cluster"], result.clusters["name"], strict=True))
+    text = report.to_markdown(names) if fmt == "md" else json.dumps(report.to_dict(), indent=2)
     if output is None:
         click.echo(text)
     else:
         output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
     if insiders_csv is not None:
-        insiders_csv.write_text(report.insiders_csv(), encoding="utf-8")
+        table = insiders_table(result.labels, as_of=report.as_of, cluster_names=names)
+        insiders_csv.write_text(to_csv(table), encoding="utf-8")
 
 
 @click.command("select")

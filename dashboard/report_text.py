@@ -17,20 +17,22 @@ CHARTS = {3: "distinctive", 4: "revenue", 7: "evidence"}
 SECTION = "## "
 
 
-def report_markdown(report: Mapping | None) -> str | None:
+def report_markdown(report: Mapping | None,
+                    cluster_names: Mapping[int, str] | None = None) -> str | None:
     """The pipeline's Markdown for a stored report, or None if there is none to rebuild."""
     if not report:
         return None
     try:
         fields = {**report, "as_of": date.fromisoformat(str(report["as_of"]))}
-        return Report(**fields).to_markdown()
+        return Report(**fields).to_markdown(cluster_names)
     except (KeyError, TypeError, ValueError):  # a report from an older pipeline
         return None
 
 
-def answers(report: Mapping | None) -> list[dict]:
+def answers(report: Mapping | None,
+            cluster_names: Mapping[int, str] | None = None) -> list[dict]:
     """[{"question", "answer" (Markdown), "chart" (key or None)}], the report's sections."""
-    text = report_markdown(report)
+    text = report_markdown(report, cluster_names)
     if text is None:
         return []
     items: list[dict] = []

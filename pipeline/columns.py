@@ -37,3 +37,16 @@ INTEGER_RULE_FEATURES: frozenset[str] = frozenset(RULE_FEATURES).intersection(
     INTEGER_FEATURE_COLUMNS
 )
 """Threshold features whose levels are whole numbers (rounded, and printed without decimals)."""
+
+FEATURE_LABELS: dict[str, str] = {
+    "gross_revenue": "Gross revenue",
+    "recency_days": "Recency (days)",
+    "invoice_quantity": "Invoices",
+    "items_quantity": "Items",
+    "products_quantity": "Products",
+    "avg_ticket": "Mean ticket",
+}
+"""The one label of each feature, used by the charts, the pages and the report."""
+
+MONEY_FEATURES: frozenset[str] = frozenset({"gross_revenue", "avg_ticket"})
+"""Feature columns that are amounts of money (shown with the currency, exported to 2 decimals)."""

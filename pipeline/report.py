@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
 
-from pipeline.columns import FEATURE_COLUMNS, INTEGER_RULE_FEATURES
+from pipeline.columns import FEATURE_COLUMNS, FEATURE_LABELS, INTEGER_RULE_FEATURES
 from pipeline.conditions import LOWER_IS_BETTER, meets_entry, meets_exit
 from pipeline.errors import PipelineInputError
 from pipeline.plain import plain_value
@@ -21,9 +22,22 @@ BOOTSTRAP_SAMPLES = 2000
 _BOOTSTRAP_CELLS = 4_000_000  # resampled values held in memory at once
 THRESHOLD_NOTE = (
     "Thresholds are those of the model version in use. Exit levels sit below the entry levels "
-    "(recency_days: above, as fewer days since the last purchase is better), so an Insider stays "
+    "(recency: above, as fewer days since the last purchase is better), so an Insider stays "
     "one until a level is clearly crossed."
 )
+
+
+BOOTSTRAP_NOTE = (
+    "*A 95% confidence interval is the range the mean would fall in 95 times out of 100 had "
+    "we seen other customers like these; bootstrap means it is found by re-drawing the "
+    f"customers at random {BOOTSTRAP_SAMPLES:,} times.*"
+)
+OUT_OF_TIME_NOTE = (
+    "*The out-of-time check looks at purchases made after the as-of date, which the "
+    "segmentation never saw: if the Insiders really are the best customers, they keep "
+    "spending more.*"
+)
+OPERATORS = {">=": "at least", ">": "above", "<=": "at most", "<": "below"}
 
 
 @dataclass
@@ -69,8 +83,9 @@ class Report:
         """Answer 1 as a CSV file body (one customer_id per line)."""
         return "customer_id\n" + "".join(f"{i}\n" for i in self.insiders_ids)
 
-    def to_markdown(self) -> str:
-        return _markdown(self)
+    def to_markdown(self, cluster_names: Mapping[int, str] | None = None) -> str:
+        """The report for people; clusters by name when ``cluster_names`` are given."""
+        return _markdown(self, cluster_names or {})
 
 
 def build_report(
@@ -238,7 +253,7 @@ def _out_of_time(
     return result
 
 
-def _markdown(report: Report) -> str:
+def _markdown(report: Report, cluster_names: Mapping[int, str]) -> str:
     lines = [
         f"# Insiders report as of {report.as_of.isoformat()}",
         "",
@@ -251,12 +266,12 @@ def _markdown(report: Report) -> str:
         f"{report.n_insiders} of {report.n_customers} customers ({report.insiders_share:.1%}).",
         "",
         "## 3. What are they like?",
-        *_cluster_table(report),
+        *_cluster_table(report, cluster_names),
         "",
         "What sets the Insiders apart (mean of Insiders / mean of the rest):",
         "",
         *(
-            f"- {row['feature']}: {row['insiders_mean']:,.2f} vs {row['rest_mean']:,.2f} "
+            f"- {_label(row['feature'])}: {row['insiders_mean']:,.2f} vs {row['rest_mean']:,.2f} "
             f"({_ratio(row['ratio'])})" + (" (lower is better)" if row["lower_is_better"] else "")
             for row in report.distinctive
         ),
@@ -279,10 +294,12 @@ def _markdown(report: Report) -> str:
         "## 7. Evidence",
         "Mean per customer with bootstrap 95% confidence intervals:",
         "",
+        BOOTSTRAP_NOTE,
+        "",
         "| feature | Insiders | rest | ratio |",
         "| --- | --- | --- | --- |",
         *(
-            f"| {name} | {_mean_ci(c['insiders_mean'], c['insiders_ci95'])} "
+            f"| {_label(name)} | {_mean_ci(c['insiders_mean'], c['insiders_ci95'])} "
             f"| {_mean_ci(c['rest_mean'], c['rest_ci95'])} | {_ratio(c['ratio'])} |"
             for name, c in report.evidence.items()
         ),
@@ -292,13 +309,17 @@ def _markdown(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _cluster_table(report: Report) -> list[str]:
-    head = ["cluster", "size", "%", *FEATURE_COLUMNS, "revenue %", "Insiders %"]
+def _label(feature: str) -> str:
+    return FEATURE_LABELS.get(feature, feature)
+
+
+def _cluster_table(report: Report, cluster_names: Mapping[int, str]) -> list[str]:
+    head = ["Cluster", "Customers", "%", *(_label(c) for c in FEATURE_COLUMNS), "Revenue %",
+            "Insiders %"]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for row in report.clusters:
-        mark = " (Insiders)" if row["cluster"] == report.insiders_cluster else ""
         cells = [
-            f"{row['cluster']}{mark}",
+            cluster_names.get(row["cluster"]) or f"Cluster {row['cluster']}",
             str(row["size"]),
             f"{row['share']:.1%}",
             *(f"{row[c]:,.2f}" for c in FEATURE_COLUMNS),
@@ -310,8 +331,8 @@ def _cluster_table(report: Report) -> list[str]:
 
 
 def _conditions(conditions: dict) -> list[str]:
-    return [f"- {name} {rule['op']} {_level(name, rule['value'])}"
-            for name, rule in conditions.items()]
+    return [f"- {_label(name)} {OPERATORS.get(rule['op'], rule['op'])} "
+            f"{_level(name, rule['value'])}" for name, rule in conditions.items()]
 
 
 def _level(name: str, value: float) -> str:
@@ -320,7 +341,8 @@ def _level(name: str, value: float) -> str:
 
 def _out_of_time_lines(result: dict | None) -> list[str]:
     if result is None:
-        return ["Out-of-time check: no transactions after the as-of date."]
+        return ["Out-of-time check: no transactions after the as-of date.", "",
+                OUT_OF_TIME_NOTE]
     spend = result["spend"]
     verdict = "yes" if result["insiders_spent_more"] else "not clearly (intervals overlap)"
     return [
@@ -330,6 +352,8 @@ def _out_of_time_lines(result: dict | None) -> list[str]:
         f"rest {_mean_ci(spend['rest_mean'], spend['rest_ci95'])}; "
         f"bought again: {result['share_buying']['insiders']:.0%} vs "
         f"{result['share_buying']['rest']:.0%}. Did the Insiders spend more? {verdict}.",
+        "",
+        OUT_OF_TIME_NOTE,
     ]
 
 

@@ -10,6 +10,7 @@ from dashboard import charts, data, ids, widgets
 from dashboard.cache import remember
 from dashboard.config import app_engine
 from dashboard.report_text import answers, report_markdown
+from pipeline.exports import insiders_filename, insiders_table, to_csv
 
 dash.register_page(__name__, path="/report", name="Report", order=3, title="Insiders · Report")
 
@@ -20,7 +21,7 @@ def layout(**_kwargs) -> html.Div:
         return html.Div([html.H2("Report"),
                          widgets.no_runs_state(data.active_run(), data.latest_run())])
     report = data.run_report(current["id"])
-    items = answers(report)
+    items = answers(report, _cluster_names(current["id"]))
     body = [_answer_card(i, item, report) for i, item in enumerate(items, start=1)]
     if not body:
         body = [widgets.empty_state("This run has no report", "The run succeeded but stored "
@@ -60,31 +61,37 @@ def _answer_card(number: int, item: dict, report: dict) -> dbc.Card:
     ]), className="mb-3 shadow-sm report-answer")
 
 
+def _cluster_names(run_id: int) -> dict[int, str]:
+    return {c["cluster"]: c["name"] for c in data.clusters(run_id) if c.get("name")}
+
+
 def _download(run_id, name: str, build, filename: str) -> dict:
     """``build(run_id)`` as a file, for a succeeded run only (kept per run once built)."""
     run_id = data.succeeded_id(run_id)
     if run_id is None:
         return {"content": widgets.NO_SUCH_RUN + "\n", "filename": "not-available.txt"}
     text = remember(name, (run_id,), lambda: build(run_id), app_engine())
-    return {"content": text, "filename": filename.format(run_id=run_id)}
+    as_of = (data.get_run(run_id) or {}).get("as_of")
+    return {"content": text, "filename": filename.format(run_id=run_id, as_of=as_of)}
 
 
 def _insiders_csv(run_id: int) -> str:
-    frame = data.insiders_list(run_id)
-    names = {c["cluster"]: c["name"] for c in data.clusters(run_id)}
-    frame.insert(2, "cluster_name", frame["cluster"].map(names))
-    return frame.to_csv(index=False)
+    as_of = (data.get_run(run_id) or {}).get("as_of")
+    return to_csv(insiders_table(data.insiders_list(run_id), as_of=as_of, run_id=run_id,
+                                 cluster_names=_cluster_names(run_id)))
 
 
 @callback(Output(ids.RE_MARKDOWN, "data"), Input(ids.RE_MARKDOWN_BUTTON, "n_clicks"),
           State(ids.RE_RUN, "data"), prevent_initial_call=True)
 def download_markdown(_clicks, run_id):
     return _download(run_id, "report_markdown",
-                     lambda run: report_markdown(data.run_report(run)) or "",
-                     "insiders-report-run-{run_id}.md")
+                     lambda run: report_markdown(data.run_report(run),
+                                                 _cluster_names(run)) or "",
+                     "insiders-report-run-{run_id}-as-of-{as_of}.md")
 
 
 @callback(Output(ids.RE_CSV, "data"), Input(ids.RE_CSV_BUTTON, "n_clicks"),
           State(ids.RE_RUN, "data"), prevent_initial_call=True)
 def download_insiders(_clicks, run_id):
-    return _download(run_id, "insiders_csv", _insiders_csv, "insiders-run-{run_id}.csv")
+    return _download(run_id, "insiders_table_csv", _insiders_csv,
+                     insiders_filename("{as_of}", "{run_id}"))

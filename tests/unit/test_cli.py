@@ -99,7 +99,11 @@ def test_report_markdown_json_and_ids(transactions: Path, tmp_path: Path) -> Non
     out = tmp_path / "report.json"
     invoke("report", str(transactions), "--as-of", "2011-08-31", "--format", "json", "-o", str(out))
     data = json.loads(out.read_text())
-    assert pd.read_csv(ids)["customer_id"].tolist() == data["insiders_ids"]
+    table = pd.read_csv(ids)
+    assert sorted(table["customer_id"]) == data["insiders_ids"]
+    assert table["gross_revenue"].is_monotonic_decreasing and "cluster_name" in table
+    assert all(pd.api.types.is_numeric_dtype(table[c]) for c in ("gross_revenue", "avg_ticket"))
+    assert "| Top spenders |" in markdown and "gross_revenue" not in markdown
     assert data["out_of_time"]["days_covered"] == 90
 
 

@@ -24,7 +24,7 @@ def test_the_seven_answers_are_the_sections_of_the_pipelines_markdown():
     assert [item["chart"] for item in items] == [None, None, "distinctive", "revenue", None,
                                                   None, "evidence"]
     assert items[1]["answer"].startswith(f"{report['n_insiders']} of")
-    assert "gross_revenue >= 3,000.00" in items[4]["answer"]
+    assert "Gross revenue at least 3,000.00" in items[4]["answer"]
     for number, item in enumerate(items, start=1):
         assert f"## {number}. {item['question']}" in markdown
         assert item["answer"] in markdown

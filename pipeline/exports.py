@@ -1,0 +1,87 @@
+"""Tables made for other tools (spreadsheets, BI, scripts), the same from the dashboard and the CLI.
+
+A CSV has a header row of ``snake_case`` names, numbers as numbers (dot decimal, no thousands
+separators), dates in ISO 8601 and money rounded to 2 decimals; counts and days are integers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+
+import pandas as pd
+
+from pipeline.columns import FEATURE_COLUMNS, INTEGER_FEATURE_COLUMNS, MONEY_FEATURES
+
+CHANGE_FEATURES: tuple[str, ...] = ("gross_revenue", "invoice_quantity", "recency_days",
+                                    "avg_ticket")
+MONEY_DECIMALS = 2
+
+
+def _numbers(frame: pd.DataFrame) -> pd.DataFrame:
+    """Money and other floats rounded; whole-number features as (nullable) integers."""
+    frame = frame.copy()
+    for column in frame.columns:
+        feature = column.removeprefix("before_").removeprefix("after_").removeprefix("change_")
+        if feature in INTEGER_FEATURE_COLUMNS:
+            frame[column] = pd.to_numeric(frame[column]).round().astype("Int64")
+        elif feature in MONEY_FEATURES or pd.api.types.is_float_dtype(frame[column]):
+            frame[column] = pd.to_numeric(frame[column]).astype("float64").round(MONEY_DECIMALS)
+    return frame
+
+
+def insiders_table(labels: pd.DataFrame, *, as_of: date | str,
+                   cluster_names: Mapping[int, str] | None = None,
+                   run_id: int | None = None) -> pd.DataFrame:
+    """One row per Insider, highest revenue first: run, as-of date, customer, cluster and
+    features. ``labels`` has ``customer_id`` (column or index), ``cluster``, the features and
+    optionally ``is_insiders`` (then only those rows are kept)."""
+    frame = labels.reset_index() if "customer_id" not in labels.columns else labels
+    if "is_insiders" in frame.columns:
+        frame = frame.loc[frame["is_insiders"].astype(bool)]
+    frame = frame.sort_values(["gross_revenue", "customer_id"], ascending=[False, True])
+    names = cluster_names or {}
+    table = pd.DataFrame({
+        "customer_id": frame["customer_id"].astype("int64").to_numpy(),
+        "cluster": frame["cluster"].astype("int64").to_numpy(),
+        "cluster_name": [names.get(int(c), f"Cluster {c}") for c in frame["cluster"]],
+        **{f: frame[f].to_numpy() for f in FEATURE_COLUMNS},
+    })
+    table["run_id"], table["as_of"] = run_id, str(as_of)[:10]
+    if run_id is None:
+        table = table.drop(columns="run_id")
+    return _numbers(table)
+
+
+def changes_table(moves: pd.DataFrame, run_from: Mapping, run_to: Mapping) -> pd.DataFrame:
+    """Entries and exits between two runs with the runs compared and their as-of dates.
+
+    ``moves`` has ``customer_id``, ``kind``, ``cause``, ``reason`` and ``before_``/``after_``/
+    ``change_`` columns of the key features; ``run_from``/``run_to`` have ``id`` and ``as_of``.
+    """
+    table = pd.DataFrame({
+        "run_from": int(run_from["id"]), "as_of_from": str(run_from["as_of"])[:10],
+        "run_to": int(run_to["id"]), "as_of_to": str(run_to["as_of"])[:10],
+        "customer_id": moves["customer_id"].astype("int64").to_numpy(),
+        "change": moves["kind"].to_numpy(), "cause": moves["cause"].to_numpy(),
+        "reason": moves["reason"].to_numpy(),
+    }, index=range(len(moves)))
+    for prefix in ("before", "after", "change"):
+        for feature in CHANGE_FEATURES:
+            table[f"{prefix}_{feature}"] = moves[f"{prefix}_{feature}"].to_numpy()
+    return _numbers(table.sort_values(["change", "customer_id"], kind="stable"))
+
+
+def changes_filename(run_from: Mapping, run_to: Mapping) -> str:
+    return (f"insiders-changes-run-{run_from['id']}-{str(run_from['as_of'])[:10]}"
+            f"-to-run-{run_to['id']}-{str(run_to['as_of'])[:10]}.csv")
+
+
+def insiders_filename(as_of: date | str, run_id: int | None = None) -> str:
+    run = f"-run-{run_id}" if run_id is not None else ""
+    return f"insiders{run}-as-of-{str(as_of)[:10]}.csv"
+
+
+def to_csv(table: pd.DataFrame) -> str:
+    """The table as CSV text for other tools (header row, ISO dates, no index)."""
+    return table.to_csv(index=False, date_format="%Y-%m-%d", lineterminator="\n")
