@@ -7,7 +7,7 @@ from pathlib import Path
 import dash
 import dash_bootstrap_components as dbc
 import flask
-from dash import dcc, html
+from dash import Input, Output, State, dcc, html
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import Engine
@@ -57,6 +57,11 @@ def create_app(
         serve_locally=True,
     )
     app.layout = shell
+    # the menu button of a narrow screen opens and closes the menu in the browser alone
+    app.clientside_callback("function(clicks, open) { return !open; }",
+                            Output(ids.SHELL_COLLAPSE, "is_open"),
+                            Input(ids.SHELL_TOGGLER, "n_clicks"),
+                            State(ids.SHELL_COLLAPSE, "is_open"), prevent_initial_call=True)
     # Dash moves callbacks declared with ``dash.callback`` into the first app that serves a
     # request; do it now so that several apps in one process (tests) each get their own.
     with server.test_request_context("/"):
@@ -70,7 +75,7 @@ def create_app(
 def _nav_links() -> list:
     links = []
     for page in dash.page_registry.values():
-        if page.get("admin_only") and not auth.is_admin():
+        if not page.get("in_navbar", True) or (page.get("admin_only") and not auth.is_admin()):
             continue
         links.append(dbc.NavItem(dbc.NavLink(page["name"], href=page["relative_path"],
                                              active="exact")))
@@ -100,8 +105,11 @@ def shell() -> html.Div:
         dbc.Container(
             [
                 dbc.NavbarBrand("★ Insiders", href="/", className="fw-bold"),
-                dbc.Nav(_nav_links(), navbar=True, className="me-auto"),
-                _user_menu(),
+                dbc.NavbarToggler(id=ids.SHELL_TOGGLER, n_clicks=0),
+                dbc.Collapse(
+                    [dbc.Nav(_nav_links(), navbar=True, className="me-auto"), _user_menu()],
+                    id=ids.SHELL_COLLAPSE, is_open=False, navbar=True,
+                ),
             ],
             fluid=True,
         ),

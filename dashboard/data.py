@@ -22,6 +22,7 @@ from dashboard.cache import per_run
 from dashboard.config import app_engine
 from dashboard.history import plain_reasons
 from pipeline.columns import FEATURE_COLUMNS
+from pipeline.exports import changes_filename, changes_table, to_csv
 from pipeline.identity import display_name
 from store import bulk, runs
 from store.schema import (
@@ -271,6 +272,15 @@ def changes(run_from: int, run_to: int, engine: Engine | None = None) -> pd.Data
     for feature in _KEY_FEATURES:
         moves[f"change_{feature}"] = moves[f"after_{feature}"] - moves[f"before_{feature}"]
     return moves
+
+
+def changes_csv(run_from: int, run_to: int, engine: Engine | None = None) -> tuple[str, str]:
+    """(file name, CSV text) of ``changes`` for other tools: both runs and their as-of dates
+    in the name and in columns, numbers as numbers (``pipeline.exports``)."""
+    engine = app_engine(engine)
+    older, newer = get_run(run_from, engine), get_run(run_to, engine)
+    table = changes_table(changes(run_from, run_to, engine), older, newer)
+    return changes_filename(older, newer), to_csv(table)
 
 
 def _events_for(kind: str, moves, run_ids: list[int], engine) -> pd.DataFrame:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 # shell
 SHELL_USER = "shell-user"
+SHELL_TOGGLER = "shell-toggler"
+SHELL_COLLAPSE = "shell-collapse"
 
 # overview
 OV_RUN = "ov-run"
 OV_SCATTER = "ov-scatter"
 OV_PROFILES = "ov-profiles"
 OV_EXPORT = "ov-export"
+OV_TREND = "ov-trend"
 
 # changes
 CH_FROM = "ch-from"

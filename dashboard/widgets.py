@@ -7,6 +7,8 @@ from datetime import datetime
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from dashboard import auth
+from dashboard.config import app_settings
 from store.schema import FAILED, UNCHANGED
 
 NO_SUCH_RUN = "This run is not available: only runs that have succeeded can be shown."
@@ -25,6 +27,17 @@ def duration(run: dict) -> str:
     return f"{minutes} min {secs} s" if minutes else f"{seconds:.0f} s"
 
 
+TRIGGER_WORDS = {"schedule": "on schedule", "manual": "from the dashboard",
+                 "cli": "from the command line", "backfill": "as part of a history backfill"}
+
+
+def started_by(run: dict) -> str:
+    """How a run was started, in words: "on schedule", "from the dashboard by ann"."""
+    words = TRIGGER_WORDS.get(run.get("trigger") or "", "—")
+    who = run.get("requested_by")
+    return f"{words} by {who}" if who and who != run.get("trigger") else words
+
+
 def run_caption(run: dict) -> html.Div:
     """Which run this is: when, as of which date, how long, which model version."""
     as_of = run["as_of"].strftime("%d %b %Y") if run.get("as_of") else "—"
@@ -34,8 +47,7 @@ def run_caption(run: dict) -> html.Div:
         ("Finished", when(run.get("finished_at"))),
         ("Took", duration(run)),
         ("Model version", f"v{run['model_version']}" if run.get("model_version") else "—"),
-        ("Trigger", f"{run.get('trigger', '—')}"
-                    + (f" by {run['requested_by']}" if run.get("requested_by") else "")),
+        ("Started", started_by(run)),
     ]
     return html.Div(
         [html.Span([html.Small(label, className="text-muted me-1"), html.Strong(value)],
@@ -67,8 +79,8 @@ def no_runs_state(active: dict | None, latest: dict | None) -> dbc.Alert:
             "The first run is in progress",
             [f"Run #{active['id']} is {active['status']}: "
              f"{active.get('progress_stage') or 'waiting for a worker'} "
-             f"({active.get('progress_percent') or 0:.0f}%). This page fills in when it ends; "
-             "follow it on ", dcc.Link("Admin", href="/admin"), "."],
+             f"({active.get('progress_percent') or 0:.0f}%). This page fills in when it ends. ",
+             *_follow_link()],
         )
     if latest and latest["status"] == FAILED:
         return empty_state(
@@ -94,7 +106,7 @@ def status_alerts(current: dict | None, active: dict | None, latest: dict | None
             [f"Run #{active['id']} is {active['status']} "
              f"({active.get('progress_stage') or 'waiting'}, "
              f"{active.get('progress_percent') or 0:.0f}%). You are seeing run #{current['id']} "
-             "until it succeeds. ", dcc.Link("Follow it", href="/admin")],
+             "until it succeeds. ", *_follow_link()],
             color="info", className="py-2"))
     if latest and latest["status"] == FAILED and latest["id"] > current["id"]:
         notes.append(dbc.Alert(
@@ -108,8 +120,17 @@ def status_alerts(current: dict | None, active: dict | None, latest: dict | None
     return notes
 
 
-def money(value: float | None) -> str:
-    return "—" if value is None else f"{value:,.0f}"
+def _follow_link() -> list:
+    """A link to the run's progress for admins; viewers cannot open the admin page."""
+    return [dcc.Link("Follow it", href="/admin")] if auth.is_admin() else []
+
+
+def money(value: float | None, currency: str | None = None) -> str:
+    """An amount with the currency setting's symbol, e.g. "£3,843"."""
+    if value is None:
+        return "—"
+    symbol = app_settings().currency if currency is None else currency
+    return f"-{symbol}{-value:,.0f}" if value < 0 else f"{symbol}{value:,.0f}"
 
 
 def percent(value: float | None) -> str:

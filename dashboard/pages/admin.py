@@ -65,13 +65,41 @@ def layout(**_kwargs) -> html.Div:
         html.H4("Audit log", className="mt-3"),
         charts.grid(ids.AD_AUDIT, [], [
             {"field": "at", "headerName": "When (UTC)", "minWidth": 170},
-            {"field": "username", "headerName": "Who"},
-            {"field": "action", "headerName": "Action"},
-            {"field": "details", "headerName": "Details", "flex": 2}],
+            {"field": "username", "headerName": "Who", "maxWidth": 160},
+            {"field": "event", "headerName": "What happened", "flex": 3,
+             "tooltipField": "event"}],
             filename="audit.csv"),
         tokens_panel.panel(),
         admin_webhooks.section(),
     ])
+
+
+AUDIT_WORDS = {
+    "login": "Signed in", "login_failed": "Failed to sign in", "logout": "Signed out",
+    "run_requested": "Asked for a run", "run_queued": "Started a run", "run_already_active": "Asked for a run while one was active",
+    "run_refused": "Was refused a run", "run_not_started": "Could not start a run",
+    "user_created": "Account created", "user_updated": "Account changed",
+    "token_created": "API token created", "token_revoked": "API token revoked",
+}
+
+
+def _detail(key: str, value) -> str:
+    if key == "run_id":
+        return f"run #{value}"
+    if key == "ip":
+        return f"from {value}"
+    if key == "refit" and isinstance(value, bool):
+        return "with a model refit" if value else "without a refit"
+    if key in ("reason", "error"):
+        return str(value)
+    return f"{key.replace('_', ' ')} {value}"
+
+
+def audit_sentence(action: str, details: dict | None) -> str:
+    """An audit entry as a sentence: "Started a run: run #5." rather than a dict."""
+    words = AUDIT_WORDS.get(action) or action.replace("_", " ").capitalize()
+    parts = [_detail(k, v) for k, v in (details or {}).items() if v not in (None, "")]
+    return f"{words}: {', '.join(parts)}." if parts else f"{words}."
 
 
 def describe_cron(expression: str) -> str:
@@ -96,7 +124,7 @@ def _history_columns() -> list[dict]:
          "cellClassRules": {"text-danger fw-bold": f"params.value == '{FAILED}'",
                             "text-success": f"params.value == '{SUCCEEDED}'",
                             "text-primary": f"params.value == '{RUNNING}'"}},
-        {"field": "trigger", "headerName": "Trigger", "maxWidth": 120},
+        {"field": "trigger", "headerName": "Started", "maxWidth": 160},
         {"field": "requested_by", "headerName": "Who", "maxWidth": 130},
         {"field": "as_of", "headerName": "As of", "maxWidth": 130},
         {"field": "queued_at", "headerName": "Queued (UTC)", "minWidth": 170},
@@ -109,7 +137,8 @@ def _history_columns() -> list[dict]:
 
 def history_rows(runs: list[dict]) -> list[dict]:
     return [{
-        "id": r["id"], "status": r["status"], "trigger": r["trigger"],
+        "id": r["id"], "status": r["status"], "trigger": widgets.TRIGGER_WORDS.get(
+            r["trigger"], r["trigger"]),
         "requested_by": r.get("requested_by") or "", "as_of": str(r["as_of"] or ""),
         "queued_at": widgets.when(r.get("queued_at")), "duration": widgets.duration(r),
         "model_version": r.get("model_version"), "n_insiders": r.get("n_insiders"),
@@ -163,8 +192,8 @@ def poll(_n, _message):
     if warm_enabled():
         warmup.warm_current()  # a run that just finished is read before anyone opens it
     active = next((r for r in runs if r["status"] in ACTIVE_STATUSES), None)
-    audit = [{**a, "at": widgets.when(a["at"]), "details": str(a["details"] or "")}
-             for a in data.audit_log()]
+    audit = [{"at": widgets.when(a["at"]), "username": a["username"],
+              "event": audit_sentence(a["action"], a["details"])} for a in data.audit_log()]
     return (progress_view(active, runs[0] if runs else None), history_rows(runs),
             failed_view(runs), audit)
 
