@@ -86,20 +86,27 @@ def embedding_figure(points: pd.DataFrame, clusters: list[dict], sampled: bool) 
     traces = []
     for cluster, group in points.groupby("cluster", sort=True):
         info = lookup.get(int(cluster), {"name": f"Cluster {cluster}", "cluster": cluster})
-        outline = np.where(group["is_insiders"].to_numpy(dtype=bool), 1.5, 0.0)
-        traces.append({
-            "type": "scattergl", "mode": "markers", "name": info["name"],
-            "x": typed(group["embedding_x"]), "y": typed(group["embedding_y"]),
-            "customdata": typed(group[["customer_id", *FEATURE_COLUMNS]].to_numpy(float),
-                                custom_dtype),
-            "hovertemplate": hover,
-            "marker": {"color": color_of(info), "size": 5, "opacity": 0.75,
-                       "line": {"width": typed(outline), "color": "#222"}},
-        })
-    title = "Customer map (Insiders outlined)" + (" · sampled" if sampled else "")
+        traces.append(_map_trace(group, info["name"], hover, custom_dtype,
+                                 {"color": color_of(info), "size": 5, "opacity": 0.75}))
+    # membership is a layer of its own, a gold ring over the cluster colours, not a cluster
+    members = points[points["is_insiders"].to_numpy(dtype=bool)]
+    if len(members):
+        traces.append(_map_trace(members, "Insiders (members)", hover, custom_dtype, {
+            "color": INSIDERS_GOLD, "size": 9, "symbol": "circle-open",
+            "line": {"width": 2, "color": INSIDERS_GOLD}}))
+    title = "Customer map by cluster (gold rings: Insiders)" + (" · sampled" if sampled else "")
     return {"data": traces, "layout": _layout(
         title, 460, legend={"itemsizing": "constant"},
         xaxis=_axis(showticklabels=False), yaxis=_axis(showticklabels=False))}
+
+
+def _map_trace(group: pd.DataFrame, name: str, hover: str, custom_dtype: str,
+               marker: dict) -> dict:
+    return {"type": "scattergl", "mode": "markers", "name": name,
+            "x": typed(group["embedding_x"]), "y": typed(group["embedding_y"]),
+            "customdata": typed(group[["customer_id", *FEATURE_COLUMNS]].to_numpy(float),
+                                custom_dtype),
+            "hovertemplate": hover, "marker": marker}
 
 
 def revenue_share_figure(clusters: list[dict]) -> dict:
@@ -110,8 +117,8 @@ def revenue_share_figure(clusters: list[dict]) -> dict:
         "type": "bar", "orientation": "h",
         "x": [c["revenue_share"] for c in ordered], "y": [c["name"] for c in ordered],
         "marker": {"color": [color_of(c) for c in ordered]},
-        "text": [f"{c['revenue_share']:.0%} of revenue · {c['share']:.0%} of customers"
-                 for c in ordered],
+        "text": [f"{c['revenue_share']:.0%} of revenue · {c['share']:.0%} of customers · "
+                 f"{c.get('insiders_members', 0):,} Insiders" for c in ordered],
         "textposition": "auto", "hovertemplate": "%{y}: %{x:.1%} of revenue<extra></extra>",
     }
     return {"data": [trace], "layout": _layout(
@@ -120,19 +127,26 @@ def revenue_share_figure(clusters: list[dict]) -> dict:
 
 
 def trend_figure(runs: list[dict]) -> dict:
-    """Insiders count (bars) and their revenue share (line) across succeeded runs."""
+    """Insiders count (bars) and their revenue share (line) by as-of date, one point per date
+    (``runs`` from ``history.dated``); the hover says which run and when it ran."""
     if not runs:
         return empty_figure("No runs yet")
-    x = [f"#{r['id']} · {r['as_of']}" for r in runs]
+    x = [r["as_of"].isoformat() for r in runs]
+    ran = [f"run #{r['id']}, ran {r['finished_at']:%d %b %Y %H:%M}" if r.get("finished_at")
+           else f"run #{r['id']}" for r in runs]
     bars = {"type": "bar", "x": x, "y": [r["n_insiders"] for r in runs], "name": "Insiders",
-            "marker": {"color": INSIDERS_GOLD}}
+            "marker": {"color": INSIDERS_GOLD}, "customdata": ran,
+            "hovertemplate": "as of %{x|%d %b %Y}: %{y:,} Insiders<br>%{customdata}"
+                             "<extra></extra>"}
     line = {"type": "scatter", "mode": "lines+markers", "x": x, "yaxis": "y2",
-            "y": [r["revenue_share"] for r in runs], "name": "Revenue share",
-            "line": {"color": "#2c3e50"}}
+            "y": [r["revenue_share"] for r in runs], "name": "Their share of revenue",
+            "line": {"color": "#2c3e50"},
+            "hovertemplate": "as of %{x|%d %b %Y}: %{y:.1%} of revenue<extra></extra>"}
     return {"data": [bars, line], "layout": _layout(
-        "Insiders across runs", 320, legend={"orientation": "h", "y": -0.3},
-        xaxis=_axis(), yaxis=_axis(title={"text": "customers"}, rangemode="tozero"),
-        yaxis2=_axis(title={"text": "revenue share"}, tickformat=".0%", overlaying="y",
+        "Insiders by as-of date", 300, legend={"orientation": "h", "y": -0.25},
+        xaxis=_axis(type="date", tickformat="%d %b %Y"),
+        yaxis=_axis(title={"text": "Insiders"}, rangemode="tozero"),
+        yaxis2=_axis(title={"text": "share of revenue"}, tickformat=".0%", overlaying="y",
                      side="right", rangemode="tozero", showgrid=False))}
 
 

@@ -1,13 +1,19 @@
-"""Changes: who entered and who left Insiders between two runs, why, and cluster moves."""
+"""Changes: who entered and who left Insiders between two dates, why, and cluster moves.
+
+Dates snap to the runs on them (the latest run as of that date or before it), so the default
+view compares the two latest dates, never a rerun with the run it repeated.
+"""
 
 from __future__ import annotations
+
+from datetime import date
 
 import dash
 import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import Input, Output, callback, dcc, html
 
-from dashboard import charts, data, ids, widgets
+from dashboard import charts, data, history, ids, widgets
 from dashboard.cache import remember
 from dashboard.config import app_engine
 from store.schema import EVENT_KINDS
@@ -21,30 +27,31 @@ FEATURE_CHANGES = [("gross_revenue", "Revenue", ",.0f"), ("invoice_quantity", "I
 
 
 def _option(run: dict) -> dict:
-    return {"label": f"#{run['id']} · as of {run['as_of']}", "value": run["id"]}
+    ran = f" · ran {run['finished_at']:%d %b %Y %H:%M}" if run.get("finished_at") else ""
+    return {"label": f"{run['as_of']:%d %b %Y}{ran} (run #{run['id']})", "value": run["id"]}
 
 
 def layout(**kwargs) -> html.Div:
-    runs = data.succeeded_runs()
+    runs = history.dated(data.succeeded_runs())
     if len(runs) < 2:
         return html.Div([html.H2("Changes"), widgets.empty_state(
             "Changes appear after the second run",
-            "Entries and exits are measured between two succeeded runs. "
+            "Entries and exits are measured between the runs of two dates. "
             + ("There is one so far." if runs else "There are none yet.")
             + " A backfill (insiders backfill) creates a history at once.",
         )])
-    ids_ = [r["id"] for r in runs]
-    default_to, default_from = ids_[-1], ids_[-2]
-    to_run = _pick(kwargs.get("to"), ids_, default_to)
-    from_run = _pick(kwargs.get("from"), ids_, default_from)
+    to_run = _pick(kwargs.get("to"), runs, runs[-1]["id"])
+    from_run = _pick(kwargs.get("from"), runs, runs[-2]["id"])
     options = [_option(r) for r in reversed(runs)]
     return html.Div([
         html.H2("Changes"),
         dbc.Row([
-            dbc.Col([dbc.Label("From run"), dcc.Dropdown(id=ids.CH_FROM, options=options,
-                                                         value=from_run, clearable=False)], md=4),
-            dbc.Col([dbc.Label("To run"), dcc.Dropdown(id=ids.CH_TO, options=options,
-                                                       value=to_run, clearable=False)], md=4),
+            dbc.Col([dbc.Label("From date (data as of)"),
+                     dcc.Dropdown(id=ids.CH_FROM, options=options, value=from_run,
+                                  clearable=False)], md=5),
+            dbc.Col([dbc.Label("To date (data as of)"),
+                     dcc.Dropdown(id=ids.CH_TO, options=options, value=to_run,
+                                  clearable=False)], md=5),
         ], className="mb-3"),
         dbc.Row([
             dbc.Col(_count_card("Entered", ids.CH_ENTERED, "joined Insiders", "success"), md=3),
@@ -72,9 +79,14 @@ def _count_card(title: str, value_id: str, note: str, color: str) -> dbc.Card:
     ]), className="shadow-sm h-100")
 
 
-def _pick(value, allowed: list[int], default: int) -> int:
+def _pick(value, runs: list[dict], default: int) -> int:
+    """A run id from the URL: a run id of ``runs``, or a date (YYYY-MM-DD) snapped to its run."""
     try:
-        return int(value) if int(value) in allowed else default
+        return history.run_on(date.fromisoformat(str(value)), runs)["id"]
+    except ValueError:
+        pass
+    try:
+        return int(value) if int(value) in {r["id"] for r in runs} else default
     except (TypeError, ValueError):
         return default
 
@@ -84,9 +96,12 @@ def _columns() -> list[dict]:
         {"field": "customer_id", "headerName": "Customer", "filter": "agNumberColumnFilter",
          "cellRenderer": "CustomerLink", "minWidth": 110},
         {"field": "kind", "headerName": "Change", "maxWidth": 120},
-        {"field": "cause", "headerName": "Cause", "maxWidth": 150},
-        {"field": "reason", "headerName": "Reason", "minWidth": 320, "flex": 3,
-         "tooltipField": "reason"},
+        {"field": "cause", "headerName": "Cause", "minWidth": 130, "maxWidth": 170,
+         "tooltipField": "cause_help", "wrapText": True, "autoHeight": True,
+         "cellStyle": {"lineHeight": "1.4", "paddingTop": "6px", "paddingBottom": "6px"}},
+        {"field": "reason", "headerName": "Reason", "minWidth": 360, "flex": 3,
+         "wrapText": True, "autoHeight": True,
+         "cellStyle": {"lineHeight": "1.4", "paddingTop": "6px", "paddingBottom": "6px"}},
     ]
     for field, label, fmt in FEATURE_CHANGES:
         columns.append(charts.number_column(f"change_{field}", f"Δ {label}", f"+{fmt}"))
@@ -99,7 +114,7 @@ def grid_rows(moves: pd.DataFrame) -> list[dict]:
     Plain values only (NaN is sent as null): a response without components is encoded by
     orjson in one pass, which matters with thousands of rows.
     """
-    keep = ["customer_id", "kind", "cause", "reason",
+    keep = ["customer_id", "kind", "cause", "cause_help", "reason",
             *[f"change_{f}" for f, _, _ in FEATURE_CHANGES]]
     columns = [moves[name].tolist() for name in keep]
     return [dict(zip(keep, values, strict=True)) for values in zip(*columns, strict=True)]
@@ -117,12 +132,16 @@ def compare(run_from, run_to, kind: str):
         return "–", "–", widgets.NO_SUCH_RUN, [], charts.empty_figure("Pick two runs")
     if run_from == run_to:
         return "–", "–", "Pick two different runs.", [], charts.empty_figure("Pick two runs")
+    older, newer = data.get_run(run_from), data.get_run(run_to)
+    note = ""
+    if (older["as_of"], older["id"]) > (newer["as_of"], newer["id"]):
+        run_from, run_to, older, newer = run_to, run_from, newer, older
+        note = "The dates were picked the other way round: shown from the earlier to the later. "
     moves, counts = data.changes_and_transitions(run_from, run_to)
     rows = remember("changes_rows", (run_from, run_to), lambda: grid_rows(moves), app_engine())
     entered = sum(1 for row in rows if row["kind"] == "entered")
-    note = f"From run #{run_from} to run #{run_to}."
-    if run_from > run_to:
-        note += " The first run is the later one: entries and exits are reversed."
+    note += (f"From {older['as_of']:%d %b %Y} (run #{run_from}) to {newer['as_of']:%d %b %Y} "
+             f"(run #{run_to}).")
     shown = [row for row in rows if row["kind"] == kind] if kind in EVENT_KINDS else rows
     figure = charts.sankey_figure(counts, data.clusters(run_from),
                                   data.clusters(run_to))

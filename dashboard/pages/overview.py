@@ -6,7 +6,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, callback, dcc, html
 
-from dashboard import charts, data, ids, warmup, widgets
+from dashboard import charts, data, history, ids, warmup, widgets
 from dashboard.cache import remember
 from dashboard.config import app_engine, warm_enabled
 from pipeline.columns import FEATURE_COLUMNS
@@ -22,11 +22,14 @@ def layout(**_kwargs) -> html.Div:
         warmup.warm_current()  # the scatter's points, read while this layout is sent
     clusters = data.clusters(current["id"])
     summary = data.insiders_summary(current["id"])
+    dated = history.dated(data.succeeded_runs())
     return html.Div([
         html.H2("Overview"),
         widgets.run_caption(current),
         *widgets.status_alerts(current, active, latest),
-        _cards(current, summary),
+        _cards(current, summary, dated),
+        dcc.Graph(id=ids.OV_TREND, figure=charts.trend_figure(dated),
+                  config={"displayModeBar": False}, className="mt-2"),
         dbc.Row([
             dbc.Col(dcc.Loading(dcc.Graph(id=ids.OV_SCATTER, config={"displaylogo": False})),
                     lg=8),
@@ -38,19 +41,24 @@ def layout(**_kwargs) -> html.Div:
                              outline=True)],
                  className="d-flex justify-content-between align-items-end mb-2"),
         _profile_grid(clusters),
-        dcc.Graph(figure=charts.trend_figure(data.succeeded_runs()),
-                  config={"displayModeBar": False}, className="mt-3"),
         dcc.Store(id=ids.OV_RUN, data=current["id"]),
     ])
 
 
-def _cards(run: dict, summary: dict) -> dbc.Row:
+def _cards(run: dict, summary: dict, dated: list[dict]) -> dbc.Row:
+    here = next((i for i, r in enumerate(dated) if r["id"] == run["id"]), len(dated))
+    earlier = dated[:here]
+    previous = earlier[-1] if earlier else None
+    month = history.month_before(run, earlier) if earlier else None
     cards = [
         ("Insiders", f"{int(summary.get('insiders') or 0):,}",
-         f"of {int(summary.get('customers') or 0):,} customers", "warning"),
-        ("Share of customers", widgets.percent(summary.get("share")), "are Insiders", "primary"),
+         [f"of {int(summary.get('customers') or 0):,} customers",
+          *_changes(run, previous, month, "n_insiders")], "warning"),
+        ("Share of customers", widgets.percent(summary.get("share")),
+         ["are Insiders", *_changes(run, previous, month, "insiders_share")], "primary"),
         ("Revenue share", widgets.percent(summary.get("revenue_share")),
-         "of gross revenue comes from Insiders", "success"),
+         ["of gross revenue comes from Insiders",
+          *_changes(run, previous, month, "revenue_share")], "success"),
         ("Mean revenue", widgets.money(summary.get("mean_revenue")),
          f"per Insider · {widgets.money(summary.get('mean_revenue_all'))} overall", "primary"),
         ("Mean ticket", widgets.money(summary.get("mean_ticket")),
@@ -60,18 +68,33 @@ def _cards(run: dict, summary: dict) -> dbc.Row:
                    className="g-2 row-cols-1 row-cols-md-3 row-cols-xl-5")
 
 
+def _changes(run: dict, previous: dict | None, month: dict | None, field: str) -> list:
+    """Lines under a card: the change since the previous run and since a month before."""
+    lines = []
+    for label, other in (("previous run", previous), ("a month before", month)):
+        if other is None or run.get(field) is None or other.get(field) is None:
+            continue
+        delta = run[field] - other[field]
+        text = (f"{delta:+,}" if field == "n_insiders" else f"{delta * 100:+.1f} pts")
+        color = "text-success" if delta > 0 else "text-danger" if delta < 0 else "text-muted"
+        lines.append(html.Div([html.Span(text, className=f"fw-bold {color}"),
+                               f" since {label} ({other['as_of']:%d %b %Y})"],
+                              className="small"))
+    return lines
+
+
 def _profile_grid(clusters: list[dict]):
     rows = []
     for c in clusters:
         profile = {k: v for k, v in (c.get("profile") or {}).items() if k in FEATURE_COLUMNS}
         rows.append({"name": c["name"], "color": charts.color_of(c),
-                     "insiders": "★" if c["is_insiders"] else "", "size": c["size"],
+                     "insiders": c.get("insiders_members", 0), "size": c["size"],
                      "share": c["share"], "revenue_share": c["revenue_share"], **profile})
     columns = [
         {"field": "name", "headerName": "Cluster", "pinned": "left", "minWidth": 170,
          "cellStyle": {"function": "({borderLeft: '8px solid ' + params.data.color})"}},
-        {"field": "insiders", "headerName": "Insiders", "maxWidth": 110},
         charts.number_column("size", "Customers"),
+        charts.number_column("insiders", "of them Insiders", maxWidth=130),
         charts.number_column("share", "Share", ".1%"),
         charts.number_column("revenue_share", "Revenue share", ".1%"),
         *[charts.number_column(f, charts.FEATURE_LABELS[f], ",.0f" if f != "avg_ticket"

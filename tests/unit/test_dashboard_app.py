@@ -114,9 +114,9 @@ def test_logout_is_a_post_with_a_token(admin):
 
 
 @pytest.mark.parametrize("path, search, expected", [
-    ("/", "", "Insiders across runs"),
+    ("/", "", "Insiders by as-of date"),
     ("/", "", "Cluster profiles"),
-    ("/changes", "", "From run"),
+    ("/changes", "", "From date (data as of)"),
     ("/customer", "?id=12011", "Customer"),
     ("/report", "", "Who are the Insiders?"),
     ("/admin", "", "Start a run"),
@@ -174,7 +174,7 @@ def test_customer_callback_shows_status_and_reasons(admin):
                     [("cu-input", "value", 12011)])
     text = _text(response)
     assert "Customer 12011: Insider since" in text or "Customer 12011: Left" in text
-    assert "gross revenue rose above" in text
+    assert "spent £" in text and "in total, above the entry level of £3,000.00" in text
     unknown = call(admin, [("cu-result", "children")],
                    [("cu-find", "n_clicks", 1), ("cu-input", "value", 5)],
                    [("cu-input", "value", 5)])
