@@ -21,6 +21,7 @@ from settings import Settings, load_settings
 from store import runs
 from store.db import session_scope
 from store.schema import Run
+from store.webhook_events import reap_and_record
 
 QUEUE = "insiders"
 RUN_TASK = "insiders.run_segmentation"
@@ -93,12 +94,7 @@ def request_run(
     settings = load_settings()
     with session_scope(engine) as session:
         # a dead worker's run must not block every request until the beat's reaper runs
-        runs.reap_stale_runs(
-            session,
-            stale_after_seconds=settings.stale_after_seconds,
-            queued_timeout_seconds=settings.queued_timeout_seconds,
-            hard_time_limit_seconds=settings.task_hard_time_limit,
-        )
+        reap_and_record(session, settings)
     for _attempt in range(3):
         try:
             with session_scope(engine) as session:

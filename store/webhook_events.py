@@ -8,10 +8,12 @@ are named; the counts are always whole.
 from __future__ import annotations
 
 from sqlalchemy import Connection, func, select
+from sqlalchemy.orm import Session
 
 from settings import Settings, load_settings
 from store import webhooks
 from store.contacts import CustomerContact
+from store.runs import reap_stale_runs
 from store.schema import MembershipEvent, Run
 
 
@@ -108,3 +110,18 @@ def record_run_failed(
     data = {"run_id": run_id, "reason": reason, "run_url": f"{settings.public_url}/admin"}
     return webhooks.record_deliveries(connection, subscribers, "run.failed", [data],
                                       run_id=run_id)
+
+
+def reap_and_record(session: Session, settings: Settings) -> list[int]:
+    """Fail stale runs (see ``store.runs.reap_stale_runs``) and record, in the same
+    transaction, the ``run.failed`` message of each with the reason the reaper stored."""
+    reaped = reap_stale_runs(
+        session,
+        stale_after_seconds=settings.stale_after_seconds,
+        queued_timeout_seconds=settings.queued_timeout_seconds,
+        hard_time_limit_seconds=settings.task_hard_time_limit,
+    )
+    for run_id in reaped:
+        reason = session.execute(select(Run.error).where(Run.id == run_id)).scalar_one()
+        record_run_failed(session.connection(), run_id, reason or "reaped", settings)
+    return reaped

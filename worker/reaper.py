@@ -13,8 +13,9 @@ import threading
 
 from settings import Settings, load_settings
 from store.db import dispose_engines, get_engine, session_scope
-from store.runs import reap_stale_runs
+from store.webhook_events import reap_and_record
 from worker.embedded import prune_delivered_messages
+from worker.webhook_delivery import send_pending
 
 log = logging.getLogger(__name__)
 
@@ -23,15 +24,12 @@ def reap_once(settings: Settings) -> list[int]:
     """Fail runs whose worker went silent (or that never started); returns their ids."""
     if settings.embedded:
         prune_delivered_messages(settings)
-    with session_scope(get_engine(settings.database_url)) as session:
-        reaped = reap_stale_runs(
-            session,
-            stale_after_seconds=settings.stale_after_seconds,
-            queued_timeout_seconds=settings.queued_timeout_seconds,
-            hard_time_limit_seconds=settings.task_hard_time_limit,
-        )
+    engine = get_engine(settings.database_url)
+    with session_scope(engine) as session:
+        reaped = reap_and_record(session, settings)
     for run_id in reaped:
         log.warning("reaper: run %s failed (its worker went silent or never started it)", run_id)
+        send_pending(engine, run_id=run_id)
     return reaped
 
 

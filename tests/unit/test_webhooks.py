@@ -20,7 +20,7 @@ from settings import load_settings
 from store import results, runs, webhooks
 from store.contacts import upsert_contacts
 from store.db import make_engine, session_scope
-from store.webhook_events import record_run_failed
+from store.webhook_events import reap_and_record, record_run_failed
 from tests.webhook_receiver import fake_result, start_receiver, stop_receiver
 from worker import runner, webhook_delivery
 
@@ -201,6 +201,24 @@ def test_run_failed_is_delivered_with_the_reason(engine, settings, receiver):
     assert payload["type"] == "run.failed"
     assert payload["data"] == {"run_id": run.id, "reason": "no transactions stored yet",
                                "run_url": "https://insiders.example/admin"}
+
+
+def test_a_reaped_run_tells_run_failed_subscribers_why(engine, settings, receiver):
+    subscribe(engine, receiver.url)
+    impatient = settings.__class__(**{**vars(settings), "stale_after_seconds": 1})
+    with session_scope(engine) as session:
+        run = runs.create_run(session, trigger="schedule")
+        runs.claim_run(session, run.id, task_id="t")
+    with session_scope(engine) as session:
+        assert reap_and_record(session, impatient) == []  # claimed just now: not stale
+    time.sleep(1.5)
+    with session_scope(engine) as session:
+        assert reap_and_record(session, impatient) == [run.id]
+    deliver_all(engine, settings)
+    [(_, payload)] = receiver.wait_for(1)
+    assert payload["type"] == "run.failed"
+    assert payload["data"]["run_id"] == run.id
+    assert "heartbeat" in payload["data"]["reason"]
 
 
 def test_a_slow_receiver_does_not_delay_the_publication(engine, settings, receiver, monkeypatch,
