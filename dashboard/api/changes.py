@@ -16,13 +16,13 @@ blueprint = APIBlueprint("changes", __name__, tag="Changes")
 def _changes(older: dict, newer: dict, query: dict):
     def answer():
         frame = tables.changes_table(older, newer, reads.engine(), query.get("kind"),
-                                     query.get("cause"))
+                                     query.get("cause"), contacts=False)
         head = {"from_run_id": older["id"], "to_run_id": newer["id"]}
         result = reads.paged(frame, query, head)
         return result if isinstance(result, flask.Response) else schemas.ChangesPage().dump(
             result)
 
-    return reads.cached((older["id"], newer["id"]), answer)
+    return reads.cached((older["id"], newer["id"]), answer, with_contacts=True)
 
 
 @blueprint.get(f"/runs/{RUN_ID}/changes")

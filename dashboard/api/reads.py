@@ -10,7 +10,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from dashboard import data
-from dashboard.api import tables
+from dashboard.api import contacts, tables
 from dashboard.api.problems import problem
 from dashboard.api.security import ENGINE
 from store.runs import as_utc
@@ -63,15 +63,18 @@ def wants_csv() -> bool:
     return best == CSV
 
 
-def etag_for(*run_ids: int) -> str:
-    """Same runs, same URL, same format: the same answer (a succeeded run never changes)."""
-    key = f"{run_ids}|{flask.request.full_path}|{wants_csv()}"
+def etag_for(*run_ids: int, extra: str = "") -> str:
+    """Same runs, same URL, same format: the same answer (a succeeded run never changes);
+    ``extra`` names whatever else the answer holds (contacts imported since)."""
+    key = f"{run_ids}|{flask.request.full_path}|{wants_csv()}|{extra}"
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
-def cached(run_ids: tuple[int, ...], answer: Callable[[], flask.Response | dict]):
-    """304 when If-None-Match holds this answer's ETag; else the answer, tagged."""
-    tag = etag_for(*run_ids)
+def cached(run_ids: tuple[int, ...], answer: Callable[[], flask.Response | dict], *,
+           with_contacts: bool = False):
+    """304 when If-None-Match holds this answer's ETag; else the answer, tagged. An answer
+    ``with_contacts`` changes when contact details are imported again."""
+    tag = etag_for(*run_ids, extra=contacts.stamp(engine()) if with_contacts else "")
     if tag in flask.request.if_none_match:
         response = flask.Response(status=304)
         response.set_etag(tag)
@@ -84,11 +87,13 @@ def cached(run_ids: tuple[int, ...], answer: Callable[[], flask.Response | dict]
 
 
 def paged(frame: pd.DataFrame, query: dict, head: dict) -> flask.Response | dict:
-    """One page of ``frame`` as JSON (with ``next_cursor``) or CSV (with a ``Link`` header)."""
+    """One page of ``frame`` as JSON (with ``next_cursor``) or CSV (with a ``Link`` header),
+    with the contact details of the page's customers."""
     try:
         rows, cursor = tables.page(frame, query.get("cursor"), query["limit"])
     except tables.CursorError as exc:
         raise problem(400, str(exc)) from None
+    rows = contacts.with_contacts(rows, engine())
     if not wants_csv():
         return {**head, "total": len(frame), "next_cursor": cursor,
                 "items": tables.records(rows)}

@@ -76,13 +76,13 @@ def _insiders(run_id: int | None, query: dict):
     run = reads.succeeded(run_id)
 
     def answer():
-        frame = tables.insiders_table(run, reads.engine())
+        frame = tables.insiders_table(run, reads.engine(), contacts=False)
         head = {"run_id": run["id"], "as_of": run["as_of"]}
         result = reads.paged(frame, query, head)
         return result if isinstance(result, flask.Response) else schemas.InsidersPage().dump(
             result)
 
-    return reads.cached((run["id"],), answer)
+    return reads.cached((run["id"],), answer, with_contacts=True)
 
 
 @blueprint.get(f"/runs/{RUN_ID}/insiders")

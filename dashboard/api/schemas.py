@@ -98,10 +98,16 @@ class BetweenQuery(ChangesQuery):
 FEATURES = _floats("gross_revenue", "avg_ticket") | _ints(
     "recency_days", "invoice_quantity", "items_quantity", "products_quantity")
 
+CONTACT = {"email": String(allow_none=True), "name": String(allow_none=True),
+           "country": String(allow_none=True), "marketing_consent": Boolean(allow_none=True)}
+_UNKNOWN = "null when no contact details were imported for the customer"
+
+ContactOut = Schema.from_dict(CONTACT, name="ContactOut")
+
 InsiderOut = Schema.from_dict({
     "run_id": Integer(required=True), "as_of": Date(required=True),
     "customer_id": Integer(required=True), "cluster": Integer(required=True),
-    "cluster_name": String(allow_none=True), **FEATURES,
+    "cluster_name": String(allow_none=True), **FEATURES, **CONTACT,
 }, name="InsiderOut")
 
 InsidersPage = Schema.from_dict({
@@ -121,7 +127,7 @@ ChangeOut = Schema.from_dict({
     "customer_id": Integer(required=True), "kind": String(required=True),
     "cause": String(allow_none=True), "reason": String(allow_none=True),
     "cluster_before": Integer(allow_none=True), "cluster_after": Integer(allow_none=True),
-    **_SIDES,
+    **_SIDES, **CONTACT,
 }, name="ChangeOut")
 
 ChangesPage = Schema.from_dict({
@@ -149,7 +155,7 @@ CustomerOut = Schema.from_dict({
     "status": String(required=True, metadata={
         "description": "insider, not_insider, or absent from the current run"}),
     "cluster": Integer(allow_none=True), "cluster_name": String(allow_none=True),
-    "contact": Dict(allow_none=True),
+    "contact": Nested(ContactOut, allow_none=True, metadata={"description": _UNKNOWN}),
     "history": List(Nested(HistoryOut), required=True),
     "reasons": List(Nested(ReasonOut), required=True),
 }, name="CustomerOut")

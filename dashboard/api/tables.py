@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 
 import pandas as pd
 from sqlalchemy import Engine
 
-from dashboard import data
+from dashboard import cache, data
+from dashboard.api.contacts import with_contacts
 
 INSIDER_COLUMNS = [
     "run_id", "as_of", "customer_id", "cluster", "cluster_name", "gross_revenue",
@@ -44,8 +47,23 @@ def _typed(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return frame.sort_values("customer_id", kind="stable").reset_index(drop=True)
 
 
-def insiders_table(run: dict, engine: Engine) -> pd.DataFrame:
-    """The Insiders of the succeeded ``run``, by customer id."""
+@dataclass(frozen=True)
+class Prepared:
+    """A run's table typed and sorted by customer id, kept whole in the per-run cache (a
+    dataclass, so the cache hands it out as is instead of copying the frame): read only."""
+
+    frame: pd.DataFrame
+
+    def __len__(self) -> int:  # the cache keeps no empty answer
+        return len(self.frame)
+
+
+def _prepared(name: str, key: tuple, build: Callable[[], pd.DataFrame],
+              engine: Engine) -> pd.DataFrame:
+    return cache.remember(name, key, lambda: Prepared(build()), engine).frame
+
+
+def _insiders(run: dict, engine: Engine) -> pd.DataFrame:
     frame = data.insiders_list(run["id"], engine=engine)
     names = {c["cluster"]: c["name"] for c in data.clusters(run["id"], engine=engine)}
     frame["cluster_name"] = frame["cluster"].map(names)
@@ -53,10 +71,16 @@ def insiders_table(run: dict, engine: Engine) -> pd.DataFrame:
     return _typed(frame, INSIDER_COLUMNS)
 
 
-def changes_table(older: dict, newer: dict, engine: Engine, kind: str | None = None,
-                  cause: str | None = None) -> pd.DataFrame:
-    """Who entered and who left Insiders from ``older`` to ``newer`` (succeeded runs), with
-    the kind, cause and reason; optionally only one kind or cause."""
+def insiders_table(run: dict, engine: Engine, *, contacts: bool = True) -> pd.DataFrame:
+    """The Insiders of the succeeded ``run``, by customer id, with their contact details
+    (``contacts=False``: without, and the cached frame itself, not to be changed)."""
+    frame = _prepared("api_insiders", (run["id"], run["as_of"]),
+                      lambda: _insiders(run, engine), engine)
+    return with_contacts(frame, engine) if contacts else frame
+
+
+def _changes(older: dict, newer: dict, engine: Engine, kind: str | None,
+             cause: str | None) -> pd.DataFrame:
     frame = data.changes(older["id"], newer["id"], engine=engine)
     if kind:
         frame = frame[frame["kind"] == kind]
@@ -65,6 +89,17 @@ def changes_table(older: dict, newer: dict, engine: Engine, kind: str | None = N
     frame = frame.assign(from_run_id=older["id"], to_run_id=newer["id"],
                          from_as_of=older["as_of"], to_as_of=newer["as_of"])
     return _typed(frame, CHANGE_COLUMNS)
+
+
+def changes_table(older: dict, newer: dict, engine: Engine, kind: str | None = None,
+                  cause: str | None = None, *, contacts: bool = True) -> pd.DataFrame:
+    """Who entered and who left Insiders from ``older`` to ``newer`` (succeeded runs), with
+    the kind, cause, reason and contact details; optionally only one kind or cause
+    (``contacts=False``: without contacts, and the cached frame itself, not to be changed)."""
+    key = (older["id"], older["as_of"], newer["id"], newer["as_of"], kind, cause)
+    frame = _prepared("api_changes", key,
+                      lambda: _changes(older, newer, engine, kind, cause), engine)
+    return with_contacts(frame, engine) if contacts else frame
 
 
 def records(frame: pd.DataFrame) -> list[dict]:
