@@ -12,10 +12,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Engine, select, text, update
 from sqlalchemy.orm import Session
 
+from store.db import session_scope
 from store.schema import TOKEN_SCOPES, ApiToken
+from store.users import count_actions, record
 
 PREFIX = "ins_"
 # last_used_at is written at most this often per token, not on every request
@@ -103,3 +105,22 @@ def find_token(session: Session, token: str) -> TokenInfo | None:
         session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
         return TokenInfo(**{**_info(row).__dict__, "last_used_at": now})
     return _info(row)
+
+
+def claim_token_action(engine: Engine, token_id: int, who: str, action: str, *, amount: int,
+                       within: timedelta, details: dict) -> bool:
+    """Record ``action`` by the token unless ``who`` (the token's audit name) already did it
+    ``amount`` times in the last ``within``; True if recorded.
+
+    Counted from the audit log while the token's row is locked (SELECT ... FOR UPDATE; SQLite
+    writes one transaction at a time), so concurrent requests with one token are counted one
+    after the other and never all see room.
+    """
+    with session_scope(engine) as session:
+        if session.bind.dialect.name == "sqlite":
+            session.execute(text("BEGIN IMMEDIATE"))  # take the write lock before counting
+        session.execute(select(ApiToken.id).where(ApiToken.id == token_id).with_for_update())
+        if count_actions(session, action, within, who) >= amount:
+            return False
+        record(session, who, action, details)
+    return True

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import flask
+import limits
 from apiflask import APIBlueprint
 
 from dashboard import data
 from dashboard.api import reads, schemas, tables
 from dashboard.api.problems import problem
-from dashboard.api.security import require_scope, who
-from dashboard.auth import claim_run_request
+from dashboard.api.security import current_token, require_scope, who
+from dashboard.auth import RUN_ACTION
 from dashboard.config import app_settings
 from store.db import session_scope
 from store.queue import request_run
+from store.tokens import claim_token_action
 from store.users import record
 
 blueprint = APIBlueprint("runs", __name__, tag="Runs")
@@ -111,7 +115,7 @@ def start_run(body: dict):
     require_scope("run")
     engine, settings, user = reads.engine(), app_settings(), who()
     refit = bool(body.get("refit"))
-    if not claim_run_request(engine, settings.run_rate_limit, user, {"refit": refit}):
+    if not _claim(engine, settings.run_rate_limit, {"refit": refit}):
         _audit(user, "run_refused", {"reason": "rate limit"})
         raise problem(429, f"too many run requests: at most {settings.run_rate_limit}")
     try:
@@ -125,6 +129,14 @@ def start_run(body: dict):
         raise problem(409, f"run {run.id} is already {run.status}", run_id=run.id)
     url = reads.run_url(run.id)
     return {"run_id": run.id, "status": run.status, "url": url}, 202, {"Location": url}
+
+
+def _claim(engine, rate: str, details: dict) -> bool:
+    """The dashboard's run limit (``rate``, e.g. '5 per minute'), per token, atomically."""
+    item = limits.parse(rate)
+    return claim_token_action(engine, current_token().id, who(), RUN_ACTION,
+                              amount=item.amount, within=timedelta(seconds=item.get_expiry()),
+                              details=details)
 
 
 def _audit(user: str, action: str, details: dict) -> None:
