@@ -13,19 +13,12 @@ import dash_ag_grid as dag
 import numpy as np
 import pandas as pd
 
-from pipeline.columns import FEATURE_COLUMNS
+from pipeline.columns import FEATURE_COLUMNS, FEATURE_LABELS
+from pipeline.identity import INSIDERS_COLOR as INSIDERS_GOLD
+from pipeline.plain import finite_or_none
 
 FALLBACK_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
                    "#7f7f7f", "#bcbd22", "#17becf")
-INSIDERS_GOLD = "#d4a017"
-FEATURE_LABELS = {
-    "gross_revenue": "Gross revenue",
-    "recency_days": "Recency (days)",
-    "invoice_quantity": "Invoices",
-    "items_quantity": "Items",
-    "products_quantity": "Products",
-    "avg_ticket": "Mean ticket",
-}
 FONT = {"family": "Lato, -apple-system, 'Segoe UI', Roboto, sans-serif", "size": 12,
         "color": "#2c3e50"}
 GRID = "#ecf0f1"
@@ -144,7 +137,7 @@ def trend_figure(runs: list[dict]) -> dict:
             "hovertemplate": "as of %{x|%d %b %Y}: %{y:.1%} of revenue<extra></extra>"}
     return {"data": [bars, line], "layout": _layout(
         "Insiders by as-of date", 300, legend={"orientation": "h", "y": -0.25},
-        xaxis=_axis(type="date", tickformat="%d %b %Y"),
+        xaxis=_axis(type="date", tickvals=x, ticktext=[f"{r['as_of']:%d %b %Y}" for r in runs]),
         yaxis=_axis(title={"text": "Insiders"}, rangemode="tozero"),
         yaxis2=_axis(title={"text": "share of revenue"}, tickformat=".0%", overlaying="y",
                      side="right", rangemode="tozero", showgrid=False))}
@@ -180,25 +173,29 @@ def sankey_figure(moves: pd.DataFrame, before: list[dict], after: list[dict]) ->
 
 
 def timeline_figure(history: pd.DataFrame) -> dict:
-    """The customer's cluster in each run; a gold ring marks runs where they were an Insider."""
+    """The customer's cluster in each run by as-of date; a dark star marks runs where they
+    were an Insider (a ring in the Insiders' gold would vanish on a gold cluster)."""
     if history.empty:
         return empty_figure("This customer appears in no run")
     names = [n if isinstance(n, str) else f"Cluster {c}"
              for n, c in zip(history["cluster_name"], history["cluster"], strict=True)]
-    x = [f"#{r} · {d}" for r, d in zip(history["run_id"], history["as_of"], strict=True)]
+    x = [str(d) for d in history["as_of"]]
     colors = [color_of({"color": c, "name": n}) for c, n in zip(history["color"], names,
                                                                 strict=True)]
     insiders = history["is_insiders"].astype(bool).tolist()
     trace = {
         "type": "scatter", "mode": "markers+lines", "x": x, "y": names,
         "line": {"color": "#bdc3c7"},
-        "marker": {"size": 16, "color": colors,
-                   "line": {"width": [4 if i else 0 for i in insiders], "color": INSIDERS_GOLD}},
-        "text": ["Insider" if i else "not an Insider" for i in insiders],
-        "hovertemplate": "%{x}<br>%{y}<br>%{text}<extra></extra>",
+        "marker": {"size": [20 if i else 12 for i in insiders], "color": colors,
+                   "symbol": ["star" if i else "circle" for i in insiders],
+                   "line": {"width": [2 if i else 0 for i in insiders], "color": "#2c3e50"}},
+        "text": [f"run #{r} · {'Insider' if i else 'not an Insider'}"
+                 for r, i in zip(history["run_id"], insiders, strict=True)],
+        "hovertemplate": "as of %{x}<br>%{y}<br>%{text}<extra></extra>",
     }
     return {"data": [trace], "layout": _layout(
-        "Cluster in each run (gold ring: Insider)", 280, xaxis=_axis(),
+        "Cluster at each run (★ = Insider)", 280,
+        xaxis=_axis(type="date", title={"text": "data as of"}),
         yaxis=_axis(type="category"), showlegend=False)}
 
 
@@ -212,14 +209,14 @@ def features_figure(history: pd.DataFrame, thresholds: dict[int, dict]) -> dict:
     """One panel per feature across runs, with the entry and exit thresholds of each run."""
     if history.empty:
         return empty_figure("No features to show")
-    x = [f"run {r}" for r in history["run_id"]]
+    x = [str(d) for d in history["as_of"]]
     traces, layout, annotations = [], {}, []
     for i, feature in enumerate(FEATURE_COLUMNS):
         row, col = divmod(i, 3)
         suffix = "" if i == 0 else str(i + 1)
         x0, y1 = col / 3 + 0.03, 1 - row * 0.56
         layout[f"xaxis{suffix}"] = _axis(domain=[x0, x0 + 0.27], anchor=f"y{suffix}",
-                                         type="category")
+                                         type="date", nticks=4)
         layout[f"yaxis{suffix}"] = _axis(domain=[y1 - 0.36, y1], anchor=f"x{suffix}")
         annotations.append({"text": f"<b>{FEATURE_LABELS[feature]}</b>", "showarrow": False,
                             "xref": "paper", "yref": "paper", "x": x0 + 0.135, "y": y1 + 0.02,
@@ -238,8 +235,9 @@ def features_figure(history: pd.DataFrame, thresholds: dict[int, dict]) -> dict:
                                "showlegend": not any(t.get("legendgroup") == side
                                                      for t in traces), **axes})
     return {"data": traces, "layout": _layout(
-        "Features across runs against the thresholds", 500, annotations=annotations,
-        legend={"orientation": "h", "y": -0.12}, **layout)}
+        "Features across runs against the thresholds", 540, annotations=annotations,
+        legend={"orientation": "h", "y": -0.12}, margin={"l": 50, "r": 20, "t": 90, "b": 40},
+        **layout)}
 
 
 def bar_compare(title: str, labels: list[str], values: list[float], colors: list[str],
@@ -250,6 +248,11 @@ def bar_compare(title: str, labels: list[str], values: list[float], colors: list
                                                showlegend=False)}
 
 
+# a grid's CSV holds the data, not what is shown: raw numbers, and field names as headers
+EXPORT_AS_DATA = {"useValueFormatterForExport": False, "headerValueGetter": {
+    "function": "params.location === 'csv' ? params.colDef.field : params.colDef.headerName"}}
+
+
 def grid(grid_id: str, rows: list[dict], columns: list[dict],
          filename: str = "export.csv") -> dag.AgGrid:
     """A sortable, filterable grid with CSV export (trigger with ``exportDataAsCsv``)."""
@@ -258,7 +261,8 @@ def grid(grid_id: str, rows: list[dict], columns: list[dict],
         rowData=rows,
         columnDefs=columns,
         defaultColDef={"sortable": True, "filter": True, "resizable": True, "flex": 1,
-                       "minWidth": 110, "wrapHeaderText": True, "autoHeaderHeight": True},
+                       "minWidth": 110, "wrapHeaderText": True, "autoHeaderHeight": True,
+                       **EXPORT_AS_DATA},
         dashGridOptions={"pagination": True, "paginationPageSize": 20, "domLayout": "autoHeight",
                          "animateRows": False, "enableCellTextSelection": True,
                          "tooltipShowDelay": 300},
@@ -275,23 +279,24 @@ def number_column(field: str, header: str, fmt: str = ",.0f", **extra) -> dict:
             **extra}
 
 
-def _finite(value) -> float | None:
-    return float(value) if isinstance(value, int | float) and value == value else None
-
-
 def distinctive_figure(rows: list[dict]) -> dict:
-    """Mean of the Insiders over the mean of the rest, per feature (1 = no difference)."""
-    rows = [r for r in rows if _finite(r.get("ratio")) is not None]
+    """Mean of the Insiders as a multiple of the rest's, per feature: dots on a linear axis
+    from zero with a line at 1 (= no difference)."""
+    rows = [r for r in rows if finite_or_none(r.get("ratio")) is not None]
     if not rows:
         return empty_figure("No feature comparison stored")
-    trace = {"type": "bar", "orientation": "h",
+    ratios = [float(r["ratio"]) for r in rows]
+    trace = {"type": "scatter", "mode": "markers+text",
              "y": [FEATURE_LABELS.get(r["feature"], r["feature"]) for r in rows],
-             "x": [r["ratio"] for r in rows], "marker": {"color": INSIDERS_GOLD},
-             "texttemplate": "×%{x:.1f}", "textposition": "auto",
-             "hovertemplate": "%{y}: Insiders ×%{x:.2f} the rest<extra></extra>"}
+             "x": ratios, "marker": {"color": INSIDERS_GOLD, "size": 14,
+                                     "line": {"color": "#2c3e50", "width": 1}},
+             "text": [f"×{v:.1f}" if v >= 1 else f"×{v:.2f}" for v in ratios],
+             "textposition": "middle right", "cliponaxis": False,
+             "hovertemplate": "%{y}: Insiders' mean is ×%{x:.2f} the rest's<extra></extra>"}
     return {"data": [trace], "layout": _layout(
-        "Insiders ÷ rest, mean per customer", 280, showlegend=False,
-        xaxis=_axis(type="log", title={"text": "ratio (log scale)"}),
+        "Insiders' mean as a multiple of the rest's", 300, showlegend=False,
+        xaxis=_axis(range=[0, max(ratios) * 1.15 + 0.2], zeroline=True,
+                    title={"text": "× the rest (1 = same)"}),
         yaxis=_axis(autorange="reversed"),
         shapes=[{"type": "line", "x0": 1, "x1": 1, "yref": "paper", "y0": 0, "y1": 1,
                  "line": {"color": "#7b8a8b", "dash": "dot"}}])}
@@ -308,9 +313,9 @@ def evidence_figure(evidence: dict) -> dict:
     """Insiders' mean relative to the rest's (= 1), with the 95% intervals, per feature."""
     names, values, low, high = [], [], [], []
     for name, c in (evidence or {}).items():
-        rest, mean = _finite(c.get("rest_mean")), _finite(c.get("insiders_mean"))
+        rest, mean = finite_or_none(c.get("rest_mean")), finite_or_none(c.get("insiders_mean"))
         ci = c.get("insiders_ci95") or [mean, mean]
-        if not rest or mean is None or _finite(ci[0]) is None or _finite(ci[1]) is None:
+        if not rest or mean is None or None in (finite_or_none(ci[0]), finite_or_none(ci[1])):
             continue
         names.append(FEATURE_LABELS.get(name, name))
         values.append(mean / rest)
@@ -323,7 +328,7 @@ def evidence_figure(evidence: dict) -> dict:
                          "color": "#2c3e50"},
              "hovertemplate": "%{x}: ×%{y:.2f} the rest<extra></extra>"}
     return {"data": [trace], "layout": _layout(
-        "Insiders relative to the rest (1 = same), 95% intervals", 300, showlegend=False,
+        "Insiders vs the rest (1 = same), 95% intervals", 300, showlegend=False,
         xaxis=_axis(), yaxis=_axis(rangemode="tozero"),
         shapes=[{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": 1, "y1": 1,
                  "line": {"color": "#7b8a8b", "dash": "dot"}}])}

@@ -282,11 +282,13 @@ def _markdown(report: Report, cluster_names: Mapping[int, str]) -> str:
         "",
         "## 5. Who becomes an Insider? (entry condition: all of)",
         *_conditions(report.thresholds["entry"]),
+        "",
         f"Now {report.threshold_counts['others_meeting_entry']} customers outside the Insiders "
         f"meet it (and {report.threshold_counts['insiders_meeting_entry']} Insiders).",
         "",
         "## 6. Who stops being an Insider? (exit condition: any of)",
         *_conditions(report.thresholds["exit"]),
+        "",
         f"Now {report.threshold_counts['insiders_meeting_exit']} Insiders meet it.",
         "",
         THRESHOLD_NOTE,
@@ -296,7 +298,7 @@ def _markdown(report: Report, cluster_names: Mapping[int, str]) -> str:
         "",
         BOOTSTRAP_NOTE,
         "",
-        "| feature | Insiders | rest | ratio |",
+        "| Feature | Insiders (95% interval) | Rest (95% interval) | Ratio |",
         "| --- | --- | --- | --- |",
         *(
             f"| {_label(name)} | {_mean_ci(c['insiders_mean'], c['insiders_ci95'])} "
@@ -358,7 +360,7 @@ def _out_of_time_lines(result: dict | None) -> list[str]:
 
 
 def _mean_ci(mean: float, ci: list[float]) -> str:
-    return f"{mean:,.2f} [{ci[0]:,.2f}, {ci[1]:,.2f}]"
+    return f"{mean:,.2f} ({ci[0]:,.2f} to {ci[1]:,.2f})"
 
 
 def _ratio(ratio: float) -> str:

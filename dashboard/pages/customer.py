@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import dash
 import dash_bootstrap_components as dbc
 import pandas as pd
@@ -9,6 +11,9 @@ from dash import Input, Output, State, callback, dcc, html
 
 from dashboard import charts, data, ids, widgets
 from dashboard import webhooks as contacts
+
+MAX_CUSTOMER_ID = 2**63 - 1  # PostgreSQL's bigint
+NUMBER_LIKE = re.compile(r"[+\-−]?[\d\s.,]*\d[\d\s.,]*(e[+\-]?\d+)?", re.IGNORECASE)
 
 dash.register_page(__name__, path="/customer", name="Customer", order=2,
                    title="Insiders · Customer")
@@ -20,18 +25,44 @@ def layout(id: str | None = None, **_kwargs) -> html.Div:
         dbc.Row(dbc.Col(dbc.InputGroup([
             dbc.Input(id=ids.CU_INPUT, type="text",
                       placeholder="Customer id, email or name, e.g. 12346",
-                      value=str(_as_int(id) or "") or None, debounce=True),
+                      value=_typed_text(id) or None, debounce=True, maxLength=100),
             dbc.Button("Find", id=ids.CU_FIND, color="primary"),
         ]), md=5), className="mb-3"),
         dcc.Loading(html.Div(id=ids.CU_RESULT)),
     ])
 
 
+def _typed_text(value) -> str:
+    """What was typed or put in the URL, as text (a list from a repeated URL key: its first)."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return ""
+    return str(value).strip()[:100]
+
+
 def _as_int(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
+    """A customer id: whole ASCII digits that fit the database's integer ("1.5", "-1", "1e3"
+    and "１２" are not ids)."""
+    text = _typed_text(value)
+    if not (text.isascii() and text.isdigit()):
         return None
+    number = int(text)
+    return number if 0 < number <= MAX_CUSTOMER_ID else None
+
+
+def not_an_id(text: str) -> html.Div | None:
+    """A message for typed text that looks like a number but is not a customer id."""
+    if not NUMBER_LIKE.fullmatch(text):
+        return None
+    if text.isascii() and text.isdigit():
+        return widgets.empty_state(f"No customer has the id {text[:24]}{'…' * (len(text) > 24)}",
+                                   "Customer ids are whole numbers from 1 to 19 digits long.",
+                                   color="warning")
+    return widgets.empty_state(
+        f"“{text}” is not a customer id",
+        "Customer ids are whole numbers such as 12346 (no sign, decimals or spaces).",
+        color="warning")
 
 
 def status_text(history: pd.DataFrame, events: list[dict]) -> tuple[str, str]:
@@ -96,9 +127,9 @@ def _matches(text: str):
 @callback(Output(ids.CU_RESULT, "children"), Input(ids.CU_FIND, "n_clicks"),
           Input(ids.CU_INPUT, "value"), State(ids.CU_INPUT, "value"))
 def find(_clicks, _typed, customer_id):
-    customer = _as_int(customer_id)
-    if customer is None and str(customer_id or "").strip():
-        return _matches(str(customer_id))
+    customer, text = _as_int(customer_id), _typed_text(customer_id)
+    if customer is None and text:
+        return not_an_id(text) or _matches(text)
     if customer is None:
         if data.current_run() is None:
             return widgets.no_runs_state(data.active_run(), data.latest_run())

@@ -54,7 +54,7 @@ def _chart(key: str | None, report: dict):
 
 def _answer_card(number: int, item: dict, report: dict) -> dbc.Card:
     chart = _chart(item.get("chart"), report)
-    text = dcc.Markdown(item["answer"], className="mb-0")
+    text = dcc.Markdown(item["answer"], className="mb-0", style={"overflowX": "auto"})
     content = dbc.Row([dbc.Col(text, lg=6), dbc.Col(chart, lg=6)]) if chart is not None else text
     return dbc.Card(dbc.CardBody([
         html.H5(f"{number}. {item['question']}", className="card-title"), content,

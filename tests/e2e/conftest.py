@@ -143,6 +143,7 @@ def browser(tmp_path):
                  "--disable-sync", "--no-first-run", "--window-size=1440,900",
                  f"--user-data-dir={tmp_path / 'chromium-profile'}"):
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # driver.get_log("browser")
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(60)
     yield driver
@@ -150,15 +151,45 @@ def browser(tmp_path):
     shutil.rmtree(tmp_path / "chromium-profile", ignore_errors=True)
 
 
-def screenshot(driver, name: str) -> Path:
-    """Save the whole page (height grown to fit) as test-artifacts/NAME.png."""
+def screenshot(driver, name: str, phone: bool = False) -> Path:
+    """Save the whole page (height grown to fit) as test-artifacts/NAME.png; ``phone``: at the
+    390 px width of a phone (``phone_width`` must be on)."""
     ARTIFACTS.mkdir(exist_ok=True)
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1440, max(900, min(int(height) + 40, 4000)))
+    height = int(driver.execute_script("return document.documentElement.scrollHeight"))
     path = ARTIFACTS / f"{name}.png"
+    if phone:
+        phone_width(driver, max(PHONE[1], min(height + 40, 6000)))
+        driver.save_screenshot(str(path))
+        phone_width(driver)
+        return path
+    driver.set_window_size(1440, max(900, min(height + 40, 4000)))
     driver.save_screenshot(str(path))
     driver.set_window_size(1440, 900)
     return path
+
+
+PHONE = (390, 844)
+
+
+def phone_width(driver, height: int = PHONE[1]) -> None:
+    """Render as a phone of 390 x 844 CSS pixels (a window cannot be made that narrow)."""
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": PHONE[0], "height": height, "deviceScaleFactor": 1, "mobile": True})
+
+
+def overflow(driver) -> list[str]:
+    """Elements wider than the page's viewport (empty when nothing scrolls sideways)."""
+    return driver.execute_script("""
+        const width = window.innerWidth, out = [];
+        if (document.documentElement.scrollWidth > width) {
+          for (const el of document.querySelectorAll('body *')) {
+            const box = el.getBoundingClientRect();
+            if (box.right > width + 1 && box.width > 0)
+              out.push(el.tagName + '#' + el.id + '.' + el.className.toString().slice(0, 60));
+          }
+          out.unshift('scrollWidth ' + document.documentElement.scrollWidth + ' > ' + width);
+        }
+        return out.slice(0, 15);""")
 
 
 def log_in(driver, url: str, username: str, password: str) -> None:
