@@ -11,7 +11,7 @@ from datetime import date
 import dash
 import dash_bootstrap_components as dbc
 import pandas as pd
-from dash import Input, Output, callback, dcc, html
+from dash import Input, Output, State, callback, dcc, html
 
 from dashboard import charts, data, history, ids, widgets
 from dashboard.cache import remember
@@ -63,8 +63,9 @@ def layout(**kwargs) -> html.Div:
             dbc.Col(dbc.RadioItems(id=ids.CH_KIND, inline=True, value="all", options=[
                 {"label": "All", "value": "all"}, {"label": "Entered", "value": "entered"},
                 {"label": "Exited", "value": "exited"}]), md=8),
-            dbc.Col(dbc.Button("Export CSV", id=ids.CH_EXPORT, size="sm", color="secondary",
-                               outline=True), md=4, className="text-end"),
+            dbc.Col([dbc.Button("Export CSV", id=ids.CH_EXPORT, size="sm", color="secondary",
+                                outline=True), dcc.Download(id=ids.CH_DOWNLOAD)],
+                    md=4, className="text-end"),
         ], className="mt-3 mb-2"),
         charts.grid(ids.CH_GRID, [], _columns(), filename="insiders-changes.csv"),
         dcc.Loading(dcc.Graph(id=ids.CH_SANKEY, config={"displaylogo": False})),
@@ -94,12 +95,12 @@ def _pick(value, runs: list[dict], default: int) -> int:
 def _columns() -> list[dict]:
     columns = [
         {"field": "customer_id", "headerName": "Customer", "filter": "agNumberColumnFilter",
-         "cellRenderer": "CustomerLink", "minWidth": 110},
+         "cellRenderer": "CustomerLink", "minWidth": 100, "maxWidth": 110, "pinned": "left"},
         {"field": "kind", "headerName": "Change", "maxWidth": 120},
         {"field": "cause", "headerName": "Cause", "minWidth": 130, "maxWidth": 170,
          "tooltipField": "cause_help", "wrapText": True, "autoHeight": True,
          "cellStyle": {"lineHeight": "1.4", "paddingTop": "6px", "paddingBottom": "6px"}},
-        {"field": "reason", "headerName": "Reason", "minWidth": 360, "flex": 3,
+        {"field": "reason", "headerName": "Reason", "minWidth": 250, "flex": 3,
          "wrapText": True, "autoHeight": True,
          "cellStyle": {"lineHeight": "1.4", "paddingTop": "6px", "paddingBottom": "6px"}},
     ]
@@ -148,7 +149,15 @@ def compare(run_from, run_to, kind: str):
     return f"{entered:,}", f"{len(rows) - entered:,}", note, shown, figure
 
 
-@callback(Output(ids.CH_GRID, "exportDataAsCsv"), Input(ids.CH_EXPORT, "n_clicks"),
-          prevent_initial_call=True)
-def export(_clicks: int) -> bool:
-    return True
+@callback(Output(ids.CH_DOWNLOAD, "data"), Input(ids.CH_EXPORT, "n_clicks"),
+          State(ids.CH_FROM, "value"), State(ids.CH_TO, "value"), prevent_initial_call=True)
+def export(_clicks: int, run_from, run_to) -> dict:
+    """Every entry and exit between the two runs as CSV for other tools (data.changes_csv)."""
+    run_from, run_to = data.succeeded_id(run_from), data.succeeded_id(run_to)
+    if run_from is None or run_to is None or run_from == run_to:
+        return {"content": widgets.NO_SUCH_RUN + "\n", "filename": "not-available.txt"}
+    older, newer = data.get_run(run_from), data.get_run(run_to)
+    if (older["as_of"], older["id"]) > (newer["as_of"], newer["id"]):
+        run_from, run_to = run_to, run_from
+    filename, text = data.changes_csv(run_from, run_to)
+    return {"content": text, "filename": filename}

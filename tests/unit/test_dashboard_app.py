@@ -3,9 +3,12 @@ each page and callback, roles, the run refusal paths and the audit log."""
 
 from __future__ import annotations
 
+import io
+import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
+import pandas as pd
 import pytest
 from sqlalchemy import func, insert, select, update
 
@@ -243,11 +246,22 @@ def test_password_guessing_is_rate_limited(app_engine):
     assert statuses[-1] == 429
 
 
-@pytest.mark.parametrize("grid, button", [("ov-profiles", "ov-export"), ("ch-grid", "ch-export"),
+@pytest.mark.parametrize("grid, button", [("ov-profiles", "ov-export"),
                                           ("ad-history", "ad-export")])
 def test_grids_export_csv(admin, grid, button):
     response = call(admin, [(grid, "exportDataAsCsv")], [(button, "n_clicks", 1)])
     assert response.get_json()["response"][grid]["exportDataAsCsv"] is True
+
+
+def test_changes_export_names_both_runs_and_holds_numbers(admin):
+    response = call(admin, [("ch-download", "data")], [("ch-export", "n_clicks", 1)],
+                    [("ch-from", "value", 3), ("ch-to", "value", 2)])
+    download = response.get_json()["response"]["ch-download"]["data"]
+    assert re.fullmatch(r"insiders-changes-run-2-\d{4}-\d\d-\d\d-to-run-3-\d{4}-\d\d-\d\d\.csv",
+                        download["filename"])
+    table = pd.read_csv(io.StringIO(download["content"]))
+    assert set(table["run_from"]) == {2} and set(table["run_to"]) == {3} and len(table)
+    assert pd.api.types.is_numeric_dtype(table["change_gross_revenue"])
 
 
 def _copy_run(engine, source: int, target: int) -> None:
