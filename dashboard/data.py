@@ -23,7 +23,7 @@ from dashboard.config import app_engine
 from dashboard.history import plain_reasons
 from pipeline.columns import FEATURE_COLUMNS
 from pipeline.exports import changes_filename, changes_table, to_csv
-from pipeline.identity import display_name
+from pipeline.identity import display_color, display_name
 from store import bulk, runs
 from store.schema import (
     SUCCEEDED,
@@ -138,7 +138,7 @@ def clusters(run_id: int, engine: Engine | None = None) -> list[dict]:
     query = select(*Cluster.__table__.columns).where(Cluster.run_id == run_id)
     rows = _rows(engine, query.order_by(Cluster.cluster))
     for row in rows:
-        row["name"] = display_name(row["name"])
+        row["name"], row["color"] = display_name(row["name"]), display_color(row["color"])
         row["insiders_members"] = int((row.get("profile") or {}).get("insiders_members") or 0)
     return rows
 
@@ -239,10 +239,12 @@ def _moves(run_from: int, run_to: int, kind: str, run_ids: list[int],
     frame.insert(1, "kind", kind)
     events = _events_for(kind, query, run_ids, engine)
     if events.empty:
-        frame["cause"], frame["reason"], frame["details"] = None, None, None
+        for column in ("cause", "reason", "details", "event_run"):
+            frame[column] = None
         return frame
     latest = events.sort_values("run_id").drop_duplicates("customer_id", keep="last")
-    return frame.merge(latest[["customer_id", "cause", "reason", "details"]],
+    latest = latest.rename(columns={"run_id": "event_run"})
+    return frame.merge(latest[["customer_id", "event_run", "cause", "reason", "details"]],
                        on="customer_id", how="left")
 
 
@@ -354,6 +356,7 @@ def customer_history(customer_id: int, engine: Engine | None = None) -> pd.DataF
     )
     history = _frame(engine, query)
     history["cluster_name"] = [display_name(n) for n in history["cluster_name"]]
+    history["color"] = [display_color(c) for c in history["color"]]
     return history
 
 

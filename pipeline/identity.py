@@ -19,6 +19,8 @@ TOP_NAME = "Top spenders"
 # the name the top cluster carried before membership and clusters were told apart
 LEGACY_NAME = "Insiders"
 INSIDERS_COLOR = "#d4a017"
+# what a legacy gold cluster is shown in (outside PALETTE: it cannot collide with a new one)
+LEGACY_TOP_COLOR = "#8c6d31"
 PALETTE: tuple[str, ...] = (
     "#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
     "#7f7f7f", "#bcbd22", "#ff7f0e", "#d62728", "#aec7e8", "#98df8a",
@@ -28,6 +30,11 @@ PALETTE: tuple[str, ...] = (
 def display_name(name: str | None) -> str | None:
     """A stored cluster name as shown: the legacy "Insiders" reads "Top spenders"."""
     return TOP_NAME if name == LEGACY_NAME else name
+
+
+def display_color(color: str | None) -> str | None:
+    """A stored cluster colour as shown: gold marks Insiders members, never a cluster."""
+    return LEGACY_TOP_COLOR if color == INSIDERS_COLOR else color
 
 
 def profile_names(profile: pd.Series, population: pd.DataFrame) -> list[str]:

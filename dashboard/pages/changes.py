@@ -21,7 +21,7 @@ from store.schema import EVENT_KINDS
 dash.register_page(__name__, path="/changes", name="Changes", order=1,
                    title="Insiders · Changes")
 
-FEATURE_CHANGES = [("gross_revenue", "Revenue", ",.0f"), ("invoice_quantity", "Invoices", ",.0f"),
+FEATURE_CHANGES = [("gross_revenue", "Spend", ",.0f"), ("invoice_quantity", "Invoices", ",.0f"),
                    ("recency_days", "Recency (days)", ",.0f"),
                    ("avg_ticket", "Mean ticket", ",.2f")]
 
@@ -68,7 +68,8 @@ def layout(**kwargs) -> html.Div:
                     md=4, className="text-end"),
         ], className="mt-3 mb-2"),
         charts.grid(ids.CH_GRID, [], _columns(), filename="insiders-changes.csv"),
-        dcc.Loading(dcc.Graph(id=ids.CH_SANKEY, config={"displaylogo": False})),
+        dcc.Loading(dcc.Graph(id=ids.CH_SANKEY, responsive=True, style={"height": "420px"},
+                              config={"displaylogo": False})),
     ])
 
 
@@ -109,8 +110,10 @@ def _columns() -> list[dict]:
     return columns
 
 
-def grid_rows(moves: pd.DataFrame) -> list[dict]:
-    """Rows for the grid: one per entry or exit, with the key feature changes.
+def grid_rows(moves: pd.DataFrame, as_of: dict | None = None, run_to: int | None = None
+              ) -> list[dict]:
+    """Rows for the grid: one per entry or exit, with the key feature changes; a reason from
+    a run before ``run_to`` says its date (``as_of``: run id -> as-of date).
 
     Plain values only (NaN is sent as null): a response without components is encoded by
     orjson in one pass, which matters with thousands of rows.
@@ -118,7 +121,12 @@ def grid_rows(moves: pd.DataFrame) -> list[dict]:
     keep = ["customer_id", "kind", "cause", "cause_help", "reason",
             *[f"change_{f}" for f, _, _ in FEATURE_CHANGES]]
     columns = [moves[name].tolist() for name in keep]
-    return [dict(zip(keep, values, strict=True)) for values in zip(*columns, strict=True)]
+    rows = [dict(zip(keep, values, strict=True)) for values in zip(*columns, strict=True)]
+    events = moves["event_run"].tolist() if "event_run" in moves else [None] * len(rows)
+    for row, event in zip(rows, events, strict=True):
+        if as_of and event == event and event is not None and int(event) != run_to:
+            row["reason"] = f"As of {as_of[int(event)]:%d %b %Y}: {row['reason']}"
+    return rows
 
 
 @callback(
@@ -139,7 +147,9 @@ def compare(run_from, run_to, kind: str):
         run_from, run_to, older, newer = run_to, run_from, newer, older
         note = "The dates were picked the other way round: shown from the earlier to the later. "
     moves, counts = data.changes_and_transitions(run_from, run_to)
-    rows = remember("changes_rows", (run_from, run_to), lambda: grid_rows(moves), app_engine())
+    as_of = {r["id"]: r["as_of"] for r in data.succeeded_runs()}
+    rows = remember("changes_rows", (run_from, run_to),
+                    lambda: grid_rows(moves, as_of, run_to), app_engine())
     entered = sum(1 for row in rows if row["kind"] == "entered")
     note += (f"From {older['as_of']:%d %b %Y} (run #{run_from}) to {newer['as_of']:%d %b %Y} "
              f"(run #{run_to}).")

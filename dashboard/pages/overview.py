@@ -28,12 +28,16 @@ def layout(**_kwargs) -> html.Div:
         widgets.run_caption(current),
         *widgets.status_alerts(current, active, latest),
         _cards(current, summary, dated),
-        dcc.Graph(id=ids.OV_TREND, figure=charts.trend_figure(dated),
-                  config={"displayModeBar": False}, className="mt-2"),
+        dcc.Graph(id=ids.OV_TREND, figure=charts.trend_figure(dated), responsive=True,
+                  style={"height": "300px"}, config={"displayModeBar": False},
+                  className="mt-2"),
         dbc.Row([
-            dbc.Col(dcc.Loading(dcc.Graph(id=ids.OV_SCATTER, config={"displaylogo": False})),
+            dbc.Col(dcc.Loading(dcc.Graph(id=ids.OV_SCATTER, responsive=True,
+                                          style={"height": "460px"},
+                                          config={"displaylogo": False})),
                     lg=8),
-            dbc.Col(dcc.Graph(figure=charts.revenue_share_figure(clusters),
+            dbc.Col(dcc.Graph(id="ov-revenue", figure=charts.revenue_share_figure(clusters),
+                              responsive=True, style={"height": "460px"},
                               config={"displayModeBar": False}), lg=4),
         ], className="my-3"),
         html.Div([html.H4("Cluster profiles", className="mt-2 mb-0"),
@@ -50,6 +54,7 @@ def _cards(run: dict, summary: dict, dated: list[dict]) -> dbc.Row:
     earlier = dated[:here]
     previous = earlier[-1] if earlier else None
     month = history.month_before(run, earlier) if earlier else None
+    month = None if month is previous else month
     cards = [
         ("Insiders", f"{int(summary.get('insiders') or 0):,}",
          [f"of {int(summary.get('customers') or 0):,} customers",

@@ -123,6 +123,7 @@ def test_no_cluster_is_called_insiders_and_each_counts_its_members(engine):
     clusters = data.clusters(3, engine)
     assert "Insiders" not in {c["name"] for c in clusters}
     assert "Top spenders" in {c["name"] for c in clusters}
+    assert "#d4a017" not in {c["color"] for c in clusters}
     labels = data.embedding_sample(3, N_CUSTOMERS, engine=engine)
     members = labels[labels["is_insiders"]].groupby("cluster").size()
     assert {c["cluster"]: c["insiders_members"] for c in clusters if c["insiders_members"]} == (

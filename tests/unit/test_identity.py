@@ -11,6 +11,7 @@ from pipeline.identity import (
     LEGACY_NAME,
     TOP_NAME,
     cluster_identities,
+    display_color,
     display_name,
     match_clusters,
 )
@@ -101,3 +102,4 @@ def test_no_cluster_is_called_insiders(features):
     assert LEGACY_NAME not in {r["name"] for r in new}
     assert INSIDERS_COLOR not in {r["color"] for r in new}
     assert display_name(LEGACY_NAME) == TOP_NAME and display_name("Lapsed") == "Lapsed"
+    assert display_color(INSIDERS_COLOR) != INSIDERS_COLOR
