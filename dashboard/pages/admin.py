@@ -76,7 +76,8 @@ def layout(**_kwargs) -> html.Div:
 
 AUDIT_WORDS = {
     "login": "Signed in", "login_failed": "Failed to sign in", "logout": "Signed out",
-    "run_requested": "Asked for a run", "run_queued": "Started a run", "run_already_active": "Asked for a run while one was active",
+    "run_requested": "Asked for a run", "run_queued": "Started a run",
+    "run_already_active": "Asked for a run while one was active",
     "run_refused": "Was refused a run", "run_not_started": "Could not start a run",
     "user_created": "Account created", "user_updated": "Account changed",
     "token_created": "API token created", "token_revoked": "API token revoked",
@@ -99,7 +100,10 @@ def audit_sentence(action: str, details: dict | None) -> str:
     """An audit entry as a sentence: "Started a run: run #5." rather than a dict."""
     words = AUDIT_WORDS.get(action) or action.replace("_", " ").capitalize()
     parts = [_detail(k, v) for k, v in (details or {}).items() if v not in (None, "")]
-    return f"{words}: {', '.join(parts)}." if parts else f"{words}."
+    if not parts:
+        return f"{words}."
+    joiner = " " if parts[0].startswith(("from ", "with ", "without ")) else ": "
+    return f"{words}{joiner}{', '.join(parts)}."
 
 
 def describe_cron(expression: str) -> str:
@@ -124,7 +128,8 @@ def _history_columns() -> list[dict]:
          "cellClassRules": {"text-danger fw-bold": f"params.value == '{FAILED}'",
                             "text-success": f"params.value == '{SUCCEEDED}'",
                             "text-primary": f"params.value == '{RUNNING}'"}},
-        {"field": "trigger", "headerName": "Started", "maxWidth": 160},
+        {"field": "trigger", "headerName": "Started", "minWidth": 150, "maxWidth": 220,
+         "tooltipField": "trigger"},
         {"field": "requested_by", "headerName": "Who", "maxWidth": 130},
         {"field": "as_of", "headerName": "As of", "maxWidth": 130},
         {"field": "queued_at", "headerName": "Queued (UTC)", "minWidth": 170},

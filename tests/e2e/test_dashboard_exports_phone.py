@@ -84,6 +84,14 @@ def test_csv_exports_parse_into_numbers(history, serve, browser, tmp_path):
     assert all(name == name.lower() and " " not in name for name in clusters.columns)
     numeric = clusters.select_dtypes("number").columns
     assert len(numeric) >= 3 and "%" not in path.read_text(encoding="utf-8")
+
+    browser.get(server.url + "/changes")
+    wait_css(browser, "#ch-grid .ag-row")
+    settle(browser)
+    path = _download(browser, tmp_path, "ch-export", "insiders-changes-run-*-to-run-*.csv")
+    changes = pd.read_csv(path)
+    assert {"run_from", "as_of_from", "run_to", "as_of_to"} <= set(changes.columns)
+    assert pd.api.types.is_numeric_dtype(changes["change_gross_revenue"]) and len(changes)
     assert not _errors(browser)
 
 
