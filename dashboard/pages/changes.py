@@ -97,12 +97,12 @@ def _columns() -> list[dict]:
     columns = [
         {"field": "customer_id", "headerName": "Customer", "filter": "agNumberColumnFilter",
          "cellRenderer": "CustomerLink", "minWidth": 100, "maxWidth": 110, "pinned": "left"},
+        {"field": "reason", "headerName": "Reason", "minWidth": 250, "flex": 3,
+         "wrapText": True, "autoHeight": True,
+         "cellStyle": {"lineHeight": "1.4", "paddingTop": "6px", "paddingBottom": "6px"}},
         {"field": "kind", "headerName": "Change", "maxWidth": 120},
         {"field": "cause", "headerName": "Cause", "minWidth": 130, "maxWidth": 170,
          "tooltipField": "cause_help", "wrapText": True, "autoHeight": True,
-         "cellStyle": {"lineHeight": "1.4", "paddingTop": "6px", "paddingBottom": "6px"}},
-        {"field": "reason", "headerName": "Reason", "minWidth": 250, "flex": 3,
-         "wrapText": True, "autoHeight": True,
          "cellStyle": {"lineHeight": "1.4", "paddingTop": "6px", "paddingBottom": "6px"}},
     ]
     for field, label, fmt in FEATURE_CHANGES:

@@ -11,6 +11,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -60,7 +61,12 @@ def phone_screenshot(driver, name: str) -> None:
     """The page at 390 px wide (a phone), whole height, as test-artifacts/NAME.png."""
     ARTIFACTS.mkdir(exist_ok=True)
     driver.set_window_size(390, 844)
+    driver.refresh()  # laid out at phone width from the start, as a phone would
+    wait_css(driver, ".js-plotly-plot .main-svg")
     settle(driver)
+    time.sleep(1)  # plotly's resize to the new width is debounced
+    width = driver.execute_script("return document.documentElement.scrollWidth")
+    assert width <= 390, f"{name}: the page is {width} px wide"
     height = driver.execute_script("return document.documentElement.scrollHeight")
     driver.set_window_size(390, max(844, min(int(height) + 40, 6000)))
     driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
