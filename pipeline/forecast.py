@@ -50,7 +50,7 @@ class ForwardModel:
         price_col: str = "unit_price",
         guest_id_range: tuple[int, int] | None = None,
         use_priors: bool = True,
-        max_fit_customers: int = 200_000,
+        max_fit_customers: int = 50_000,
         random_state: int = 42,
     ) -> None:
         self.customer_col = customer_col
