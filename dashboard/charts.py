@@ -89,7 +89,8 @@ def embedding_figure(points: pd.DataFrame, clusters: list[dict], sampled: bool) 
             "line": {"width": 2, "color": INSIDERS_GOLD}}))
     title = "Customer map by cluster (gold rings: Insiders)" + (" · sampled" if sampled else "")
     return {"data": traces, "layout": _layout(
-        title, 460, legend={"itemsizing": "constant"},
+        title, 480, legend={"itemsizing": "constant", "orientation": "h", "y": -0.02,
+                            "yanchor": "top"},
         xaxis=_axis(showticklabels=False), yaxis=_axis(showticklabels=False))}
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import func, insert, select, update
 import migrations
 from dashboard.app import create_app, serve
 from dashboard.auth import claim_run_request
+from dashboard.widgets import started_by
 from settings import SettingsError, load_settings
 from store.db import make_engine, session_scope
 from store.schema import AuditEntry, Cluster, CustomerLabel, Run
@@ -364,3 +365,27 @@ def test_the_run_rate_limit_holds_under_concurrent_requests(app_engine):
         granted = list(pool.map(lambda _: claim_run_request(engine, "5 per minute", ADMIN, {}),
                                 range(20)))
     assert sum(granted) == 5
+
+
+@pytest.mark.parametrize("typed, expected", [
+    ("1" * 40, "No customer has the id"), ("1.5", "is not a customer id"),
+    ("-1", "is not a customer id"), ("<script>alert(1)</script>", "No customer matches"),
+    (["12011", "5"], "Customer 12011:"), (True, "Type a customer id")])
+def test_the_customer_box_answers_anything(admin, typed, expected):
+    response = call(admin, [("cu-result", "children")],
+                    [("cu-find", "n_clicks", 1), ("cu-input", "value", typed)],
+                    [("cu-input", "value", typed)])
+    assert response.status_code == 200 and expected in _text(response)
+    assert "Customer 1:" not in _text(response)
+
+
+def test_runs_and_audit_entries_read_as_words(admin):
+    assert started_by({"trigger": "backfill", "requested_by": "root"}) == \
+        "as part of a history backfill by root"
+    assert started_by({"trigger": "schedule", "requested_by": "schedule"}) == "on schedule"
+    body = call(admin, [("ad-progress", "children"), ("ad-history", "rowData"),
+                        ("ad-failed", "children"), ("ad-audit", "rowData")],
+                [("ad-poll", "n_intervals", 1), ("ad-message", "children", None)]).get_json()
+    events = [row["event"] for row in body["response"]["ad-audit"]["rowData"]]
+    assert events and all("{" not in e and e.endswith(".") for e in events)
+    assert any(e.startswith("Signed in from ") for e in events)
