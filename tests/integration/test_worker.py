@@ -79,21 +79,22 @@ def test_run_end_to_end(history, start_worker, module_enqueue):
     state["first"] = run.id
 
 
-def test_second_run_scores_with_the_model_version_and_becomes_current(
-    history, module_enqueue
-):
+def test_second_run_on_the_same_data_is_recorded_as_unchanged(history, module_enqueue):
+    """Same data, parameters and model version as the current run: no new history."""
     engine, state = history
     run, created = request_run(engine, trigger="manual", requested_by="test",
                                enqueue=module_enqueue)
     assert created
-    row = wait_for_status(engine, run.id, ("succeeded", "failed"), timeout=180)
-    assert row["status"] == "succeeded", row["error"]
+    row = wait_for_status(engine, run.id, ("succeeded", "failed", "unchanged"), timeout=180)
+    assert row["status"] == "unchanged", row["error"]
     assert row["model_version"] == 1 and row["parameters"]["refit"] is False
+    assert row["active_slot"] is None and row["finished_at"] is not None
+    assert f"same data, parameters and model version as run #{state['first']}" in row["error"]
     assert count(engine, "model_versions") == 1
-    assert _current_id(engine) == run.id
-    # the same data scored by the same model: nobody entered or left
-    assert count(engine, "membership_events", "run_id = :id", id=run.id) == 0
-    state["current"] = run.id
+    assert _current_id(engine) == state["first"]
+    for table in ("customer_labels", "clusters", "membership_events"):
+        assert count(engine, table, "run_id = :id", id=run.id) == 0
+    state["current"] = state["first"]
 
 
 def test_redelivered_task_for_a_finished_run_changes_nothing(history, test_app):
