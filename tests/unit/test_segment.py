@@ -32,7 +32,8 @@ def test_init_only_stores_parameters() -> None:
 
 
 def test_fit_learns_the_documented_attributes(model: SegmentationModel, features) -> None:
-    for name in ("scaler_", "forest_", "umap_", "mixture_", "cluster_profiles_", "silhouette_"):
+    for name in ("scaler_", "forest_", "umap_", "mixture_", "cluster_profiles_", "silhouette_",
+                 "fast_scorer_"):
         assert hasattr(model, name)
     assert model.labels_.shape == (len(features),)
     assert set(np.unique(model.labels_)) == set(range(7))
@@ -74,6 +75,15 @@ def test_fitted_model_survives_pickling(model: SegmentationModel) -> None:
     new = make_features(15, seed=4)
     restored = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(restored.predict(new), model.predict(new))
+
+
+def test_a_model_pickled_before_fast_scoring_still_scores_exactly(model, features) -> None:
+    old = pickle.loads(pickle.dumps(model))
+    del old.scoring, old.fast_scorer_
+    restored = pickle.loads(pickle.dumps(old))
+    assert restored.get_params()["scoring"] == "auto" and not restored.fast_scoring_
+    new = make_features(15, seed=4)
+    np.testing.assert_array_equal(restored.transform(new), model.transform(new))
 
 
 def test_bad_features_are_named(features: pd.DataFrame) -> None:
