@@ -20,7 +20,12 @@ from pipeline.columns import CANONICAL_COLUMNS, FEATURE_COLUMNS
 from pipeline.conditions import levels
 from pipeline.errors import PipelineInputError
 from pipeline.features import customer_features, resolve_as_of
-from pipeline.identity import cluster_identities, match_clusters
+from pipeline.identity import (
+    cluster_identities,
+    display_color,
+    display_name,
+    match_clusters,
+)
 from pipeline.membership import assign_membership, membership_events
 from pipeline.model_state import ModelState
 from pipeline.plain import finite_or_none, plain_value
@@ -206,7 +211,8 @@ def clusters_table(labels: pd.DataFrame, identities: list[dict]) -> pd.DataFrame
         profile = {c: finite_or_none(members[c].mean()) for c in FEATURE_COLUMNS}
         profile["insiders_members"] = int(members["is_insiders"].sum())
         rows.append({
-            "cluster": cluster, "name": record["name"], "color": record["color"],
+            "cluster": cluster, "name": display_name(record["name"]),
+            "color": display_color(record["color"]),
             "is_insiders": bool(record["is_insiders"]), "size": len(members),
             "share": len(members) / len(labels) if len(labels) else 0.0,
             "revenue_share": revenue / total_revenue if total_revenue else 0.0,

@@ -16,6 +16,7 @@ from pipeline.identity import (
     match_clusters,
 )
 from pipeline.profiles import cluster_profiles
+from pipeline.run import clusters_table
 from tests.unit.model_data import population, revenue_bands
 
 
@@ -103,3 +104,13 @@ def test_no_cluster_is_called_insiders(features):
     assert INSIDERS_COLOR not in {r["color"] for r in new}
     assert display_name(LEGACY_NAME) == TOP_NAME and display_name("Lapsed") == "Lapsed"
     assert display_color(INSIDERS_COLOR) != INSIDERS_COLOR
+
+
+def test_a_run_scored_with_a_legacy_version_stores_no_cluster_called_insiders(features):
+    labels = features.assign(cluster=revenue_bands(features), is_insiders=False)
+    identities = cluster_identities(features, revenue_bands(features), insiders_label=4)
+    for record in identities:
+        if record["is_insiders"]:
+            record.update(name=LEGACY_NAME, color=INSIDERS_COLOR)
+    table = clusters_table(labels, identities)
+    assert LEGACY_NAME not in set(table["name"]) and INSIDERS_COLOR not in set(table["color"])
