@@ -79,7 +79,8 @@ def embedding_figure(points: pd.DataFrame, clusters: list[dict], sampled: bool) 
     traces = []
     for cluster, group in points.groupby("cluster", sort=True):
         info = lookup.get(int(cluster), {"name": f"Cluster {cluster}", "cluster": cluster})
-        traces.append(_map_trace(group, info["name"], hover, custom_dtype,
+        name = f"{info['name']} · {info.get('insiders_members', 0):,} Insiders"
+        traces.append(_map_trace(group, name, hover, custom_dtype,
                                  {"color": color_of(info), "size": 5, "opacity": 0.75}))
     # membership is a layer of its own, a gold ring over the cluster colours, not a cluster
     members = points[points["is_insiders"].to_numpy(dtype=bool)]
@@ -111,9 +112,12 @@ def revenue_share_figure(clusters: list[dict]) -> dict:
         "type": "bar", "orientation": "h",
         "x": [c["revenue_share"] for c in ordered], "y": [c["name"] for c in ordered],
         "marker": {"color": [color_of(c) for c in ordered]},
-        "text": [f"{c['revenue_share']:.0%} of revenue · {c['share']:.0%} of customers · "
-                 f"{c.get('insiders_members', 0):,} Insiders" for c in ordered],
-        "textposition": "auto", "hovertemplate": "%{y}: %{x:.1%} of revenue<extra></extra>",
+        "text": [f"{c['revenue_share']:.0%} of revenue · {c.get('insiders_members', 0):,} "
+                 "Insiders" for c in ordered],
+        "customdata": [f"{c['share']:.1%} of customers, {c.get('insiders_members', 0):,} of "
+                       "them Insiders" for c in ordered],
+        "textposition": "auto",
+        "hovertemplate": "%{y}: %{x:.1%} of revenue<br>%{customdata}<extra></extra>",
     }
     return {"data": [trace], "layout": _layout(
         "Revenue share by cluster", 460, xaxis=_axis(tickformat=".0%"),

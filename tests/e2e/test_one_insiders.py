@@ -136,6 +136,8 @@ def test_one_insiders_count_plain_reasons_and_no_cluster_called_insiders(
              + texts(browser, "#ov-revenue .ytick text"))
     assert names and "Insiders" not in names
     assert "Top spenders" in names and "Insiders (members)" in names
+    # the map's legend says how many of each cluster are Insiders, as the table does
+    assert "Top spenders · 9 Insiders" in figure_names(browser, "ov-scatter")
     fold_screenshot(browser, "i10-overview-fold-1440")
     screenshot(browser, "i10-overview-1440")
     phone_screenshot(browser, "i10-overview-390")
