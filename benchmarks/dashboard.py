@@ -85,9 +85,10 @@ def _events(run_id: int, before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFr
     was = merged["is_insiders_before"].fillna(False).astype(bool)
     moved = merged[merged["is_insiders"] != was]
     kind = np.where(moved["is_insiders"], "entered", "exited")
-    details = [json.dumps({"feature": "gross_revenue", "before": b, "after": a})
-               for b, a in zip(moved["gross_revenue_before"].fillna(0), moved["gross_revenue"],
-                               strict=True)]
+    levels = np.where(moved["is_insiders"], 2500.0, 1800.0)  # the seeded thresholds
+    details = [json.dumps({"feature": "gross_revenue", "before": b, "after": a, "threshold": t})
+               for b, a, t in zip(moved["gross_revenue_before"].fillna(0), moved["gross_revenue"],
+                                  levels, strict=True)]
     return pd.DataFrame({
         "run_id": run_id, "previous_run_id": run_id - 1, "customer_id": moved["customer_id"],
         "kind": kind, "cause": "feature",
