@@ -45,6 +45,12 @@ def remember(name: str, args: tuple, compute: Callable[[], T], engine: Engine) -
     return _copy(value)
 
 
+def kept(name: str, args: tuple, engine: Engine):
+    """What ``remember`` keeps for (database, name, args), as is, or None; never computes."""
+    with _lock:
+        return _cache.get((name, engine.url.render_as_string(), args))
+
+
 def per_run(resolve: Callable[[Engine | None], Engine]):
     """Decorate a read of succeeded runs taking ``engine=`` so its answers are remembered;
     ``resolve`` turns the engine argument (None for the app's) into an engine."""

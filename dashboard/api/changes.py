@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import flask
 from apiflask import APIBlueprint
 
 from dashboard import data
-from dashboard.api import contacts, reads, schemas, tables
+from dashboard.api import contacts, paging, reads, schemas, tables
 from dashboard.api.problems import problem
 from dashboard.api.runs import RUN_ID
 
@@ -15,12 +14,10 @@ blueprint = APIBlueprint("changes", __name__, tag="Changes")
 
 def _changes(older: dict, newer: dict, query: dict):
     def answer():
-        frame = tables.changes_table(older, newer, reads.engine(), query.get("kind"),
-                                     query.get("cause"), contacts=False)
         head = {"from_run_id": older["id"], "to_run_id": newer["id"]}
-        result = reads.paged(frame, query, head)
-        return result if isinstance(result, flask.Response) else schemas.ChangesPage().dump(
-            result)
+        return reads.paged(lambda after, rows: paging.changes(
+            older, newer, query.get("kind"), query.get("cause"), after, rows, reads.engine()),
+            query, head)
 
     return reads.cached((older["id"], newer["id"]), answer, with_contacts=True)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from datetime import date
 
 import flask
 import pandas as pd
@@ -86,19 +87,28 @@ def cached(run_ids: tuple[int, ...], answer: Callable[[], flask.Response | dict]
     return response
 
 
-def paged(frame: pd.DataFrame, query: dict, head: dict) -> flask.Response | dict:
-    """One page of ``frame`` as JSON (with ``next_cursor``) or CSV (with a ``Link`` header),
-    with the contact details of the page's customers."""
+def paged(read: Callable[[int, int], tuple[pd.DataFrame, int]], query: dict,
+          head: dict) -> flask.Response | dict:
+    """One page as JSON ready to send (with ``next_cursor``; shaped as the page's schema says,
+    so not dumped again) or CSV (with a ``Link`` header), with the contact details of the
+    page's customers. ``read(after, rows)`` gives up to ``rows`` rows with a customer id above
+    ``after``, by customer id, and the total."""
     try:
-        rows, cursor = tables.page(frame, query.get("cursor"), query["limit"])
+        after = tables.decode_cursor(query["cursor"]) if query.get("cursor") else tables.FIRST
     except tables.CursorError as exc:
         raise problem(400, str(exc)) from None
+    limit = query["limit"]
+    rows, total = read(after, limit + 1)
+    more, rows = len(rows) > limit, rows.iloc[:limit]
+    cursor = tables.encode_cursor(int(rows["customer_id"].iloc[-1])) if more else None
     rows = contacts.with_contacts(rows, engine())
     if not wants_csv():
-        return {**head, "total": len(frame), "next_cursor": cursor,
-                "items": tables.records(rows)}
+        head = {name: value.isoformat() if isinstance(value, date) else value
+                for name, value in head.items()}
+        return {**head, "total": total, "next_cursor": cursor,
+                "items": tables.json_records(rows)}
     response = flask.Response(tables.to_csv(rows), mimetype=CSV)
-    response.headers["X-Total-Count"] = str(len(frame))
+    response.headers["X-Total-Count"] = str(total)
     if cursor:
         args = {**flask.request.args.to_dict(), "cursor": cursor}
         url = flask.url_for(flask.request.endpoint, **flask.request.view_args, **args)

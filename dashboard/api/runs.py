@@ -9,7 +9,7 @@ import limits
 from apiflask import APIBlueprint
 
 from dashboard import data
-from dashboard.api import reads, schemas, tables
+from dashboard.api import paging, reads, schemas
 from dashboard.api.problems import problem
 from dashboard.api.security import current_token, require_scope, who
 from dashboard.auth import RUN_ACTION
@@ -80,11 +80,9 @@ def _insiders(run_id: int | None, query: dict):
     run = reads.succeeded(run_id)
 
     def answer():
-        frame = tables.insiders_table(run, reads.engine(), contacts=False)
         head = {"run_id": run["id"], "as_of": run["as_of"]}
-        result = reads.paged(frame, query, head)
-        return result if isinstance(result, flask.Response) else schemas.InsidersPage().dump(
-            result)
+        return reads.paged(lambda after, rows: paging.insiders(run, after, rows, reads.engine()),
+                           query, head)
 
     return reads.cached((run["id"],), answer, with_contacts=True)
 

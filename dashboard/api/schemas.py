@@ -86,7 +86,9 @@ class PageQuery(Schema):
 
 class ChangesQuery(PageQuery):
     kind = String(validate=OneOf(EVENT_KINDS))
-    cause = String(validate=OneOf(CAUSES))
+    cause = String(validate=OneOf(CAUSES), metadata={
+        "description": "the stored cause; rows show it in words: feature is purchase activity "
+                       "or inactivity, model_update is model update, new_customer new customer"})
 
 
 class BetweenQuery(ChangesQuery):

@@ -29,6 +29,7 @@ CHANGE_COLUMNS = [
     "reason", "cluster_before", "cluster_after",
     *[f"{side}_{name}" for side in ("before", "after", "change") for name in _MOVE_FEATURES],
 ]
+DATE_COLUMNS = {"as_of", "from_as_of", "to_as_of"}
 INTEGER_COLUMNS = {
     "run_id", "from_run_id", "to_run_id", "customer_id", "cluster", "cluster_before",
     "cluster_after", "recency_days", "invoice_quantity", "items_quantity", "products_quantity",
@@ -58,25 +59,53 @@ class Prepared:
         return len(self.frame)
 
 
-def _prepared(name: str, key: tuple, build: Callable[[], pd.DataFrame],
-              engine: Engine) -> pd.DataFrame:
+INSIDERS, CHANGES = "api_insiders", "api_changes"  # their names in the per-run cache
+# the API filters by the stored cause; its rows show the cause as words (dashboard.history)
+CAUSE_WORDS = {"feature": ("purchase activity", "inactivity"),
+               "model_update": ("model update",), "new_customer": ("new customer",)}
+
+
+def prepared(name: str, key: tuple, build: Callable[[], pd.DataFrame],
+             engine: Engine) -> pd.DataFrame:
+    """The whole table ``build()`` makes, kept once per (database, name, key): read only."""
     return cache.remember(name, key, lambda: Prepared(build()), engine).frame
 
 
-def _insiders(run: dict, engine: Engine) -> pd.DataFrame:
-    frame = data.insiders_list(run["id"], engine=engine)
+def kept(name: str, key: tuple, engine: Engine) -> pd.DataFrame | None:
+    """The whole table if it is kept already, else None (never builds it)."""
+    found = cache.kept(name, key, engine)
+    return found.frame if found is not None else None
+
+
+def insiders_key(run: dict) -> tuple:
+    return (run["id"], run["as_of"])
+
+
+def typed_insiders(frame: pd.DataFrame, run: dict, engine: Engine) -> pd.DataFrame:
+    """Rows of ``data.insiders_list`` as the API shows them, by customer id."""
     names = {c["cluster"]: c["name"] for c in data.clusters(run["id"], engine=engine)}
-    frame["cluster_name"] = frame["cluster"].map(names)
-    frame["run_id"], frame["as_of"] = run["id"], run["as_of"]
+    frame = frame.assign(cluster_name=frame["cluster"].map(names), run_id=run["id"],
+                         as_of=run["as_of"])
     return _typed(frame, INSIDER_COLUMNS)
 
 
 def insiders_table(run: dict, engine: Engine, *, contacts: bool = True) -> pd.DataFrame:
     """The Insiders of the succeeded ``run``, by customer id, with their contact details
     (``contacts=False``: without, and the cached frame itself, not to be changed)."""
-    frame = _prepared("api_insiders", (run["id"], run["as_of"]),
-                      lambda: _insiders(run, engine), engine)
+    frame = prepared(INSIDERS, insiders_key(run), lambda: typed_insiders(
+        data.insiders_list(run["id"], engine=engine), run, engine), engine)
     return with_contacts(frame, engine) if contacts else frame
+
+
+def changes_key(older: dict, newer: dict, kind: str | None, cause: str | None) -> tuple:
+    return (older["id"], older["as_of"], newer["id"], newer["as_of"], kind, cause)
+
+
+def typed_changes(frame: pd.DataFrame, older: dict, newer: dict) -> pd.DataFrame:
+    """Rows of ``data.changes`` as the API shows them, by customer id."""
+    frame = frame.assign(from_run_id=older["id"], to_run_id=newer["id"],
+                         from_as_of=older["as_of"], to_as_of=newer["as_of"])
+    return _typed(frame, CHANGE_COLUMNS)
 
 
 def _changes(older: dict, newer: dict, engine: Engine, kind: str | None,
@@ -85,10 +114,8 @@ def _changes(older: dict, newer: dict, engine: Engine, kind: str | None,
     if kind:
         frame = frame[frame["kind"] == kind]
     if cause:
-        frame = frame[frame["cause"] == cause]
-    frame = frame.assign(from_run_id=older["id"], to_run_id=newer["id"],
-                         from_as_of=older["as_of"], to_as_of=newer["as_of"])
-    return _typed(frame, CHANGE_COLUMNS)
+        frame = frame[frame["cause"].isin(CAUSE_WORDS[cause])]
+    return typed_changes(frame, older, newer)
 
 
 def changes_table(older: dict, newer: dict, engine: Engine, kind: str | None = None,
@@ -96,9 +123,8 @@ def changes_table(older: dict, newer: dict, engine: Engine, kind: str | None = N
     """Who entered and who left Insiders from ``older`` to ``newer`` (succeeded runs), with
     the kind, cause, reason and contact details; optionally only one kind or cause
     (``contacts=False``: without contacts, and the cached frame itself, not to be changed)."""
-    key = (older["id"], older["as_of"], newer["id"], newer["as_of"], kind, cause)
-    frame = _prepared("api_changes", key,
-                      lambda: _changes(older, newer, engine, kind, cause), engine)
+    frame = prepared(CHANGES, changes_key(older, newer, kind, cause),
+                     lambda: _changes(older, newer, engine, kind, cause), engine)
     return with_contacts(frame, engine) if contacts else frame
 
 
@@ -107,19 +133,28 @@ def records(frame: pd.DataFrame) -> list[dict]:
     return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
-def page(frame: pd.DataFrame, cursor: str | None, limit: int) -> tuple[pd.DataFrame, str | None]:
-    """Up to ``limit`` rows after the customer id in ``cursor``, and the next cursor (or None).
+def json_records(frame: pd.DataFrame) -> list[dict]:
+    """Rows ready for JSON, as the response schemas describe them (plain Python numbers, None
+    for missing, ISO dates), built column by column: a page needs no schema dump."""
+    columns = {}
+    for name in frame.columns:
+        values = frame[name].to_numpy(dtype=object, na_value=None)
+        if name in DATE_COLUMNS:
+            values = [value.isoformat() if isinstance(value, date) else value
+                      for value in values]
+        columns[name] = values
+    names = list(columns)
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
-    The frame is sorted by customer id (a customer appears once), so a cursor stays right
-    while the client pages, and every page of a succeeded run is the same for everyone.
-    """
-    start = 0
-    if cursor:
-        after = decode_cursor(cursor)
-        start = int(frame["customer_id"].searchsorted(after, side="right"))
-    rows = frame.iloc[start:start + limit]
-    more = start + limit < len(frame)
-    return rows, (encode_cursor(int(rows["customer_id"].iloc[-1])) if more else None)
+
+FIRST = -(2**63)  # "after" for the first page: below every customer id
+
+
+def slice_after(frame: pd.DataFrame, after: int, rows: int) -> pd.DataFrame:
+    """Up to ``rows`` rows of ``frame`` (sorted by customer id, each customer once) with a
+    customer id above ``after``: the same slice for everyone while a client pages."""
+    start = int(frame["customer_id"].searchsorted(after, side="right"))
+    return frame.iloc[start:start + rows]
 
 
 class CursorError(ValueError):

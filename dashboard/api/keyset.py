@@ -1,0 +1,128 @@
+"""One page of a run's Insiders or changes straight from SQL, by customer id (keyset), for a
+read that finds nothing cached: a page costs a few indexed queries instead of the whole table.
+
+The rows are those ``dashboard.data`` gives for the whole table (the same joins: Insiders in
+one run and not in the other, the latest event of that kind in the runs between, reasons as
+sentences); ``tests/unit/test_api_keyset.py`` pages through both and compares them.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import Engine, and_, false, func, literal, or_, select, union_all
+
+from dashboard import data
+from dashboard.history import plain_reasons
+from store import bulk
+from store.schema import SUCCEEDED, CustomerLabel, MembershipEvent, Run
+
+KINDS = ("entered", "exited")
+KEY_FEATURES = ("gross_revenue", "invoice_quantity", "recency_days", "avg_ticket")
+
+
+def _count(engine: Engine, query) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(
+            select(func.count()).select_from(query.subquery())).scalar_one())
+
+
+def insiders_page(run: dict, after: int, rows: int, engine: Engine) -> tuple[pd.DataFrame, int]:
+    """Up to ``rows`` Insiders of ``run`` with a customer id above ``after`` (by customer id,
+    with cluster and features) and how many Insiders the run has."""
+    label = CustomerLabel
+    members = select(label.customer_id).where(label.run_id == run["id"], label.is_insiders)
+    query = (
+        select(label.customer_id, label.cluster, *data.LABEL_FEATURES)
+        .where(label.run_id == run["id"], label.is_insiders, label.customer_id > after)
+        .order_by(label.customer_id).limit(rows)
+    )
+    return bulk.read_frame(engine, query), _count(engine, members)
+
+
+def _moves(older: int, newer: int, kind: str):
+    """Customers Insiders in one run and not in the other (absent counts as not)."""
+    labels = CustomerLabel.__table__
+    before, after = labels.alias("older"), labels.alias("newer")
+    inside, other = (after, before) if kind == "entered" else (before, after)
+    inside_run, other_run = (newer, older) if kind == "entered" else (older, newer)
+    side = [getattr(alias.c, f).label(f"{prefix}_{f}") for alias, prefix in
+            ((before, "before"), (after, "after")) for f in KEY_FEATURES]
+    query = (
+        select(inside.c.customer_id, before.c.cluster.label("cluster_before"),
+               after.c.cluster.label("cluster_after"), *side)
+        .select_from(inside.outerjoin(other, and_(other.c.customer_id == inside.c.customer_id,
+                                                  other.c.run_id == other_run)))
+        .where(inside.c.run_id == inside_run, inside.c.is_insiders,
+               or_(other.c.is_insiders.is_(None), other.c.is_insiders == false()))
+    )
+    return query, inside.c.customer_id
+
+
+def _runs_between(older: dict, newer: dict):
+    after_older = or_(Run.as_of > older["as_of"],
+                      and_(Run.as_of == older["as_of"], Run.id > older["id"]))
+    up_to_newer = or_(Run.as_of < newer["as_of"],
+                      and_(Run.as_of == newer["as_of"], Run.id <= newer["id"]))
+    return select(Run.id).where(Run.status == SUCCEEDED, after_older, up_to_newer)
+
+
+def _events(older: dict, newer: dict, ids: list[int], engine: Engine) -> pd.DataFrame:
+    """The latest event of each kind of these customers in the runs after ``older`` up to
+    ``newer``."""
+    ev = MembershipEvent
+    columns = [ev.run_id, ev.customer_id, ev.kind, ev.cause, ev.reason, ev.details]
+    between = _runs_between(older, newer).scalar_subquery()
+    with engine.connect() as connection:
+        rows = connection.execute(select(*columns).where(
+            ev.run_id.in_(between), ev.customer_id.in_(ids))).all() if ids else []
+    events = pd.DataFrame(rows, columns=[c.key for c in columns])
+    return (events.sort_values("run_id", kind="stable")
+            .drop_duplicates(["customer_id", "kind"], keep="last").drop(columns="run_id"))
+
+
+def _moved(older: int, newer: int, kinds: tuple[str, ...], engine: Engine) -> pd.DataFrame:
+    """``customer_id`` and ``kind`` of every customer who moved, by customer id: a few
+    thousand primary-key probes of one run into the other (not a hash of a whole run)."""
+    parts = []
+    for kind in kinds:
+        query, customer = _moves(older, newer, kind)
+        parts.append(query.with_only_columns(customer, literal(kind).label("kind")))
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("SET LOCAL enable_hashjoin = off")
+            connection.exec_driver_sql("SET LOCAL enable_mergejoin = off")
+        rows = connection.execute(union_all(*parts)).all()
+    moved = pd.DataFrame(rows, columns=["customer_id", "kind"])
+    return moved.sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+
+def _rows_of(older: int, newer: int, moved: pd.DataFrame, engine: Engine) -> pd.DataFrame:
+    parts = []
+    for kind, ids in moved.groupby("kind")["customer_id"]:
+        query, customer = _moves(older, newer, kind)
+        chosen = query.where(customer.in_([int(i) for i in ids]))
+        parts.append(bulk.read_frame(engine, chosen, probe=True).assign(kind=kind))
+    columns = ["customer_id", "kind"]
+    return (moved[columns].merge(pd.concat(parts, ignore_index=True), on=columns, how="left")
+            if parts else moved[columns])
+
+
+def changes_page(older: dict, newer: dict, after: int, rows: int, kind: str | None,
+                 engine: Engine) -> tuple[pd.DataFrame, int]:
+    """Up to ``rows`` customers who entered or left (``kind``: only those) from ``older`` to
+    ``newer`` with a customer id above ``after``, by customer id, as ``data.changes`` has
+    them, and how many there are in all."""
+    moved = _moved(older["id"], newer["id"], (kind,) if kind else KINDS, engine)
+    start = int(moved["customer_id"].searchsorted(after, side="right"))
+    moves = _rows_of(older["id"], newer["id"], moved.iloc[start:start + rows], engine)
+    if moves.empty:  # past the last page
+        return moves, len(moved)
+    events = _events(older, newer, [int(i) for i in moves["customer_id"]], engine)
+    if events.empty:
+        moves["cause"], moves["reason"], moves["details"] = None, None, None
+    else:
+        moves = moves.merge(events, on=["customer_id", "kind"], how="left")
+    plain_reasons(moves)
+    for feature in KEY_FEATURES:
+        moves[f"change_{feature}"] = moves[f"after_{feature}"] - moves[f"before_{feature}"]
+    return moves, len(moved)
