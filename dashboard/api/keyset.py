@@ -9,7 +9,7 @@ sentences); ``tests/unit/test_api_keyset.py`` pages through both and compares th
 from __future__ import annotations
 
 import pandas as pd
-from sqlalchemy import Engine, and_, false, func, literal, or_, select, union_all
+from sqlalchemy import Engine, and_, false, func, or_, select
 
 from dashboard import data
 from dashboard.history import plain_reasons
@@ -81,30 +81,14 @@ def _events(older: dict, newer: dict, ids: list[int], engine: Engine) -> pd.Data
 
 
 def _moved(older: int, newer: int, kinds: tuple[str, ...], engine: Engine) -> pd.DataFrame:
-    """``customer_id`` and ``kind`` of every customer who moved, by customer id: a few
+    """Every customer who moved, with kind, clusters and key features, by customer id: a few
     thousand primary-key probes of one run into the other (not a hash of a whole run)."""
     parts = []
     for kind in kinds:
-        query, customer = _moves(older, newer, kind)
-        parts.append(query.with_only_columns(customer, literal(kind).label("kind")))
-    with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.exec_driver_sql("SET LOCAL enable_hashjoin = off")
-            connection.exec_driver_sql("SET LOCAL enable_mergejoin = off")
-        rows = connection.execute(union_all(*parts)).all()
-    moved = pd.DataFrame(rows, columns=["customer_id", "kind"])
+        query, _customer = _moves(older, newer, kind)
+        parts.append(bulk.read_frame(engine, query, probe=True).assign(kind=kind))
+    moved = pd.concat(parts, ignore_index=True)
     return moved.sort_values("customer_id", kind="stable").reset_index(drop=True)
-
-
-def _rows_of(older: int, newer: int, moved: pd.DataFrame, engine: Engine) -> pd.DataFrame:
-    parts = []
-    for kind, ids in moved.groupby("kind")["customer_id"]:
-        query, customer = _moves(older, newer, kind)
-        chosen = query.where(customer.in_([int(i) for i in ids]))
-        parts.append(bulk.read_frame(engine, chosen, probe=True).assign(kind=kind))
-    columns = ["customer_id", "kind"]
-    return (moved[columns].merge(pd.concat(parts, ignore_index=True), on=columns, how="left")
-            if parts else moved[columns])
 
 
 def changes_page(older: dict, newer: dict, after: int, rows: int, kind: str | None,
@@ -114,7 +98,7 @@ def changes_page(older: dict, newer: dict, after: int, rows: int, kind: str | No
     them, and how many there are in all."""
     moved = _moved(older["id"], newer["id"], (kind,) if kind else KINDS, engine)
     start = int(moved["customer_id"].searchsorted(after, side="right"))
-    moves = _rows_of(older["id"], newer["id"], moved.iloc[start:start + rows], engine)
+    moves = moved.iloc[start:start + rows].reset_index(drop=True)
     if moves.empty:  # past the last page
         return moves, len(moved)
     events = _events(older, newer, [int(i) for i in moves["customer_id"]], engine)
