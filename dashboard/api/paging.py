@@ -22,8 +22,8 @@ _lock = threading.Lock()
 
 
 def _build_later(name: str, key: tuple, engine: Engine, build: Callable[[], pd.DataFrame]):
-    """Keep the whole table in the background (once per table), in the request's app, so
-    it reads the same settings (the currency of the reasons)."""
+    """Keep the whole table in the background (once per table) once this request's answer
+    is sent, in the request's app, so it reads the same settings (the currency of reasons)."""
     app = flask.current_app._get_current_object() if flask.has_app_context() else None
     task = (name, engine.url.render_as_string(), key)
 
@@ -40,9 +40,20 @@ def _build_later(name: str, key: tuple, engine: Engine, build: Callable[[], pd.D
             with _lock:
                 _pending.pop(task, None)
 
-    with _lock:
-        if task not in _pending:
-            _pending[task] = _builder.submit(run)
+    def submit() -> None:
+        with _lock:
+            if task not in _pending:
+                _pending[task] = _builder.submit(run)
+
+    if flask.has_request_context():  # after the answer is sent: never slow down this page
+        flask.after_this_request(lambda response: _on_close(response, submit))
+    else:
+        submit()
+
+
+def _on_close(response: flask.Response, submit: Callable[[], None]) -> flask.Response:
+    response.call_on_close(submit)
+    return response
 
 
 def settle(timeout: float | None = None) -> None:

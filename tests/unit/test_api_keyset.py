@@ -9,7 +9,10 @@ import pytest
 import migrations
 from dashboard import cache, data
 from dashboard.api import keyset, paging, tables
-from store.db import make_engine
+from dashboard.app import create_app
+from settings import load_settings
+from store.db import make_engine, session_scope
+from store.tokens import create_token
 from tests.dashboard_seed import seed
 
 
@@ -81,3 +84,19 @@ def test_a_cold_page_builds_the_whole_table_for_the_next(engine):
     after = int(first["customer_id"].iloc[-1])
     second, _total = paging.changes(older, newer, None, None, after, 3, engine)
     pd.testing.assert_frame_equal(second, whole.iloc[3:6])
+
+
+def test_a_cold_request_builds_the_table_once_its_answer_is_sent(engine, tmp_path):
+    settings = load_settings({"INSIDERS_DATA_DIR": str(tmp_path),
+                              "INSIDERS_DATABASE_URL": str(engine.url)})
+    client = create_app(settings, engine).server.test_client()
+    with session_scope(engine) as session:
+        headers = {"Authorization": f"Bearer {create_token(session, 'crm', 'read')[1]}"}
+    run = data.get_run(3, engine)
+    answer = client.get("/api/v1/runs/current/insiders?limit=5", headers=headers)
+    assert answer.status_code == 200 and len(answer.get_json()["items"]) == 5
+    paging.settle()
+    assert tables.kept(tables.INSIDERS, tables.insiders_key(run), engine) is None
+    answer.close()  # what the server does once the answer is sent
+    paging.settle()
+    assert tables.kept(tables.INSIDERS, tables.insiders_key(run), engine) is not None
