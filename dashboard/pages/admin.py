@@ -19,9 +19,9 @@ from store.schema import ACTIVE_STATUSES, FAILED, QUEUED, RUNNING, SUCCEEDED, UN
 dash.register_page(__name__, path="/admin", name="Admin", order=4, title="Insiders · Admin",
                    admin_only=True)
 tokens_panel.register_callbacks()
+admin_webhooks.register_callbacks()
 
 POLL_MS = 1500
-admin_webhooks.register_callbacks()
 
 
 def layout(**_kwargs) -> html.Div:
