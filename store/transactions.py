@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from pipeline.columns import CANONICAL_COLUMNS
 from pipeline.ingest import DEFAULT_LIMITS, IngestResult, read_transactions
 from pipeline.row_rules import TEXT_COLUMNS, RowLimits
-from store.bulk import copy_in, copy_out
+from store.bulk import copy_out, insert_frame
 from store.runs import utcnow
 from store.schema import Transaction, TransactionBatch
 
@@ -215,24 +215,7 @@ def write_transactions(connection: Connection, batch_id: int, frame: pd.DataFram
         return 0
     table = frame.loc[:, list(STORED_COLUMNS)].copy()
     table.insert(0, "batch_id", batch_id)
-    if connection.dialect.name == "postgresql":
-        copy_in(connection, "transactions", table)
-    else:
-        _executemany(connection, "transactions", table)
-    return len(table)
-
-
-def _executemany(connection: Connection, table_name: str, frame: pd.DataFrame) -> None:
-    columns = ", ".join(frame.columns)
-    marks = ", ".join("?" for _ in frame.columns)
-    frame = frame.copy()
-    for name in frame.columns:
-        if pd.api.types.is_datetime64_any_dtype(frame[name]):
-            # the text SQLAlchemy's SQLite DateTime writes and reads back
-            frame[name] = frame[name].dt.strftime("%Y-%m-%d %H:%M:%S.%f")
-    values = frame.astype(object).where(frame.notna(), None)
-    rows = list(values.itertuples(index=False, name=None))
-    connection.exec_driver_sql(f"INSERT INTO {table_name} ({columns}) VALUES ({marks})", rows)
+    return insert_frame(connection, "transactions", table)
 
 
 def count_transactions(connection: Connection) -> int:
