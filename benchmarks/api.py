@@ -9,17 +9,16 @@ built before each call: a page by keyset) and cached. Prints figures only.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.dashboard import BENCH_URL, machine, seed
+from benchmarks.dashboard import BENCH_URL, machine, seeded_engine, size_arguments
 from dashboard import cache
 from dashboard.api import paging
 from dashboard.app import create_app
@@ -66,18 +65,8 @@ def timed(client, path: str, headers: dict, repeat: int, cold: bool) -> list[flo
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--customers", type=int, default=100_000)
-    parser.add_argument("--runs", type=int, default=24)
-    parser.add_argument("--repeat", type=int, default=20)
-    parser.add_argument("--no-seed", action="store_true", help="reuse the seeded database")
-    args = parser.parse_args()
-    engine = create_engine(BENCH_URL, pool_size=5)
-    if not args.no_seed:
-        start = time.perf_counter()
-        seed(engine, args.customers, args.runs)
-        print(f"seeded {args.customers:,} customers x {args.runs} runs in "
-              f"{time.perf_counter() - start:.1f} s")
+    args = size_arguments(__doc__.splitlines()[0]).parse_args()
+    engine = seeded_engine(args)
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM api_tokens WHERE name = 'bench'"))
         seed_contacts(conn, args.customers)

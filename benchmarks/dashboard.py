@@ -351,20 +351,32 @@ def machine(engine) -> str:
             f"data: {labels:,} label rows, {events:,} membership events")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def size_arguments(description: str) -> argparse.ArgumentParser:
+    """The options every benchmark on the seeded database takes."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=24)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--no-seed", action="store_true", help="reuse the seeded database")
-    parser.add_argument("--browser", action="store_true", help="also time Chromium")
-    args = parser.parse_args()
+    return parser
+
+
+def seeded_engine(args: argparse.Namespace):
+    """The benchmark database, seeded with ``args.customers`` x ``args.runs`` unless --no-seed."""
     engine = create_engine(BENCH_URL, pool_size=5)
     if not args.no_seed:
         start = time.perf_counter()
         seed(engine, args.customers, args.runs)
         print(f"seeded {args.customers:,} customers x {args.runs} runs with COPY in "
               f"{time.perf_counter() - start:.1f} s")
+    return engine
+
+
+def main() -> None:
+    parser = size_arguments(__doc__.splitlines()[0])
+    parser.add_argument("--browser", action="store_true", help="also time Chromium")
+    args = parser.parse_args()
+    engine = seeded_engine(args)
     print(machine(engine))
     print(f"\ndata layer in ms ({args.repeat} calls each after one warm-up; cold = per-run "
           "cache emptied before every call, cached = the same call again):")
