@@ -3,8 +3,8 @@
 ``schema`` (tables), ``db`` (engine, session_scope), ``settings``, ``runs`` (run lifecycle),
 ``transactions`` (ingest batches, load transactions), ``results`` (model versions, clusters,
 labels, events), ``users`` (accounts, audit), ``webhooks`` (subscriptions, outbox),
-``contacts`` (customer contact details).
+``contacts`` (customer contact details), ``forecasts`` (per-run customer forecasts).
 """
 
 # tables declared next to their queries join Base.metadata whenever the store is loaded
-from store import contacts, webhooks  # noqa: F401
+from store import contacts, forecasts, webhooks  # noqa: F401

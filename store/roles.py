@@ -5,7 +5,7 @@ reads and writes the run tables. The dashboard role reads everything it shows an
 only what a dashboard writes: a queued run (or its failure to enqueue), accounts and the
 audit log. Row-level security on ``runs`` keeps the dashboard's updates to queued runs, and
 its column grants keep it away from a run's results; it has no write on labels, clusters,
-events, transactions or model artifacts.
+events, forecasts, transactions or model artifacts (the worker writes forecasts with the run).
 """
 
 from __future__ import annotations

@@ -1,0 +1,131 @@
+"""Forecasts of a run go into the database and come back as they were, on PostgreSQL and
+SQLite; the at-risk and about-to-qualify lists come sorted by expected spend; the worker's role
+writes forecasts and the dashboard's role only reads them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import ProgrammingError
+
+import migrations
+from store.db import make_engine, session_scope
+from store.forecasts import (
+    FORECAST_COLUMNS,
+    about_to_qualify,
+    at_risk,
+    read_forecasts,
+    write_forecasts,
+)
+from store.roles import grant_privileges
+from store.runs import create_run
+
+pytestmark = pytest.mark.integration
+
+
+def _frame() -> pd.DataFrame:
+    return pd.DataFrame({
+        "customer_id": [12347, 12348, 12349, 2**40, 12350],
+        "p_active": [0.99, 0.31, np.nan, 0.123456789012345, 1.0],
+        "expected_purchases": [2.5, 0.1, np.nan, 1e-12, 3.0],
+        "expected_spend": [1234.5678901234567, 10.0, np.nan, 99.0, 5000.0],
+        "at_risk_on": [dt.date(2011, 10, 1), None, None, None, None],
+        "at_risk_reason": ['Last bought "long" ago;\nleaves soon.', "Low chance, 31%.",
+                           None, None, None],
+        "qualifies_on": [None, None, None, dt.date(2011, 10, 9), dt.date(2011, 10, 9)],
+        "qualify_reason": [None, None, None, "Expected to buy, ünïcødé ✓", "Big buyer."],
+    })
+
+
+def _run(engine: Engine) -> int:
+    with session_scope(engine) as session:
+        run = create_run(session, trigger="cli")
+        run.status, run.active_slot = "succeeded", None
+        return run.id
+
+
+def _assert_round_trip(engine: Engine) -> None:
+    run_id = _run(engine)
+    frame = _frame()
+    with engine.begin() as connection:
+        assert write_forecasts(connection, run_id, frame) == len(frame)
+    back = read_forecasts(engine, run_id)
+    assert list(back.columns) == list(FORECAST_COLUMNS)
+    expected = frame.sort_values("customer_id", ignore_index=True)
+    pd.testing.assert_frame_equal(back, expected, check_exact=True, check_dtype=False)
+    assert back["customer_id"].dtype == "int64" and back["p_active"].dtype == float
+
+    some = read_forecasts(engine, run_id, customer_ids=[12349, 12347, 1])
+    assert some["customer_id"].tolist() == [12347, 12349]
+    with engine.connect() as connection:  # a connection works as well as an engine
+        assert len(read_forecasts(connection, run_id, customer_ids=range(12340, 12400))) == 4
+
+    risky = at_risk(engine, run_id)
+    assert risky["customer_id"].tolist() == [12347, 12348]
+    assert risky.loc[0, "at_risk_on"] == dt.date(2011, 10, 1)
+    assert risky.loc[1, "at_risk_on"] is None
+    assert about_to_qualify(engine, run_id)["customer_id"].tolist() == [12350, 2**40]
+    assert read_forecasts(engine, run_id + 1000).empty
+    assert at_risk(engine, run_id + 1000).columns.tolist() == list(FORECAST_COLUMNS)
+
+
+def test_round_trip_postgresql(clean_db: Engine) -> None:
+    _assert_round_trip(clean_db)
+
+
+def test_round_trip_sqlite(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'forecasts.db'}"
+    migrations.upgrade(url)
+    engine = make_engine(url)
+    try:
+        _assert_round_trip(engine)
+    finally:
+        engine.dispose()
+
+
+def test_forecasts_go_with_their_run(clean_db: Engine) -> None:
+    run_id = _run(clean_db)
+    with clean_db.begin() as connection:
+        write_forecasts(connection, run_id, _frame())
+        connection.execute(text("DELETE FROM runs WHERE id = :id"), {"id": run_id})
+    assert read_forecasts(clean_db, run_id).empty
+
+
+@pytest.fixture
+def roles(pg_engine: Engine) -> Iterator[dict[str, str]]:
+    database = pg_engine.url.database
+    names = {"worker": f"{database}_worker", "dashboard": f"{database}_dashboard"}
+    with pg_engine.begin() as connection:
+        for name in names.values():
+            connection.exec_driver_sql(
+                f"DO $$ BEGIN CREATE ROLE {name} LOGIN; "
+                "EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+            )
+        grant_privileges(connection, worker_role=names["worker"],
+                         dashboard_role=names["dashboard"])
+    yield names
+
+
+def test_the_worker_writes_forecasts_and_the_dashboard_only_reads_them(
+    clean_db: Engine, roles: dict[str, str]
+) -> None:
+    run_id = _run(clean_db)
+    worker = create_engine(clean_db.url.set(username=roles["worker"]))
+    dashboard = create_engine(clean_db.url.set(username=roles["dashboard"]))
+    try:
+        with worker.begin() as connection:
+            write_forecasts(connection, run_id, _frame())
+        assert len(read_forecasts(dashboard, run_id)) == len(_frame())
+        for statement in ("INSERT INTO forecasts (run_id, customer_id) VALUES (:run, 1)",
+                          "UPDATE forecasts SET p_active = 0 WHERE run_id = :run",
+                          "DELETE FROM forecasts WHERE run_id = :run"):
+            with pytest.raises(ProgrammingError), dashboard.begin() as connection:
+                connection.execute(text(statement), {"run": run_id})
+    finally:
+        worker.dispose()
+        dashboard.dispose()
