@@ -31,6 +31,7 @@ from pipeline.model_state import ModelState
 from pipeline.plain import finite_or_none, plain_value
 from pipeline.profiles import cluster_profiles
 from pipeline.report import Report, build_report
+from pipeline.run_forecast import PARAMS_KEY, ForecastSettings, RunForecast, run_forecast
 from pipeline.segment import SegmentationModel
 from pipeline.thresholds import SmoothingPolicy, ThresholdPolicy, has_character, next_thresholds
 
@@ -39,8 +40,8 @@ __all__ = ["ModelState", "RunResult", "run_segmentation"]
 Progress = Callable[[str, float], None]
 
 # Share of a run's time each stage usually takes, for one progress fraction over the whole run.
-STAGE_END = {"clean": 0.10, "features": 0.20, "fit": 0.85, "score": 0.85, "version": 0.86,
-             "membership": 0.90, "report": 1.0}
+STAGE_END = {"clean": 0.10, "features": 0.20, "fit": 0.84, "score": 0.84, "version": 0.85,
+             "membership": 0.88, "forecast": 0.93, "report": 1.0}
 
 
 @dataclass
@@ -58,6 +59,9 @@ class RunResult:
     cleaning: dict
     answers: Report
     """The report ``report`` was made from (for its Markdown and its CSV of Insiders' ids)."""
+    forecasts: pd.DataFrame | None = None
+    """Per customer (index customer_id): p_active, expected purchases and spend, at-risk and
+    about-to-qualify dates and reasons (:mod:`pipeline.run_forecast`); None when not asked."""
 
 
 def run_segmentation(
@@ -72,6 +76,7 @@ def run_segmentation(
     refit: bool = False,
     progress: Progress | None = None,
     currency: str = "£",
+    forecast: ForecastSettings | None = None,
 ) -> RunResult:
     """Segment the customers of ``transactions`` (canonical columns, + line_no) as of ``as_of``.
 
@@ -79,6 +84,8 @@ def run_segmentation(
     scored with ``state``. ``previous`` (the previous run's labels: index customer_id,
     is_insiders, cluster and the features) gives each customer's previous membership and the
     before values of the reasons; ``currency`` is the symbol money is written with in them.
+    ``forecast`` also looks ahead: a new version fits the forward model and keeps its
+    parameters (``parameters["forecast"]``), a scoring run applies the version's.
     """
     timer = _Timer(progress)
     with timer("clean"):
@@ -114,6 +121,11 @@ def run_segmentation(
         )
         labels = _labels(features, current.stable_ids(model_labels), membership, embedding)
         clusters = clusters_table(labels, current.clusters)
+    ahead = None
+    if forecast is not None:
+        with timer("forecast"):
+            ahead = _look_ahead(cleaned, features, membership, current, day, refitted,
+                                random_state, forecast)
     with timer("report"):
         answers = build_report(labels, as_of=day, clean=cleaned.transactions,
                                thresholds=current.thresholds, random_state=random_state)
@@ -124,12 +136,29 @@ def run_segmentation(
     )
     metrics["as_of"] = day.isoformat()
     metrics["seconds"] = timer.seconds
+    if ahead is not None:
+        metrics["forecast"] = ahead.metrics
     return RunResult(
         labels=labels, clusters=clusters, events=events, state=current, refitted=refitted,
         metrics=metrics, report=answers.to_dict(), answers=answers,
         data_fingerprint=fingerprint,
         cleaning=dict(cleaned.dropped_by_reason),
+        forecasts=None if ahead is None else ahead.frame,
     )
+
+
+def _look_ahead(cleaned, features: pd.DataFrame, membership: pd.Series, current: ModelState,
+                day: dt.date, refitted: bool, random_state: int,
+                settings: ForecastSettings) -> RunForecast:
+    """Forecasts with ``current``'s forward model; a new version (or an older one that has
+    none) fits it and a new version keeps its parameters."""
+    stored = None if refitted else current.parameters.get(PARAMS_KEY)
+    ahead = run_forecast(cleaned.transactions, features, membership, current.thresholds, day,
+                         params=stored, guest_id_range=cleaned.guest_id_range,
+                         random_state=random_state, settings=settings)
+    if refitted:
+        current.parameters[PARAMS_KEY] = ahead.params
+    return ahead
 
 
 def _new_version(

@@ -69,6 +69,13 @@ def _float(name: str, default: float, env: dict[str, str]) -> float:
         raise SettingsError(f"{PREFIX}{name} must be a number, got {value!r}") from None
 
 
+def _share(name: str, default: float, env: dict[str, str]) -> float:
+    value = _float(name, default, env)
+    if not 0.0 <= value <= 1.0:
+        raise SettingsError(f"{PREFIX}{name} must be between 0 and 1, got {value}")
+    return value
+
+
 def _bool(name: str, default: bool, env: dict[str, str]) -> bool:
     value = _raw(name, env)
     if value is None:
@@ -139,6 +146,12 @@ class Settings:
     n_clusters: int = 7
     schedule_cron: str = "0 3 * * *"
     refit_every_days: int = 28
+    # looking ahead: predictions cover forecast_horizon_days after the as-of date; an Insider is
+    # at risk when, buying nothing, they would leave within at_risk_days, or when their chance
+    # of still being an active customer is below at_risk_probability (0 turns that test off)
+    forecast_horizon_days: int = 90
+    at_risk_days: int = 30
+    at_risk_probability: float = 0.5
     task_soft_time_limit: int = 1800
     task_hard_time_limit: int = 2100
     heartbeat_seconds: int = 10
@@ -276,6 +289,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         n_clusters=_int("N_CLUSTERS", defaults.n_clusters, env),
         schedule_cron=_cron("SCHEDULE", defaults.schedule_cron, env),
         refit_every_days=_int("REFIT_EVERY_DAYS", defaults.refit_every_days, env),
+        forecast_horizon_days=_count("FORECAST_HORIZON_DAYS", defaults.forecast_horizon_days, env),
+        at_risk_days=_count("AT_RISK_DAYS", defaults.at_risk_days, env),
+        at_risk_probability=_share("AT_RISK_PROBABILITY", defaults.at_risk_probability, env),
         task_soft_time_limit=soft,
         task_hard_time_limit=hard,
         heartbeat_seconds=_int("HEARTBEAT_SECONDS", defaults.heartbeat_seconds, env),
