@@ -31,6 +31,7 @@ from pipeline.errors import PipelineInputError
 RFM_COLUMNS: tuple[str, ...] = ("frequency", "recency", "T", "monetary_value")
 BGNBD_PARAMS: tuple[str, ...] = ("r", "alpha", "a", "b")
 GAMMA_GAMMA_PARAMS: tuple[str, ...] = ("p", "q", "v")
+SINGULAR_C = 1e-9
 
 
 def rfm_summary(
@@ -169,9 +170,12 @@ def expected_purchases(params: dict[str, float], rfm: pd.DataFrame, days: float)
     r, alpha, a, b = (params[k] for k in BGNBD_PARAMS)
     x, t_x, T = (rfm[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
     ratio = (alpha + T) / (alpha + T + days)
-    numerator = 1.0 - ratio ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1,
-                                                 days / (alpha + T + days))
-    numerator *= (a + b + x - 1) / (a - 1)
+    # c -> 0 (a + b = 1 and no repeat purchase: kappa at its prior's bound) is a removable
+    # singularity of c * 2F1(.; c; .); a c of 1e-9 gives the limit to about 1e-9
+    c = a + b + x - 1
+    c = np.where(np.abs(c) < SINGULAR_C, np.where(c < 0, -SINGULAR_C, SINGULAR_C), c)
+    numerator = 1.0 - ratio ** (r + x) * hyp2f1(r + x, b + x, c, days / (alpha + T + days))
+    numerator *= c / (a - 1)
     expected = numerator / (1.0 + _dropout_odds(a, b, r, alpha, x, t_x, T))
     if not np.all(np.isfinite(expected)):
         raise PipelineInputError("the purchase model's parameters give no finite prediction")

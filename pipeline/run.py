@@ -31,7 +31,7 @@ from pipeline.model_state import ModelState
 from pipeline.plain import finite_or_none, plain_value
 from pipeline.profiles import cluster_profiles
 from pipeline.report import Report, build_report
-from pipeline.run_forecast import PARAMS_KEY, ForecastSettings, RunForecast, run_forecast
+from pipeline.run_forecast import PARAMS_KEY, ForecastSettings, run_forecast
 from pipeline.segment import SegmentationModel
 from pipeline.thresholds import SmoothingPolicy, ThresholdPolicy, has_character, next_thresholds
 
@@ -121,11 +121,11 @@ def run_segmentation(
         )
         labels = _labels(features, current.stable_ids(model_labels), membership, embedding)
         clusters = clusters_table(labels, current.clusters)
-    ahead = None
+    ahead, ahead_metrics = None, None
     if forecast is not None:
         with timer("forecast"):
-            ahead = _look_ahead(cleaned, features, membership, current, day, refitted,
-                                random_state, forecast)
+            ahead, ahead_metrics = _look_ahead(cleaned, features, membership, current, day,
+                                               refitted, random_state, forecast)
     with timer("report"):
         answers = build_report(labels, as_of=day, clean=cleaned.transactions,
                                thresholds=current.thresholds, random_state=random_state)
@@ -136,29 +136,33 @@ def run_segmentation(
     )
     metrics["as_of"] = day.isoformat()
     metrics["seconds"] = timer.seconds
-    if ahead is not None:
-        metrics["forecast"] = ahead.metrics
+    if ahead_metrics is not None:
+        metrics["forecast"] = ahead_metrics
     return RunResult(
         labels=labels, clusters=clusters, events=events, state=current, refitted=refitted,
         metrics=metrics, report=answers.to_dict(), answers=answers,
         data_fingerprint=fingerprint,
         cleaning=dict(cleaned.dropped_by_reason),
-        forecasts=None if ahead is None else ahead.frame,
+        forecasts=ahead,
     )
 
 
 def _look_ahead(cleaned, features: pd.DataFrame, membership: pd.Series, current: ModelState,
                 day: dt.date, refitted: bool, random_state: int,
-                settings: ForecastSettings) -> RunForecast:
-    """Forecasts with ``current``'s forward model; a new version (or an older one that has
-    none) fits it and a new version keeps its parameters."""
+                settings: ForecastSettings) -> tuple[pd.DataFrame | None, dict]:
+    """Forecasts and their metrics with ``current``'s forward model; a new version (or an
+    older one that has none) fits it and a new version keeps its parameters."""
     stored = None if refitted else current.parameters.get(PARAMS_KEY)
-    ahead = run_forecast(cleaned.transactions, features, membership, current.thresholds, day,
-                         params=stored, guest_id_range=cleaned.guest_id_range,
-                         random_state=random_state, settings=settings)
+    try:
+        ahead = run_forecast(cleaned.transactions, features, membership, current.thresholds,
+                             day, params=stored, guest_id_range=cleaned.guest_id_range,
+                             random_state=random_state, settings=settings)
+    except PipelineInputError as exc:
+        # too little history to learn from: the run still segments, without a forecast
+        return None, {"error": str(exc)}
     if refitted:
         current.parameters[PARAMS_KEY] = ahead.params
-    return ahead
+    return ahead.frame, ahead.metrics
 
 
 def _new_version(

@@ -22,8 +22,9 @@ from sqlalchemy import Engine
 from pipeline.clean import load_profile
 from pipeline.errors import InsidersError, PipelineInputError
 from pipeline.run import run_segmentation
+from pipeline.run_forecast import ForecastSettings
 from settings import Settings
-from store import results, runs
+from store import forecasts, results, runs
 from store import transactions as store_transactions
 from store.db import session_scope
 from store.webhook_events import record_run_failed
@@ -207,6 +208,9 @@ def _work(run_id: int, *, engine: Engine, settings: Settings, segment: Segment |
         "refit_reason": inputs.refit_reason,
         "refit_every_days": settings.refit_every_days,
         "n_transactions": len(inputs.transactions),
+        "forecast_horizon_days": settings.forecast_horizon_days,
+        "at_risk_days": settings.at_risk_days,
+        "at_risk_probability": settings.at_risk_probability,
     }
     with session_scope(engine) as session:
         runs.set_run_inputs(session, run_id, as_of=inputs.as_of, parameters=parameters)
@@ -221,6 +225,7 @@ def _work(run_id: int, *, engine: Engine, settings: Settings, segment: Segment |
         refit=inputs.refit,
         progress=progress,
         currency=settings.currency,
+        forecast=forecast_settings(settings),
     )
     progress.write("saving", PIPELINE_END)
     if _record_if_unchanged(engine, run_id, inputs.as_of, parameters, result):
@@ -235,7 +240,18 @@ def _work(run_id: int, *, engine: Engine, settings: Settings, segment: Segment |
             artifact_key=settings.model_artifact_key(),
             run_values={"random_state": settings.random_state},
         )
+        # in the transaction that publishes the run: a reader sees its forecasts with it
+        ahead = getattr(result, "forecasts", None)
+        if ahead is not None:
+            forecasts.write_forecasts(session.connection(), run_id, ahead)
     return "succeeded"
+
+
+def forecast_settings(settings: Settings) -> ForecastSettings:
+    """How far a run looks ahead, from the INSIDERS_* settings."""
+    return ForecastSettings(horizon_days=settings.forecast_horizon_days,
+                            at_risk_days=settings.at_risk_days,
+                            at_risk_probability=settings.at_risk_probability)
 
 
 def _record_if_unchanged(engine: Engine, run_id: int, as_of: date, parameters: dict,

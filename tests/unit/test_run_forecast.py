@@ -112,3 +112,33 @@ def test_a_probability_level_of_zero_flags_only_leavers(first):
     frame = ahead.frame
     assert frame["at_risk_reason"].notna().tolist() == [False, True]
     assert frame.loc[2, "at_risk_on"] == dt.date(2011, 9, 30) + dt.timedelta(days=21)
+
+
+def test_a_plus_b_of_one_still_predicts_customers_without_a_repeat():
+    """kappa at its prior's bound gives a + b = 1: for a customer without a repeat purchase the
+    closed form is 0 x infinity; its limit is what a nearby b gives."""
+    from pipeline.btyd import expected_purchases
+
+    rfm = pd.DataFrame({"frequency": [0.0, 0.0, 3.0], "recency": [0.0, 0.0, 40.0],
+                        "T": [54.0, 300.0, 100.0]})
+    params = {"r": 0.31, "alpha": 21.2, "a": 0.14, "b": 0.86}
+    nearby = dict(params, b=0.86 + 1e-6)
+    got = expected_purchases(params, rfm, 90.0)
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got, expected_purchases(nearby, rfm, 90.0), rtol=1e-5)
+
+
+def test_a_forecast_that_cannot_be_made_leaves_the_run_whole(transactions, first, monkeypatch):
+    import pipeline.run
+    from pipeline.errors import PipelineInputError
+
+    def cannot(*_args, **_kwargs):
+        raise PipelineInputError("the model fit did not converge on these transactions")
+
+    monkeypatch.setattr(pipeline.run, "run_forecast", cannot)
+    result = run_segmentation(transactions, as_of=LATER, profile=PROFILE, n_clusters=5,
+                              state=first.state, previous=first.labels, forecast=SETTINGS)
+    assert result.forecasts is None
+    assert result.metrics["forecast"] == {
+        "error": "the model fit did not converge on these transactions"}
+    assert len(result.labels) > 0
