@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "segment": "cli.files:segment_command",
     "report": "cli.files:report_command",
     "select": "cli.files:select_command",
+    "predict": "cli.predict:predict_command",
     "db": "cli.database:db",
     "ingest": "cli.ingest:ingest",
     "batches": "cli.batches:batches",

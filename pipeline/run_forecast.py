@@ -80,13 +80,9 @@ def run_forecast(
                                    random_state=random_state,
                                    max_fit_customers=settings.max_fit_customers)
     fit_seconds = time.perf_counter() - started
-    model = ForwardModel.from_params(params)
-    # the customers of the run, guests included (they have an id and a history too)
-    model.guest_id_range = None
-    rfm = model.summarize(transactions, as_of).reindex(features.index)
-    known = rfm["frequency"].notna().to_numpy()
-    ahead = _predict(model, rfm, known, settings.horizon_days)
-    soon = _predict(model, rfm, known, settings.at_risk_days)
+    ahead, soon = predict_customers(transactions, features.index, as_of, params,
+                                    (settings.horizon_days, settings.at_risk_days))
+    known = ahead["probability_active"].notna().to_numpy()
     level = settings.at_risk_probability or None
     risky = insiders_at_risk(features, membership, thresholds, ahead, as_of,
                              within_days=settings.at_risk_days, min_probability_active=level)
@@ -116,6 +112,20 @@ def run_forecast(
     }
     return RunForecast(frame=frame.loc[:, list(FORECAST_COLUMNS)], params=params,
                        fitted=fitted, metrics=metrics)
+
+
+def predict_customers(
+    transactions: pd.DataFrame, customer_ids: pd.Index, as_of: dt.date, params: dict,
+    horizons: tuple[int, ...],
+) -> list[pd.DataFrame]:
+    """Per horizon, probability_active, expected_purchases and expected_spend of
+    ``customer_ids`` (in that order) as of ``as_of`` with the forward model's ``params``;
+    a customer without a purchase by then gets NaN. Guests are predicted like anyone."""
+    model = ForwardModel.from_params(params)
+    model.guest_id_range = None
+    rfm = model.summarize(transactions, as_of).reindex(customer_ids)
+    known = rfm["frequency"].notna().to_numpy()
+    return [_predict(model, rfm, known, days) for days in horizons]
 
 
 def _predict(model: ForwardModel, rfm: pd.DataFrame, known: np.ndarray,
