@@ -16,6 +16,9 @@ from pipeline.columns import FEATURE_COLUMNS, INTEGER_FEATURE_COLUMNS, MONEY_FEA
 CHANGE_FEATURES: tuple[str, ...] = ("gross_revenue", "invoice_quantity", "recency_days",
                                     "avg_ticket")
 MONEY_DECIMALS = 2
+# the looking-ahead columns an Insiders table carries when the run has forecasts
+FORECAST_COLUMNS: tuple[str, ...] = ("p_active", "expected_purchases", "expected_spend",
+                                     "at_risk_on", "at_risk_reason")
 
 
 def _numbers(frame: pd.DataFrame) -> pd.DataFrame:
@@ -32,10 +35,13 @@ def _numbers(frame: pd.DataFrame) -> pd.DataFrame:
 
 def insiders_table(labels: pd.DataFrame, *, as_of: date | str,
                    cluster_names: Mapping[int, str] | None = None,
-                   run_id: int | None = None) -> pd.DataFrame:
+                   run_id: int | None = None,
+                   forecasts: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per Insider, highest revenue first: run, as-of date, customer, cluster and
     features. ``labels`` has ``customer_id`` (column or index), ``cluster``, the features and
-    optionally ``is_insiders`` (then only those rows are kept)."""
+    optionally ``is_insiders`` (then only those rows are kept). With ``forecasts`` (customer_id
+    as a column or the index; ``store.forecasts.read_forecasts``' columns) the table also has
+    :data:`FORECAST_COLUMNS`, empty for a customer without a forecast."""
     frame = labels.reset_index() if "customer_id" not in labels.columns else labels
     if "is_insiders" in frame.columns:
         frame = frame.loc[frame["is_insiders"].astype(bool)]
@@ -50,7 +56,18 @@ def insiders_table(labels: pd.DataFrame, *, as_of: date | str,
     table["run_id"], table["as_of"] = run_id, str(as_of)[:10]
     if run_id is None:
         table = table.drop(columns="run_id")
-    return _numbers(table)
+    table = _numbers(table)
+    if forecasts is not None:
+        ahead = forecasts.set_index("customer_id") if "customer_id" in forecasts.columns \
+            else forecasts
+        ahead = ahead.reindex(pd.Index(table["customer_id"]))
+        for name in FORECAST_COLUMNS:
+            values = ahead[name] if name in ahead.columns else pd.Series(None, index=ahead.index)
+            table[name] = values.to_numpy(dtype=object if name.startswith("at_risk") else float)
+        table["p_active"] = table["p_active"].round(4)
+        table["expected_purchases"] = table["expected_purchases"].round(4)
+        table["expected_spend"] = table["expected_spend"].round(MONEY_DECIMALS)
+    return table
 
 
 def changes_table(moves: pd.DataFrame, run_from: Mapping, run_to: Mapping) -> pd.DataFrame:

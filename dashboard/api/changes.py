@@ -5,7 +5,7 @@ from __future__ import annotations
 from apiflask import APIBlueprint
 
 from dashboard import data
-from dashboard.api import contacts, paging, reads, schemas, tables
+from dashboard.api import contacts, forecasts, paging, reads, schemas, tables
 from dashboard.api.problems import problem
 from dashboard.api.runs import RUN_ID
 
@@ -70,6 +70,8 @@ def customer(customer_id: int):
         "cluster": row["cluster"] if row else None,
         "cluster_name": row["cluster_name"] if row else None,
         "contact": contacts.contact(customer_id, reads.engine()),
+        **forecasts.customer_forecast(customer_id, current["id"] if current else None,
+                                      reads.engine()),
         "history": tables.records(history), "reasons": data.customer_events(
             customer_id, reads.engine()),
     }

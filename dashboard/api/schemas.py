@@ -106,10 +106,29 @@ _UNKNOWN = "null when no contact details were imported for the customer"
 
 ContactOut = Schema.from_dict(CONTACT, name="ContactOut")
 
+_AHEAD = "over the forecast horizon (INSIDERS_FORECAST_HORIZON_DAYS, 90 by default)"
+FORECAST = {
+    "p_active": Float(allow_none=True, metadata={
+        "description": "chance the customer is still an active customer (0 to 1)"}),
+    "expected_purchases": Float(allow_none=True, metadata={
+        "description": f"expected purchase days {_AHEAD}"}),
+    "expected_spend": Float(allow_none=True, metadata={"description": f"expected spend {_AHEAD}"}),
+    "at_risk_on": Date(allow_none=True, metadata={
+        "description": "an Insider at risk: the day they leave if they buy nothing"}),
+    "at_risk_reason": String(allow_none=True, metadata={
+        "description": "why the Insider is at risk (null when not at risk)"}),
+}
+QUALIFY = {
+    "qualifies_on": Date(allow_none=True, metadata={
+        "description": "about to qualify: the day by which expected purchases would make "
+                       "the customer an Insider"}),
+    "qualify_reason": String(allow_none=True),
+}
+
 InsiderOut = Schema.from_dict({
     "run_id": Integer(required=True), "as_of": Date(required=True),
     "customer_id": Integer(required=True), "cluster": Integer(required=True),
-    "cluster_name": String(allow_none=True), **FEATURES, **CONTACT,
+    "cluster_name": String(allow_none=True), **FEATURES, **FORECAST, **CONTACT,
 }, name="InsiderOut")
 
 InsidersPage = Schema.from_dict({
@@ -158,6 +177,7 @@ CustomerOut = Schema.from_dict({
         "description": "insider, not_insider, or absent from the current run"}),
     "cluster": Integer(allow_none=True), "cluster_name": String(allow_none=True),
     "contact": Nested(ContactOut, allow_none=True, metadata={"description": _UNKNOWN}),
+    **FORECAST, **QUALIFY,
     "history": List(Nested(HistoryOut), required=True),
     "reasons": List(Nested(ReasonOut), required=True),
 }, name="CustomerOut")

@@ -18,10 +18,12 @@ from sqlalchemy import Engine
 
 from dashboard import cache, data
 from dashboard.api.contacts import with_contacts
+from dashboard.api.forecasts import FORECAST_FIELDS, with_forecasts
 
 INSIDER_COLUMNS = [
     "run_id", "as_of", "customer_id", "cluster", "cluster_name", "gross_revenue",
     "recency_days", "invoice_quantity", "items_quantity", "products_quantity", "avg_ticket",
+    *FORECAST_FIELDS,
 ]
 _MOVE_FEATURES = ("gross_revenue", "invoice_quantity", "recency_days", "avg_ticket")
 CHANGE_COLUMNS = [
@@ -29,7 +31,7 @@ CHANGE_COLUMNS = [
     "reason", "cluster_before", "cluster_after",
     *[f"{side}_{name}" for side in ("before", "after", "change") for name in _MOVE_FEATURES],
 ]
-DATE_COLUMNS = {"as_of", "from_as_of", "to_as_of"}
+DATE_COLUMNS = {"as_of", "from_as_of", "to_as_of", "at_risk_on"}
 INTEGER_COLUMNS = {
     "run_id", "from_run_id", "to_run_id", "customer_id", "cluster", "cluster_before",
     "cluster_after", "recency_days", "invoice_quantity", "items_quantity", "products_quantity",
@@ -82,11 +84,12 @@ def insiders_key(run: dict) -> tuple:
 
 
 def typed_insiders(frame: pd.DataFrame, run: dict, engine: Engine) -> pd.DataFrame:
-    """Rows of ``data.insiders_list`` as the API shows them, by customer id."""
+    """Rows of ``data.insiders_list`` as the API shows them, by customer id, with the run's
+    forecasts (chance of being active, expected purchases and spend, at-risk date and why)."""
     names = {c["cluster"]: c["name"] for c in data.clusters(run["id"], engine=engine)}
     frame = frame.assign(cluster_name=frame["cluster"].map(names), run_id=run["id"],
                          as_of=run["as_of"])
-    return _typed(frame, INSIDER_COLUMNS)
+    return _typed(with_forecasts(frame, run["id"], engine), INSIDER_COLUMNS)
 
 
 def insiders_table(run: dict, engine: Engine, *, contacts: bool = True) -> pd.DataFrame:
