@@ -15,6 +15,7 @@ from pipeline.conditions import LOWER_IS_BETTER, meets_entry, meets_exit
 from pipeline.errors import PipelineInputError
 from pipeline.plain import plain_value
 from pipeline.profiles import cluster_profiles
+from pipeline.report_forecast import FORECAST_DAYS, forecast_evidence, forecast_lines
 
 EVIDENCE_FEATURES: tuple[str, ...] = ("gross_revenue", "invoice_quantity", "avg_ticket")
 OUT_OF_TIME_DAYS = 90
@@ -58,6 +59,7 @@ class Report:
     threshold_counts: dict
     evidence: dict
     out_of_time: dict | None = field(default=None)
+    forecast: dict | None = field(default=None)
 
     def to_dict(self) -> dict:
         return plain_value(
@@ -76,6 +78,7 @@ class Report:
                 "threshold_counts": self.threshold_counts,
                 "evidence": self.evidence,
                 "out_of_time": self.out_of_time,
+                "forecast": self.forecast,
             }
         )
 
@@ -95,9 +98,13 @@ def build_report(
     thresholds: dict,
     clean: pd.DataFrame | None = None,
     random_state: int = 42,
+    guest_id_range: tuple[int, int] | None = None,
+    forecast_days: int = FORECAST_DAYS,
 ) -> Report:
     """Answer the seven questions for a labels frame: ``is_insiders`` is the membership decided
-    with ``thresholds`` (those of the model version in use, see :mod:`pipeline.thresholds`)."""
+    with ``thresholds`` (those of the model version in use, see :mod:`pipeline.thresholds`).
+    ``guest_id_range``: the cleaning's guest ids, left out of the forecast check over
+    ``forecast_days``."""
     _check_labels(labels)
     labels = labels.sort_index()
     insiders = labels["is_insiders"].to_numpy(dtype=bool)
@@ -122,6 +129,9 @@ def build_report(
         threshold_counts=_threshold_counts(features, insiders, thresholds),
         evidence={c: _compare(features[c].to_numpy(), insiders, rng) for c in EVIDENCE_FEATURES},
         out_of_time=_out_of_time(labels, insiders, clean, as_of, rng),
+        forecast=forecast_evidence(labels, clean, as_of, thresholds,
+                                   guest_id_range=guest_id_range, horizon_days=forecast_days,
+                                   random_state=random_state),
     )
 
 
@@ -307,6 +317,8 @@ def _markdown(report: Report, cluster_names: Mapping[int, str]) -> str:
         ),
         "",
         *_out_of_time_lines(report.out_of_time),
+        "",
+        *forecast_lines(report.forecast),
     ]
     return "\n".join(lines) + "\n"
 

@@ -128,7 +128,10 @@ def run_segmentation(
                                                refitted, random_state, forecast)
     with timer("report"):
         answers = build_report(labels, as_of=day, clean=cleaned.transactions,
-                               thresholds=current.thresholds, random_state=random_state)
+                               thresholds=current.thresholds, random_state=random_state,
+                               guest_id_range=cleaned.guest_id_range,
+                               **({} if forecast is None
+                                  else {"forecast_days": forecast.horizon_days}))
     metrics = _metrics(labels, events, current, previous)
     metrics["silhouette"] = (
         current.metrics.get("silhouette") if refitted

@@ -9,10 +9,13 @@ from dash import Input, Output, State, callback, dcc, html
 from dashboard import charts, data, ids, widgets
 from dashboard.cache import remember
 from dashboard.config import app_engine
+from dashboard.report_charts import calibration_figure
 from dashboard.report_text import answers, report_markdown
 from pipeline.exports import insiders_filename, insiders_table, to_csv
 
 dash.register_page(__name__, path="/report", name="Report", order=3, title="Insiders · Report")
+
+CALIBRATION_GRAPH = "re-calibration"
 
 
 def layout(**_kwargs) -> html.Div:
@@ -55,10 +58,18 @@ def _chart(key: str | None, report: dict):
 def _answer_card(number: int, item: dict, report: dict) -> dbc.Card:
     chart = _chart(item.get("chart"), report)
     text = dcc.Markdown(item["answer"], className="mb-0", style={"overflowX": "auto"})
+    if chart is not None and item.get("chart") == "evidence" and _calibration(report):
+        chart = html.Div([chart, dcc.Graph(id=CALIBRATION_GRAPH,
+                                           figure=calibration_figure(_calibration(report)),
+                                           config={"displayModeBar": False})])
     content = dbc.Row([dbc.Col(text, lg=6), dbc.Col(chart, lg=6)]) if chart is not None else text
     return dbc.Card(dbc.CardBody([
         html.H5(f"{number}. {item['question']}", className="card-title"), content,
     ]), className="mb-3 shadow-sm report-answer")
+
+
+def _calibration(report: dict) -> list[dict]:
+    return ((report or {}).get("forecast") or {}).get("calibration") or []
 
 
 def _cluster_names(run_id: int) -> dict[int, str]:
