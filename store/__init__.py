@@ -3,8 +3,9 @@
 ``schema`` (tables), ``db`` (engine, session_scope), ``settings``, ``runs`` (run lifecycle),
 ``transactions`` (ingest batches, load transactions), ``results`` (model versions, clusters,
 labels, events), ``users`` (accounts, audit), ``webhooks`` (subscriptions, outbox),
-``contacts`` (customer contact details), ``forecasts`` (per-run customer forecasts).
+``contacts`` (customer contact details), ``forecasts`` (per-run customer forecasts),
+``rollup`` (per-customer daily totals) and ``features_sql`` (features from them).
 """
 
 # tables declared next to their queries join Base.metadata whenever the store is loaded
-from store import contacts, forecasts, webhooks  # noqa: F401
+from store import contacts, forecasts, rollup, webhooks  # noqa: F401

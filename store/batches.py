@@ -1,7 +1,8 @@
 """The batches of transactions in the store: what each holds, and removing one.
 
-Runs read the transactions from the store, so removing a batch's rows is all it takes for the
-next run to be computed without them.
+Runs read the transactions from the store, so removing a batch's rows (and taking them out of
+the daily rollup, in the same transaction) is all it takes for the next run to be computed
+without them.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine, delete, func, select
 
+from store import rollup
 from store.schema import Transaction, TransactionBatch
+from store.transactions import lock_invoices
 
 _STORED = ("n_stored", "n_invoices", "first_date", "last_date")
 
@@ -46,6 +49,8 @@ def remove_batch(engine: Engine, batch_id: int) -> BatchContents | None:
         found = _contents(connection, batch_id)
         if not found:
             return None
+        lock_invoices(connection)  # guest numbering in the rollup: one change at a time
+        rollup.remove_batch(connection, batch_id)
         connection.execute(delete(Transaction).where(Transaction.batch_id == batch_id))
         connection.execute(delete(TransactionBatch).where(TransactionBatch.id == batch_id))
     return found[0]

@@ -5,7 +5,8 @@ already holds are counted as "already loaded" and not stored again, whatever fil
 invoice first, so an export that overlaps yesterday's adds only what is new. Rows repeated inside
 one invoice of one file are kept, as the original analysis keeps them. The check and the insert
 run under one lock (a PostgreSQL advisory lock; SQLite's write lock, taken by the batch's insert),
-so two loads of overlapping files at once cannot both store an invoice.
+so two loads of overlapping files at once cannot both store an invoice. The same transaction adds
+the new rows to the per-customer daily rollup (``store.rollup``).
 
 Bulk writes use PostgreSQL ``COPY ... FROM STDIN`` (psycopg 3, CSV written by Arrow, see
 ``store.bulk``) and a plain ``executemany`` on SQLite; reads use ``COPY ... TO STDOUT``.
@@ -27,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from pipeline.columns import CANONICAL_COLUMNS
 from pipeline.ingest import DEFAULT_LIMITS, IngestResult, read_transactions
 from pipeline.row_rules import TEXT_COLUMNS, RowLimits
+from store import rollup
 from store.bulk import copy_out, insert_frame
 from store.runs import utcnow
 from store.schema import Transaction, TransactionBatch
@@ -125,11 +127,12 @@ def append_batch(
     """Store ``result``'s rows of invoices not stored yet as a new batch of content ``sha256``."""
     try:
         with engine.begin() as connection:
-            _lock_invoices(connection)
+            lock_invoices(connection)
             batch_id = _insert_batch(connection, filename, sha256, profile, result)
             fresh = _without_stored_invoices(connection, result.transactions)
             _record_counts(connection, batch_id, result, fresh)
             write_transactions(connection, batch_id, fresh)
+            rollup.add_batch(connection, batch_id, fresh, profile)
     except IntegrityError:
         # another process loaded the same content between our check and our insert
         with engine.connect() as connection:
@@ -151,7 +154,7 @@ def stored_limits(
     return RowLimits(max_quantity=quantity, max_unit_price=max_unit_price, max_length=lengths)
 
 
-def _lock_invoices(connection: Connection) -> None:
+def lock_invoices(connection: Connection) -> None:
     if connection.dialect.name == "postgresql":
         connection.execute(select(func.pg_advisory_xact_lock(_INGEST_LOCK)))
 
