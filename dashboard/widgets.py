@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 import dash_bootstrap_components as dbc
@@ -12,6 +13,17 @@ from dashboard.config import app_settings
 from store.schema import FAILED, UNCHANGED
 
 NO_SUCH_RUN = "This run is not available: only runs that have succeeded can be shown."
+# an exception's class before its message: "PipelineInputError: ", "(psycopg.OperationalError) "
+_CLASS_NAME = re.compile(
+    r"^\s*(?:\(?(?:[A-Za-z_]\w*\.)*(?:[A-Z]\w*(?:Error|Exception|Exceeded|Warning|Exit)"
+    r"|[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+)\)?:?\s+)+")
+
+
+def plain_error(error: str | None) -> str:
+    """Why a run failed, in words: its stored reason without the exception's class name
+    ("PipelineInputError: no transactions after ..." -> "no transactions after ...")."""
+    text = _CLASS_NAME.sub("", (error or "").strip()).strip().rstrip(".")
+    return "no reason was recorded" if text in ("", "(no message)") else text
 
 
 def when(value: datetime | None) -> str:
@@ -85,7 +97,7 @@ def no_runs_state(active: dict | None, latest: dict | None) -> dbc.Alert:
     if latest and latest["status"] == FAILED:
         return empty_state(
             "The last run failed, and no run has succeeded yet",
-            [f"Run #{latest['id']} failed: {latest.get('error') or 'no reason recorded'}. "
+            [f"Run #{latest['id']} failed: {plain_error(latest.get('error'))}. "
              "Fix the cause and start a new run from ", dcc.Link("Admin", href="/admin"), "."],
             color="danger",
         )
@@ -110,7 +122,7 @@ def status_alerts(current: dict | None, active: dict | None, latest: dict | None
             color="info", className="py-2"))
     if latest and latest["status"] == FAILED and latest["id"] > current["id"]:
         notes.append(dbc.Alert(
-            f"The latest run #{latest['id']} failed: {latest.get('error') or 'no reason'}. "
+            f"The latest run #{latest['id']} failed: {plain_error(latest.get('error'))}. "
             f"Showing run #{current['id']}, the latest that succeeded.",
             color="warning", className="py-2"))
     if latest and latest["status"] == UNCHANGED and latest["id"] > current["id"]:

@@ -147,7 +147,7 @@ def history_rows(runs: list[dict]) -> list[dict]:
         "requested_by": r.get("requested_by") or "", "as_of": str(r["as_of"] or ""),
         "queued_at": widgets.when(r.get("queued_at")), "duration": widgets.duration(r),
         "model_version": r.get("model_version"), "n_insiders": r.get("n_insiders"),
-        "error": r.get("error") or "",
+        "error": widgets.plain_error(r["error"]) if r.get("error") else "",
     } for r in runs]
 
 
@@ -170,7 +170,7 @@ def progress_view(active: dict | None, latest: dict | None) -> html.Div:
     finished = widgets.when(latest.get("finished_at"))
     text = f"Latest run #{latest['id']} {latest['status']} ({finished})"
     if latest["status"] == FAILED:
-        text += f": {latest.get('error') or 'no reason recorded'}"
+        text += f": {widgets.plain_error(latest.get('error'))}"
     elif latest["status"] == UNCHANGED:
         text = (f"Latest run #{latest['id']} ({finished}) found {latest.get('error')}: "
                 "nothing new was recorded and the current run stays as it is.")
@@ -183,7 +183,7 @@ def failed_view(runs: list[dict]):
         return html.P("No failed runs.", className="text-muted")
     return dbc.ListGroup([dbc.ListGroupItem([
         html.Strong(f"Run #{r['id']} · {widgets.when(r.get('finished_at'))} · {r['trigger']}"),
-        html.Div(r.get("error") or "no reason recorded", className="text-danger small"),
+        html.Div(widgets.plain_error(r.get("error")), className="text-danger small"),
     ]) for r in failed])
 
 

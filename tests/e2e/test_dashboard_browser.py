@@ -58,6 +58,8 @@ def test_admin_sees_every_page(history, serve, browser):
     wait_css(browser, "#ov-profiles .ag-row")
     settle(browser)
     assert "Run #4 failed" not in browser.page_source
+    wait_text(browser, "The latest run #4 failed: no transactions after 2011-11-30.")
+    assert "PipelineInputError" not in browser.find_element(By.TAG_NAME, "body").text
     screenshot(browser, "01-overview")
 
     browser.get(server.url + "/changes")
@@ -81,6 +83,8 @@ def test_admin_sees_every_page(history, serve, browser):
     wait_css(browser, "#ad-history .ag-row")
     wait_text(browser, "no transactions after 2011-11-30")
     settle(browser)
+    # a failed run's reason in words: the message, never the exception's class name
+    assert "PipelineInputError" not in browser.find_element(By.TAG_NAME, "body").text
     screenshot(browser, "05-admin")
 
 
