@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "db": "cli.database:db",
     "ingest": "cli.ingest:ingest",
     "batches": "cli.batches:batches",
+    "rollup": "cli.rollup:rollup",
     "run": "cli.runs:run",
     "backfill": "cli.runs:backfill",
     "runs": "cli.runs:runs_command",

@@ -154,7 +154,8 @@ def remove_batch(connection: Connection, batch_id: int) -> None:
     new = guest_layout(start, rest)
     rows = _batch_rows(connection, batch_id)
     _add(connection, _rollup(rows, cleaning, old.first_id.get(batch_id)), sign=-1)
-    if any(new.first_id[s.batch_id] != old.first_id[s.batch_id] for s in rest if s.guest_invoices):
+    moved = [s for s in rest if new.first_id.get(s.batch_id) != old.first_id.get(s.batch_id)]
+    if any(s.guest_invoices for s in moved):
         _renumber_guests(connection, cleaning, old, new, exclude=batch_id)
     _set_guest_start(connection, new.start)
     latest = connection.execute(
