@@ -10,6 +10,7 @@ import pandas as pd
 from dash import Input, Output, State, callback, dcc, html
 
 from dashboard import charts, data, ids, widgets
+from dashboard import data_forecasts as ahead
 from dashboard import webhooks as contacts
 
 MAX_CUSTOMER_ID = 2**63 - 1  # PostgreSQL's bigint
@@ -110,6 +111,30 @@ def contact_card(contact: dict | None) -> html.Div:
     ]), className="mb-3", id="cu-contact")
 
 
+def forecast_card(run_id: int, customer: int) -> html.Div:
+    """What the run's forecast expects of the customer, and, if at risk, when and why."""
+    found = ahead.customer_forecast(run_id, customer)
+    if found is None or found.get("expected_spend") is None:
+        return html.Div()
+    horizon = ahead.forecast_info(run_id).get("horizon_days", 90)
+    chance = found.get("p_active")
+    lines = [html.Div([html.Strong(f"Next {horizon} days: "),
+                       f"about {found.get('expected_purchases') or 0:,.1f} purchases and "
+                       f"{widgets.money(found['expected_spend'])} expected"
+                       + (f"; {chance:.0%} chance they are still an active customer."
+                          if chance is not None else ".")])]
+    if found.get("at_risk_reason"):
+        when = (f"At risk: leaves on {found['at_risk_on']:%d %b %Y} unless they buy. "
+                if found.get("at_risk_on") else "At risk. ")
+        lines.append(html.Div([html.Strong(when, className="text-danger"),
+                               found["at_risk_reason"]], className="mt-1"))
+    if found.get("qualify_reason"):
+        lines.append(html.Div([html.Strong(f"About to qualify by {found['qualifies_on']:%d %b %Y}"
+                                           ": ", className="text-success"),
+                               found["qualify_reason"]], className="mt-1"))
+    return dbc.Card(dbc.CardBody(lines), className="mb-3", id="cu-forecast")
+
+
 def _matches(text: str):
     found = contacts.search_contacts(text)
     if not found:
@@ -155,6 +180,7 @@ def customer_view(customer: int) -> html.Div:
                    html.Span(f"In run #{latest['run_id']} (as of {latest['as_of']}) in cluster "
                              f"{latest['cluster_name'] or latest['cluster']}.")], color=color),
         contact_card(contacts.contact(customer)),
+        forecast_card(int(latest["run_id"]), customer),
         dcc.Graph(figure=charts.timeline_figure(history), config={"displayModeBar": False}),
         dcc.Graph(figure=charts.features_figure(history, thresholds),
                   config={"displayModeBar": False}),

@@ -7,6 +7,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, callback, dcc, html
 
 from dashboard import charts, data, history, ids, warmup, widgets
+from dashboard import data_forecasts as ahead
 from dashboard.cache import remember
 from dashboard.config import app_engine, warm_enabled
 from pipeline.columns import FEATURE_COLUMNS
@@ -68,9 +69,21 @@ def _cards(run: dict, summary: dict, dated: list[dict]) -> dbc.Row:
          f"per Insider · {widgets.money(summary.get('mean_revenue_all'))} overall", "primary"),
         ("Mean ticket", widgets.money(summary.get("mean_ticket")),
          f"per Insider · {widgets.money(summary.get('mean_ticket_all'))} overall", "primary"),
+        _at_risk_card(run),
     ]
     return dbc.Row([dbc.Col(widgets.stat_card(*card), className="mb-2") for card in cards],
-                   className="g-2 row-cols-1 row-cols-md-3 row-cols-xl-5")
+                   className="g-2 row-cols-1 row-cols-md-3 row-cols-xl-6")
+
+
+def _at_risk_card(run: dict) -> tuple:
+    """How many Insiders leave soon unless they buy (the At risk page lists them)."""
+    count = ahead.at_risk_count(run["id"])
+    if count is None:
+        return ("At risk", "–", "no forecast for this run", "secondary")
+    days = ahead.forecast_info(run["id"]).get("at_risk_days", 30)
+    return ("At risk", f"{count:,}",
+            [f"Insiders may leave within {days} days · ",
+             html.A("see who", href="/at-risk", id="ov-at-risk-link")], "danger")
 
 
 def _changes(run: dict, previous: dict | None, month: dict | None, field: str) -> list:
