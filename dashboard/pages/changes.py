@@ -6,6 +6,7 @@ view compares the two latest dates, never a rerun with the run it repeated.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import dash
@@ -13,7 +14,7 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import Input, Output, State, callback, dcc, html
 
-from dashboard import charts, data, history, ids, widgets
+from dashboard import charts, data, data_period, history, ids, widgets
 from dashboard.cache import remember
 from dashboard.config import app_engine
 from store.schema import EVENT_KINDS
@@ -101,6 +102,7 @@ def _columns() -> list[dict]:
          "wrapText": True, "autoHeight": True,
          "cellStyle": {"lineHeight": "1.4", "paddingTop": "6px", "paddingBottom": "6px"}},
         {"field": "kind", "headerName": "Change", "maxWidth": 120},
+        {"field": "as_of", "headerName": "As of", "minWidth": 110, "maxWidth": 130},
         {"field": "cause", "headerName": "Cause", "minWidth": 130, "maxWidth": 170,
          "tooltipField": "cause_help", "wrapText": True, "autoHeight": True,
          "cellStyle": {"lineHeight": "1.4", "paddingTop": "6px", "paddingBottom": "6px"}},
@@ -110,10 +112,10 @@ def _columns() -> list[dict]:
     return columns
 
 
-def grid_rows(moves: pd.DataFrame, as_of: dict | None = None, run_to: int | None = None
-              ) -> list[dict]:
-    """Rows for the grid: one per entry or exit, with the key feature changes; a reason from
-    a run before ``run_to`` says its date (``as_of``: run id -> as-of date).
+def grid_rows(moves: pd.DataFrame, run_to: int | None = None) -> list[dict]:
+    """Rows for the grid: one per entry or exit (``data_period.period_changes``), with its
+    as-of date and the key feature changes; a reason from a run before ``run_to`` starts
+    with its date (seen on a phone, where the date column is off-screen).
 
     Plain values only (NaN is sent as null): a response without components is encoded by
     orjson in one pass, which matters with thousands of rows.
@@ -122,11 +124,33 @@ def grid_rows(moves: pd.DataFrame, as_of: dict | None = None, run_to: int | None
             *[f"change_{f}" for f, _, _ in FEATURE_CHANGES]]
     columns = [moves[name].tolist() for name in keep]
     rows = [dict(zip(keep, values, strict=True)) for values in zip(*columns, strict=True)]
-    events = moves["event_run"].tolist() if "event_run" in moves else [None] * len(rows)
-    for row, event in zip(rows, events, strict=True):
-        if as_of and event == event and event is not None and int(event) != run_to:
-            row["reason"] = f"As of {as_of[int(event)]:%d %b %Y}: {row['reason']}"
+    for row, event, day in zip(rows, moves["event_run"].tolist(),
+                               moves["event_as_of"].tolist(), strict=True):
+        row["as_of"] = day.isoformat() if day else None
+        if day and event != run_to:
+            row["reason"] = f"As of {day:%d %b %Y}: {row['reason']}"
     return rows
+
+
+def _read(run_from: int, run_to: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every entry and exit between the runs, and the cluster moves, read side by side."""
+    engine = app_engine()  # resolved here: the pool's threads have no app context
+    with ThreadPoolExecutor(2) as pool:
+        moves = pool.submit(data_period.period_changes, run_from, run_to, engine)
+        counts = pool.submit(data.transitions, run_from, run_to, engine)
+        return moves.result(), counts.result()
+
+
+def _summary(older: dict, newer: dict, rows: list[dict]) -> str:
+    span = (f"From {older['as_of']:%d %b %Y} (run #{older['id']}) to "
+            f"{newer['as_of']:%d %b %Y} (run #{newer['id']})")
+    dates = {row["as_of"] for row in rows}
+    if len(dates) <= 1:
+        return span + "."
+    customers = len({row["customer_id"] for row in rows})
+    return (f"{span}: every entry and exit on the {len(dates)} run dates in between, by "
+            f"{customers:,} customers; Insiders went from {older.get('n_insiders') or 0:,} "
+            f"to {newer.get('n_insiders') or 0:,}.")
 
 
 @callback(
@@ -146,13 +170,11 @@ def compare(run_from, run_to, kind: str):
     if (older["as_of"], older["id"]) > (newer["as_of"], newer["id"]):
         run_from, run_to, older, newer = run_to, run_from, newer, older
         note = "The dates were picked the other way round: shown from the earlier to the later. "
-    moves, counts = data.changes_and_transitions(run_from, run_to)
-    as_of = {r["id"]: r["as_of"] for r in data.succeeded_runs()}
-    rows = remember("changes_rows", (run_from, run_to),
-                    lambda: grid_rows(moves, as_of, run_to), app_engine())
+    moves, counts = _read(run_from, run_to)
+    rows = remember("period_rows", (run_from, run_to), lambda: grid_rows(moves, run_to),
+                    app_engine())
     entered = sum(1 for row in rows if row["kind"] == "entered")
-    note += (f"From {older['as_of']:%d %b %Y} (run #{run_from}) to {newer['as_of']:%d %b %Y} "
-             f"(run #{run_to}).")
+    note += _summary(older, newer, rows)
     shown = [row for row in rows if row["kind"] == kind] if kind in EVENT_KINDS else rows
     figure = charts.sankey_figure(counts, data.clusters(run_from),
                                   data.clusters(run_to))
@@ -162,12 +184,13 @@ def compare(run_from, run_to, kind: str):
 @callback(Output(ids.CH_DOWNLOAD, "data"), Input(ids.CH_EXPORT, "n_clicks"),
           State(ids.CH_FROM, "value"), State(ids.CH_TO, "value"), prevent_initial_call=True)
 def export(_clicks: int, run_from, run_to) -> dict:
-    """Every entry and exit between the two runs as CSV for other tools (data.changes_csv)."""
+    """Every entry and exit between the two runs as CSV for other tools
+    (``data_period.period_csv``: each row with its own run and as-of date)."""
     run_from, run_to = data.succeeded_id(run_from), data.succeeded_id(run_to)
     if run_from is None or run_to is None or run_from == run_to:
         return {"content": widgets.NO_SUCH_RUN + "\n", "filename": "not-available.txt"}
     older, newer = data.get_run(run_from), data.get_run(run_to)
     if (older["as_of"], older["id"]) > (newer["as_of"], newer["id"]):
         run_from, run_to = run_to, run_from
-    filename, text = data.changes_csv(run_from, run_to)
+    filename, text = data_period.period_csv(run_from, run_to)
     return {"content": text, "filename": filename}

@@ -15,6 +15,7 @@ import time
 
 import pytest
 from selenium.webdriver.common.by import By
+from sqlalchemy import text
 
 from store.db import session_scope
 from store.users import save_user
@@ -166,6 +167,19 @@ def test_one_insiders_count_plain_reasons_and_no_cluster_called_insiders(
     for reason in texts(browser, "#ch-grid .ag-cell[col-id='reason']"):
         assert reason[0].isupper() and reason.endswith("."), reason
         assert ">=" not in reason and not SNAKE.search(reason), reason
+    # far apart: every entry and exit of both runs after the first date, each with its date
+    with history.connect() as connection:
+        stored = dict(connection.execute(text(
+            "SELECT kind, count(*) FROM membership_events WHERE run_id IN (2, 3) "
+            "GROUP BY kind")).all())
+    assert int(browser.find_element(By.ID, "ch-entered").text) == stored.get("entered", 0)
+    assert int(browser.find_element(By.ID, "ch-exited").text) == stored.get("exited", 0)
+    wait_text(browser, "every entry and exit on the 2 run dates in between")
+    dates = set(texts(browser, "#ch-grid .ag-cell[col-id='as_of']"))
+    assert dates == {"2011-10-31", "2011-11-30"}, dates
+    assert any(r.startswith("As of 31 Oct 2011: ")
+               for r in texts(browser, "#ch-grid .ag-cell[col-id='reason']"))
+    screenshot(browser, "i10-changes-period-1440")
 
     customer = texts(browser, "#ch-grid .ag-cell[col-id='customer_id']")[0]
     browser.get(server.url + f"/customer?id={customer}")

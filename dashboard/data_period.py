@@ -1,0 +1,122 @@
+"""Reads of the changes page by period: every entry and exit between two dates.
+
+Part of the data layer (``dashboard/data.py`` is at its size limit): the Changes page and its
+CSV read through here. Between two consecutive runs the rows are ``data.changes``'s; across
+several runs each entry and exit of every run in between is one row, with its run and as-of
+date, its cause and reason, and the key figures before (the run it was measured against) and
+after (its own run), so a customer who entered and left again shows both.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+from sqlalchemy import Engine, String, and_, cast, or_, select
+
+from dashboard import data
+from dashboard.cache import per_run
+from dashboard.config import app_engine
+from dashboard.history import plain_reasons
+from pipeline.exports import changes_filename, changes_table, to_csv
+from store import bulk
+from store.schema import SUCCEEDED, CustomerLabel, MembershipEvent, Run
+
+KEY_FEATURES = ("gross_revenue", "invoice_quantity", "recency_days", "avg_ticket")
+
+
+def runs_after(run_from: int, run_to: int, engine: Engine | None = None) -> list[dict]:
+    """The succeeded runs after ``run_from`` up to ``run_to`` in (as_of, id) order, as
+    {"id", "as_of"}; empty when ``run_to`` is not after ``run_from``."""
+    a, b = data.get_run(run_from, engine), data.get_run(run_to, engine)
+    if not a or not b:
+        return []
+    after_a = or_(Run.as_of > a["as_of"], and_(Run.as_of == a["as_of"], Run.id > a["id"]))
+    up_to_b = or_(Run.as_of < b["as_of"], and_(Run.as_of == b["as_of"], Run.id <= b["id"]))
+    query = (select(Run.id, Run.as_of).where(Run.status == SUCCEEDED, after_a, up_to_b)
+             .order_by(Run.as_of, Run.id))
+    with app_engine(engine).connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def _side(alias, prefix: str) -> list:
+    return [getattr(alias.c, f).label(f"{prefix}_{f}") for f in KEY_FEATURES]
+
+
+def _events(run_ids: list[int], engine: Engine | None) -> pd.DataFrame:
+    """Every event of ``run_ids`` with the customer's figures in its run and in the run it
+    was measured against (primary-key probes into the labels)."""
+    ev = MembershipEvent.__table__
+    labels = CustomerLabel.__table__
+    before, after = labels.alias("before"), labels.alias("after")
+    query = (
+        select(
+            ev.c.customer_id, ev.c.kind, ev.c.run_id.label("event_run"),
+            before.c.cluster.label("cluster_before"), after.c.cluster.label("cluster_after"),
+            *_side(before, "before"), *_side(after, "after"), ev.c.cause, ev.c.reason,
+            # details as text: every column then has a plain type and PostgreSQL can COPY them
+            cast(ev.c.details, String).label("details"),
+        )
+        .select_from(
+            ev.outerjoin(after, and_(after.c.run_id == ev.c.run_id,
+                                     after.c.customer_id == ev.c.customer_id))
+            .outerjoin(before, and_(before.c.run_id == ev.c.previous_run_id,
+                                    before.c.customer_id == ev.c.customer_id))
+        )
+        .where(ev.c.run_id.in_(run_ids))
+    )
+    frame = bulk.read_frame(app_engine(engine), query, probe=True)
+    frame["details"] = [json.loads(text) if isinstance(text, str) else None
+                        for text in frame["details"]]
+    return frame
+
+
+@per_run(app_engine)
+def period_changes(run_from: int, run_to: int, engine: Engine | None = None) -> pd.DataFrame:
+    """Who entered and who left Insiders from ``run_from`` to ``run_to``: one row per entry
+    or exit, with ``event_run`` and ``event_as_of`` (the run it happened in), ``cause``,
+    ``reason``, ``cause_help`` and ``before_``/``after_``/``change_`` of the key figures;
+    sorted by date, kind and customer. ``run_from`` must be the earlier run."""
+    engine = app_engine(engine)
+    between = runs_after(run_from, run_to, engine)
+    if not between:
+        return pd.DataFrame(columns=["customer_id", "kind", "event_run", "event_as_of", "cause",
+                                     "reason", "cause_help"])
+    as_of = {r["id"]: r["as_of"] for r in between}
+    if len(between) == 1:  # consecutive runs: the moves themselves (and any without an event)
+        moves = data.changes(run_from, run_to, engine)
+        moves["event_run"] = run_to
+        return _typed(moves, as_of)
+    events = _events(list(as_of), engine)
+    plain_reasons(events)
+    for feature in KEY_FEATURES:
+        events[f"change_{feature}"] = events[f"after_{feature}"] - events[f"before_{feature}"]
+    order = {run_id: i for i, run_id in enumerate(as_of)}
+    events["_order"] = events["event_run"].map(order)
+    events = events.sort_values(["_order", "kind", "customer_id"], kind="stable")
+    return _typed(events.drop(columns="_order").reset_index(drop=True), as_of)
+
+
+def _typed(moves: pd.DataFrame, as_of: dict) -> pd.DataFrame:
+    moves = moves.copy()
+    if "event_run" not in moves:
+        moves["event_run"] = pd.Series(dtype="int64")
+    moves["event_run"] = moves["event_run"].astype("int64")
+    moves["event_as_of"] = [as_of.get(int(r)) for r in moves["event_run"]]
+    return moves
+
+
+def period_csv(run_from: int, run_to: int, engine: Engine | None = None) -> tuple[str, str]:
+    """(file name, CSV text) of ``period_changes`` for other tools: both runs and their as-of
+    dates in the name and in columns, and each row's own run and as-of date
+    (``event_run_id``, ``event_as_of``), numbers as numbers."""
+    engine = app_engine(engine)
+    older, newer = data.get_run(run_from, engine), data.get_run(run_to, engine)
+    moves = period_changes(run_from, run_to, engine)
+    table = changes_table(moves, older, newer)
+    at = table.columns.get_loc("customer_id")
+    table.insert(at, "event_as_of", [str(moves["event_as_of"][i])[:10] for i in table.index])
+    table.insert(at, "event_run_id", moves["event_run"].loc[table.index].to_numpy())
+    table = table.sort_values(["event_as_of", "event_run_id", "change", "customer_id"],
+                              kind="stable")
+    return changes_filename(older, newer), to_csv(table)

@@ -1,0 +1,94 @@
+"""Changes by period: between two dates far apart, every entry and exit of every run in
+between, each with its run, date, reason and figures (SQLite migrated to head)."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pandas as pd
+import pytest
+from sqlalchemy import select
+
+import migrations
+from dashboard import data
+from dashboard.data_period import period_changes, period_csv, runs_after
+from store.db import make_engine
+from store.schema import MembershipEvent
+from tests.dashboard_seed import AS_OF, seed
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    url = f"sqlite:///{tmp_path_factory.mktemp('period') / 'insiders.db'}"
+    migrations.upgrade(url)
+    engine = make_engine(url)
+    seed(engine)
+    yield engine
+    engine.dispose()
+
+
+def _stored(engine, run_ids) -> list[tuple[int, int, str]]:
+    ev = MembershipEvent
+    with engine.connect() as conn:
+        rows = conn.execute(select(ev.run_id, ev.customer_id, ev.kind)
+                            .where(ev.run_id.in_(run_ids))).all()
+    return sorted(tuple(r) for r in rows)
+
+
+def test_runs_after_one_up_to_the_other(engine):
+    assert [r["id"] for r in runs_after(1, 3, engine)] == [2, 3]
+    assert [r["as_of"] for r in runs_after(1, 3, engine)] == AS_OF[1:]
+    assert runs_after(3, 1, engine) == []
+
+
+def test_consecutive_runs_give_the_moves(engine):
+    period = period_changes(2, 3, engine)
+    moves = data.changes(2, 3, engine)
+    assert sorted(zip(period["customer_id"], period["kind"], strict=True)) == sorted(
+        zip(moves["customer_id"], moves["kind"], strict=True))
+    assert set(period["event_run"]) == {3} and set(period["event_as_of"]) == {AS_OF[2]}
+
+
+def test_far_apart_dates_list_every_event_in_between(engine):
+    period = period_changes(1, 3, engine)
+    stored = _stored(engine, [2, 3])
+    listed = sorted(zip(period["event_run"], period["customer_id"], period["kind"],
+                        strict=True))
+    assert listed == stored and len(stored) > len(data.changes(1, 3, engine))
+    # some customer moved twice: both moves are shown, in date order
+    twice = period.groupby("customer_id")["event_run"].nunique()
+    assert (twice > 1).any()
+    assert list(period["event_as_of"]) == sorted(period["event_as_of"])
+    assert {r: d for r, d in zip(period["event_run"], period["event_as_of"], strict=True)} == {
+        2: AS_OF[1], 3: AS_OF[2]}
+    # every row's figures: its own run after, the run before it before, and their difference
+    for _, row in period.iterrows():
+        history = data.customer_history(int(row["customer_id"]), engine).set_index("run_id")
+        run = int(row["event_run"])
+        assert row["after_gross_revenue"] == pytest.approx(history.at[run, "gross_revenue"])
+        assert row["before_gross_revenue"] == pytest.approx(
+            history.at[run - 1, "gross_revenue"])
+        assert row["change_invoice_quantity"] == (history.at[run, "invoice_quantity"]
+                                                  - history.at[run - 1, "invoice_quantity"])
+        assert bool(history.at[run, "is_insiders"]) == (row["kind"] == "entered")
+    for reason in period["reason"]:
+        assert reason.startswith(("Entered", "Left")) and reason.endswith("."), reason
+        assert "£" in reason and not re.search(r"[a-z]+_[a-z]+|[<>]=?", reason), reason
+    assert set(period["cause"]) <= {"purchase activity", "inactivity", "new customer",
+                                    "model update"}
+
+
+def test_the_period_csv_has_each_row_s_run_and_numbers(engine):
+    name, text = period_csv(1, 3, engine)
+    assert name == f"insiders-changes-run-1-{AS_OF[0]}-to-run-3-{AS_OF[2]}.csv"
+    table = pd.read_csv(io.StringIO(text))
+    assert len(table) == len(_stored(engine, [2, 3]))
+    assert set(table["run_from"]) == {1} and set(table["run_to"]) == {3}
+    assert sorted(zip(table["event_run_id"], table["customer_id"], table["change"],
+                      strict=True)) == _stored(engine, [2, 3])
+    assert set(table["event_as_of"]) == {str(AS_OF[1]), str(AS_OF[2])}
+    for column in ("event_run_id", "customer_id", "before_gross_revenue",
+                   "change_gross_revenue", "change_recency_days"):
+        assert pd.api.types.is_numeric_dtype(table[column]), column
+    assert not table["reason"].str.contains(">=").any()
