@@ -17,11 +17,11 @@ def calibration_figure(rows: list[dict]) -> dict:
     ]
     return {"data": bars, "layout": {
         "title": {"text": "Forecast vs what customers then spent", "x": 0.02,
-                  "font": {"size": 15}},
-        "height": 320, "barmode": "group", "paper_bgcolor": "white", "plot_bgcolor": "white",
-        "margin": {"l": 50, "r": 20, "t": 50, "b": 60},
-        "legend": {"orientation": "h", "y": -0.25},
-        "xaxis": {"title": {"text": "Tenth of customers by predicted spend (10 = highest)"},
+                  "font": {"size": 15}}, "font": {"size": 11},
+        "height": 360, "barmode": "group", "paper_bgcolor": "white", "plot_bgcolor": "white",
+        "margin": {"l": 50, "r": 20, "t": 50, "b": 100},
+        "legend": {"orientation": "h", "y": -0.42, "x": 0},
+        "xaxis": {"title": {"text": "Tenth of customers by predicted spend (10: highest)"},
                   "automargin": True},
         "yaxis": {"title": {"text": "Spend per customer"}, "gridcolor": "#ecf0f1",
                   "rangemode": "tozero", "automargin": True}}}

@@ -101,7 +101,7 @@ def forecast_evidence(
 
 def forecast_lines(result: dict | None) -> list[str]:
     """The check for people (Markdown), the last part of question 7."""
-    head = "### Looking ahead: does the forecast see next quarter's spend?"
+    head = "**Looking ahead: does the forecast see next quarter's spend?**"
     if result is None:  # no transactions given, or a report from before the check
         return []
     if "unavailable" in result:
@@ -110,6 +110,7 @@ def forecast_lines(result: dict | None) -> list[str]:
     insiders = result["insiders"]
     lines = [
         head,
+        "",
         f"Fitted on purchases up to {result['fit_as_of']}, compared with what "
         f"{result['n_customers']:,} customers spent from {result['window_start']} to "
         f"{result['window_end']} ({result['actual_total']:,.0f} in all).",

@@ -122,7 +122,7 @@ def test_the_report_and_its_markdown_carry_the_check(cleaned, thresholds):
                           clean=cleaned.transactions, guest_id_range=cleaned.guest_id_range)
     assert report.to_dict()["forecast"]["fit_as_of"] == AS_OF.isoformat()
     section = report.to_markdown().split("## 7. Evidence", 1)[1]
-    assert "### Looking ahead" in section and "| Forecast |" in section
+    assert "**Looking ahead" in section and "| Forecast |" in section
     # the dashboard rebuilds the page's answers from the stored report: the same text
     stored = json.loads(json.dumps(report.to_dict()))
     seventh = answers(stored)[6]
