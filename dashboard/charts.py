@@ -105,23 +105,27 @@ def _map_trace(group: pd.DataFrame, name: str, hover: str, custom_dtype: str,
 
 
 def revenue_share_figure(clusters: list[dict]) -> dict:
+    """Revenue share by cluster as bars; each bar's figures sit under its name on the axis,
+    where they are never cut off (text beside a bar overflows a phone-wide chart)."""
     if not clusters:
         return empty_figure("No clusters")
     ordered = sorted(clusters, key=lambda c: c["revenue_share"], reverse=True)
+    names = [c["name"] for c in ordered]
+    labels = [f"<b>{c['name']}</b><br>{c['revenue_share']:.0%} of revenue<br>"
+              f"{c.get('insiders_members', 0):,} Insiders" for c in ordered]
     trace = {
         "type": "bar", "orientation": "h",
-        "x": [c["revenue_share"] for c in ordered], "y": [c["name"] for c in ordered],
+        "x": [c["revenue_share"] for c in ordered], "y": names,
         "marker": {"color": [color_of(c) for c in ordered]},
-        "text": [f"{c['revenue_share']:.0%} of revenue · {c.get('insiders_members', 0):,} "
-                 "Insiders" for c in ordered],
         "customdata": [f"{c['share']:.1%} of customers, {c.get('insiders_members', 0):,} of "
                        "them Insiders" for c in ordered],
-        "textposition": "auto",
         "hovertemplate": "%{y}: %{x:.1%} of revenue<br>%{customdata}<extra></extra>",
     }
     return {"data": [trace], "layout": _layout(
-        "Revenue share by cluster", 460, xaxis=_axis(tickformat=".0%"),
-        yaxis=_axis(autorange="reversed"), showlegend=False)}
+        "Revenue share by cluster", 460, margin={"l": 10, "r": 20, "t": 50, "b": 40},
+        xaxis=_axis(tickformat=".0%", rangemode="tozero"),
+        yaxis=_axis(autorange="reversed", tickmode="array", tickvals=names, ticktext=labels),
+        showlegend=False)}
 
 
 def trend_figure(runs: list[dict]) -> dict:

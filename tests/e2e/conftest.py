@@ -192,6 +192,30 @@ def overflow(driver) -> list[str]:
         return out.slice(0, 15);""")
 
 
+def cut_off_text(driver, selector: str = ".js-plotly-plot") -> list[str]:
+    """Texts of the Plotly charts matching ``selector`` drawn past their chart's edges (a
+    label cut off), as 'graph id: text'."""
+    return driver.execute_script("""
+        const out = [];
+        for (const plot of document.querySelectorAll(arguments[0])) {
+          const svg = plot.querySelector('.main-svg');
+          if (!svg) continue;
+          const page = svg.getBoundingClientRect();
+          // a bar's text is clipped at the plotting area, everything else at the chart
+          const area = plot.querySelector('.nsewdrag');
+          const inner = area ? area.getBoundingClientRect() : page;
+          for (const t of plot.querySelectorAll('.xtick text, .ytick text, .bartext, '
+                                                + '.legendtext, .gtitle, .annotation-text')) {
+            const box = t.getBoundingClientRect();
+            const edge = t.classList.contains('bartext') ? inner : page;
+            if (box.width === 0) continue;
+            if (box.left < edge.left - 1 || box.right > edge.right + 1)
+              out.push((plot.parentElement.id || '?') + ': ' + t.textContent);
+          }
+        }
+        return out;""", selector)
+
+
 def log_in(driver, url: str, username: str, password: str) -> None:
     driver.get(url + "/login")
     driver.find_element(By.NAME, "username").send_keys(username)

@@ -27,6 +27,7 @@ from tests.e2e.conftest import (
     REPO,
     VIEWER,
     clean_env,
+    cut_off_text,
     log_in,
     screenshot,
     settle,
@@ -68,6 +69,7 @@ def phone_screenshot(driver, name: str) -> None:
     time.sleep(1)  # plotly's resize to the new width is debounced
     width = driver.execute_script("return document.documentElement.scrollWidth")
     assert width <= 390, f"{name}: the page is {width} px wide"
+    assert not cut_off_text(driver), f"{name}: labels cut off: {cut_off_text(driver)}"
     height = driver.execute_script("return document.documentElement.scrollHeight")
     driver.set_window_size(390, max(844, min(int(height) + 40, 6000)))
     driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
