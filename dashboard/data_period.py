@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-from sqlalchemy import Engine, String, and_, cast, or_, select
+from sqlalchemy import Engine, String, and_, cast, func, or_, select
 
 from dashboard import data
 from dashboard.cache import per_run
@@ -37,6 +37,20 @@ def runs_after(run_from: int, run_to: int, engine: Engine | None = None) -> list
              .order_by(Run.as_of, Run.id))
     with app_engine(engine).connect() as conn:
         return [dict(row._mapping) for row in conn.execute(query)]
+
+
+@per_run(app_engine)
+def event_counts(run_from: int, run_to: int, engine: Engine | None = None) -> list[dict]:
+    """Per run after ``run_from`` up to ``run_to`` (oldest first): its id, as-of date and
+    how many customers entered and exited there (counted in SQL, no rows read)."""
+    between = runs_after(run_from, run_to, engine)
+    ev = MembershipEvent
+    query = (select(ev.run_id, ev.kind, func.count().label("n"))
+             .where(ev.run_id.in_([r["id"] for r in between])).group_by(ev.run_id, ev.kind))
+    with app_engine(engine).connect() as conn:
+        counted = {(row.run_id, row.kind): row.n for row in conn.execute(query)}
+    return [{**r, "entered": counted.get((r["id"], "entered"), 0),
+             "exited": counted.get((r["id"], "exited"), 0)} for r in between]
 
 
 def _side(alias, prefix: str) -> list:
@@ -72,18 +86,24 @@ def _events(run_ids: list[int], engine: Engine | None) -> pd.DataFrame:
 
 
 @per_run(app_engine)
-def period_changes(run_from: int, run_to: int, engine: Engine | None = None) -> pd.DataFrame:
+def period_changes(run_from: int, run_to: int, latest: int | None = None,
+                   engine: Engine | None = None) -> pd.DataFrame:
     """Who entered and who left Insiders from ``run_from`` to ``run_to``: one row per entry
     or exit, with ``event_run`` and ``event_as_of`` (the run it happened in), ``cause``,
     ``reason``, ``cause_help`` and ``before_``/``after_``/``change_`` of the key figures;
-    sorted by date, kind and customer. ``run_from`` must be the earlier run."""
+    sorted by date, kind and customer. ``run_from`` must be the earlier run. ``latest``:
+    only the events of that many latest runs of the period (a page shows a few thousand
+    rows; ``event_counts`` counts them all)."""
     engine = app_engine(engine)
     between = runs_after(run_from, run_to, engine)
+    consecutive = len(between) == 1
+    if latest is not None and not consecutive:
+        between = between[-max(latest, 1):]
     if not between:
         return pd.DataFrame(columns=["customer_id", "kind", "event_run", "event_as_of", "cause",
                                      "reason", "cause_help"])
     as_of = {r["id"]: r["as_of"] for r in between}
-    if len(between) == 1:  # consecutive runs: the moves themselves (and any without an event)
+    if consecutive:  # consecutive runs: the moves themselves (and any without an event)
         moves = data.changes(run_from, run_to, engine)
         moves["event_run"] = run_to
         return _typed(moves, as_of)
@@ -112,7 +132,7 @@ def period_csv(run_from: int, run_to: int, engine: Engine | None = None) -> tupl
     (``event_run_id``, ``event_as_of``), numbers as numbers."""
     engine = app_engine(engine)
     older, newer = data.get_run(run_from, engine), data.get_run(run_to, engine)
-    moves = period_changes(run_from, run_to, engine)
+    moves = period_changes(run_from, run_to, engine=engine)
     table = changes_table(moves, older, newer)
     at = table.columns.get_loc("customer_id")
     table.insert(at, "event_as_of", [str(moves["event_as_of"][i])[:10] for i in table.index])

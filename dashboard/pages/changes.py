@@ -132,25 +132,51 @@ def grid_rows(moves: pd.DataFrame, run_to: int | None = None) -> list[dict]:
     return rows
 
 
-def _read(run_from: int, run_to: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every entry and exit between the runs, and the cluster moves, read side by side."""
+# the grid shows the entries and exits of the latest dates up to about this many rows (the
+# oldest of them whole); the counts and the CSV export cover every date of the period
+MAX_GRID_ROWS = 5_000
+
+
+def _latest_dates(counts: list[dict]) -> int | None:
+    """How many of the period's latest run dates the grid shows (None: every one)."""
+    total = 0
+    for dates, run in enumerate(reversed(counts)):
+        total += run["entered"] + run["exited"]
+        if total > MAX_GRID_ROWS and dates:
+            return dates
+    return None
+
+
+def _read(run_from: int, run_to: int) -> tuple[pd.DataFrame, list[dict], pd.DataFrame]:
+    """The entries and exits the grid shows, every date's counts and the cluster moves."""
     engine = app_engine()  # resolved here: the pool's threads have no app context
+
+    def moves() -> tuple[pd.DataFrame, list[dict]]:
+        counts = data_period.event_counts(run_from, run_to, engine)
+        latest = _latest_dates(counts) if len(counts) > 1 else None
+        return data_period.period_changes(run_from, run_to, latest, engine), counts
+
     with ThreadPoolExecutor(2) as pool:
-        moves = pool.submit(data_period.period_changes, run_from, run_to, engine)
-        counts = pool.submit(data.transitions, run_from, run_to, engine)
-        return moves.result(), counts.result()
+        read = pool.submit(moves)
+        transitions = pool.submit(data.transitions, run_from, run_to, engine)
+        (rows, counts), moved = read.result(), transitions.result()
+    return rows, counts, moved
 
 
-def _summary(older: dict, newer: dict, rows: list[dict]) -> str:
+def _summary(older: dict, newer: dict, counts: list[dict], rows: list[dict]) -> str:
     span = (f"From {older['as_of']:%d %b %Y} (run #{older['id']}) to "
             f"{newer['as_of']:%d %b %Y} (run #{newer['id']})")
-    dates = {row["as_of"] for row in rows}
-    if len(dates) <= 1:
+    if len(counts) <= 1:
         return span + "."
-    customers = len({row["customer_id"] for row in rows})
-    return (f"{span}: every entry and exit on the {len(dates)} run dates in between, by "
-            f"{customers:,} customers; Insiders went from {older.get('n_insiders') or 0:,} "
-            f"to {newer.get('n_insiders') or 0:,}.")
+    text = (f"{span}: every entry and exit on the {len(counts)} run dates in between; "
+            f"Insiders went from {older.get('n_insiders') or 0:,} to "
+            f"{newer.get('n_insiders') or 0:,}.")
+    total = sum(run["entered"] + run["exited"] for run in counts)
+    if len(rows) < total:
+        shown = len({row["as_of"] for row in rows})
+        text += (f" The list shows the latest {shown} dates ({len(rows):,} of {total:,}); "
+                 "Export CSV has them all.")
+    return text
 
 
 @callback(
@@ -170,15 +196,19 @@ def compare(run_from, run_to, kind: str):
     if (older["as_of"], older["id"]) > (newer["as_of"], newer["id"]):
         run_from, run_to, older, newer = run_to, run_from, newer, older
         note = "The dates were picked the other way round: shown from the earlier to the later. "
-    moves, counts = _read(run_from, run_to)
+    moves, counts, moved = _read(run_from, run_to)
     rows = remember("period_rows", (run_from, run_to), lambda: grid_rows(moves, run_to),
                     app_engine())
-    entered = sum(1 for row in rows if row["kind"] == "entered")
-    note += _summary(older, newer, rows)
+    if len(counts) > 1:
+        entered = sum(run["entered"] for run in counts)
+        exited = sum(run["exited"] for run in counts)
+    else:  # the moves themselves, with any that has no recorded event
+        entered = sum(1 for row in rows if row["kind"] == "entered")
+        exited = len(rows) - entered
+    note += _summary(older, newer, counts, rows)
     shown = [row for row in rows if row["kind"] == kind] if kind in EVENT_KINDS else rows
-    figure = charts.sankey_figure(counts, data.clusters(run_from),
-                                  data.clusters(run_to))
-    return f"{entered:,}", f"{len(rows) - entered:,}", note, shown, figure
+    figure = charts.sankey_figure(moved, data.clusters(run_from), data.clusters(run_to))
+    return f"{entered:,}", f"{exited:,}", note, shown, figure
 
 
 @callback(Output(ids.CH_DOWNLOAD, "data"), Input(ids.CH_EXPORT, "n_clicks"),

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 import migrations
 from dashboard import data
-from dashboard.data_period import period_changes, period_csv, runs_after
+from dashboard.data_period import event_counts, period_changes, period_csv, runs_after
 from store.db import make_engine
 from store.schema import MembershipEvent
 from tests.dashboard_seed import AS_OF, seed
@@ -43,7 +43,7 @@ def test_runs_after_one_up_to_the_other(engine):
 
 
 def test_consecutive_runs_give_the_moves(engine):
-    period = period_changes(2, 3, engine)
+    period = period_changes(2, 3, engine=engine)
     moves = data.changes(2, 3, engine)
     assert sorted(zip(period["customer_id"], period["kind"], strict=True)) == sorted(
         zip(moves["customer_id"], moves["kind"], strict=True))
@@ -51,7 +51,7 @@ def test_consecutive_runs_give_the_moves(engine):
 
 
 def test_far_apart_dates_list_every_event_in_between(engine):
-    period = period_changes(1, 3, engine)
+    period = period_changes(1, 3, engine=engine)
     stored = _stored(engine, [2, 3])
     listed = sorted(zip(period["event_run"], period["customer_id"], period["kind"],
                         strict=True))
@@ -92,3 +92,17 @@ def test_the_period_csv_has_each_row_s_run_and_numbers(engine):
                    "change_gross_revenue", "change_recency_days"):
         assert pd.api.types.is_numeric_dtype(table[column]), column
     assert not table["reason"].str.contains(">=").any()
+
+
+def test_counts_of_every_date_and_the_latest_dates_only(engine):
+    counts = event_counts(1, 3, engine)
+    assert [(c["id"], c["as_of"]) for c in counts] == [(2, AS_OF[1]), (3, AS_OF[2])]
+    stored = _stored(engine, [2, 3])
+    for c in counts:
+        for kind in ("entered", "exited"):
+            assert c[kind] == sum(1 for r, _, k in stored if r == c["id"] and k == kind)
+    latest = period_changes(1, 3, 1, engine=engine)
+    assert sorted(zip(latest["event_run"], latest["customer_id"], latest["kind"],
+                      strict=True)) == _stored(engine, [3])
+    # between consecutive runs there is nothing to leave out
+    assert len(period_changes(2, 3, 1, engine=engine)) == len(data.changes(2, 3, engine))
