@@ -97,31 +97,36 @@ class Server:
                 self.process.wait()
 
 
+def start_server(env: dict[str, str], folder: Path) -> Server:
+    """``dashboard.app.serve`` in its own process on a free port, once it answers."""
+    port = free_port()
+    log = folder / f"dashboard-{port}.log"
+    code = f"from dashboard.app import serve; serve('127.0.0.1', {port})"
+    with open(log, "w") as out:
+        process = subprocess.Popen([sys.executable, "-c", code], cwd=REPO,
+                                   env=clean_env(env), stdout=out, stderr=subprocess.STDOUT)
+    server = Server(process, f"http://127.0.0.1:{port}", log)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"dashboard exited:\n{log.read_text()[-3000:]}")
+        try:
+            if requests.get(server.url + "/healthz", timeout=1).ok:
+                return server
+        except requests.RequestException:
+            time.sleep(0.2)
+    server.stop()
+    raise AssertionError(f"dashboard did not answer:\n{log.read_text()[-3000:]}")
+
+
 @pytest.fixture
 def serve(e2e_env, tmp_path) -> Iterator[Callable[[], Server]]:
     """Start ``dashboard.app.serve`` in its own process; stopped after the test."""
     servers: list[Server] = []
 
     def start() -> Server:
-        port = free_port()
-        log = tmp_path / f"dashboard-{port}.log"
-        code = f"from dashboard.app import serve; serve('127.0.0.1', {port})"
-        with open(log, "w") as out:
-            process = subprocess.Popen([sys.executable, "-c", code], cwd=REPO,
-                                       env=clean_env(e2e_env), stdout=out,
-                                       stderr=subprocess.STDOUT)
-        server = Server(process, f"http://127.0.0.1:{port}", log)
-        servers.append(server)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise AssertionError(f"dashboard exited:\n{log.read_text()[-3000:]}")
-            try:
-                if requests.get(server.url + "/healthz", timeout=1).ok:
-                    return server
-            except requests.RequestException:
-                time.sleep(0.2)
-        raise AssertionError(f"dashboard did not answer:\n{log.read_text()[-3000:]}")
+        servers.append(start_server(e2e_env, tmp_path))
+        return servers[-1]
 
     yield start
     for server in servers:
