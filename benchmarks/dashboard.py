@@ -206,6 +206,7 @@ def data_layer(engine, repeat: int) -> list[str]:
             cur, current["n_customers"], engine=engine),
         "changes (previous -> current)": lambda: data.changes(prev, cur, engine),
         "changes (first -> current, 23 runs)": lambda: data.changes(first, cur, engine),
+        **_period_calls(prev, first, cur, engine),
         "transitions (previous -> current)": lambda: data.transitions(prev, cur, engine),
         "customer_history": lambda: data.customer_history(customer, engine),
         "customer_events": lambda: data.customer_events(customer, engine),
@@ -214,6 +215,19 @@ def data_layer(engine, repeat: int) -> list[str]:
         "run_history": lambda: data.run_history(engine=engine),
     }
     return [line(name, *both(fn, repeat)) for name, fn in calls.items()]
+
+
+def _period_calls(prev: int, first: int, cur: int, engine) -> dict:
+    """Every entry and exit between two runs (the Changes page's rows since issue 10); absent
+    from older versions, which this benchmark also times."""
+    try:
+        from dashboard import data_period
+    except ImportError:
+        return {}
+    return {"period_changes (previous -> current)":
+            lambda: data_period.period_changes(prev, cur, engine=engine),
+            "period_changes (first -> current, 23 runs)":
+            lambda: data_period.period_changes(first, cur, engine=engine)}
 
 
 def http_callbacks(engine, repeat: int) -> tuple[list[str], list[str]]:
@@ -229,6 +243,7 @@ def http_callbacks(engine, repeat: int) -> tuple[list[str], list[str]]:
     login(client, "bench", "bench-password")
     current = data.current_run(engine)
     cur, prev = current["id"], data.previous_run(current["id"], engine)["id"]
+    first = data.succeeded_runs(engine)[0]["id"]
     customer = int(data.insiders_list(cur, engine)["customer_id"].iloc[0])
     ch_out = [("ch-entered", "children"), ("ch-exited", "children"), ("ch-counts", "children"),
               ("ch-grid", "rowData"), ("ch-sankey", "figure")]
@@ -247,9 +262,12 @@ def http_callbacks(engine, repeat: int) -> tuple[list[str], list[str]]:
         "page /admin": lambda: ok(page(client, "/admin")),
         "overview scatter (sampled points)": lambda: ok(call(
             client, [("ov-scatter", "figure")],
-            [("ov-run", "data", {"id": cur, "n": current["n_customers"]})])),
+            [("ov-run", "data", cur)])),
         "changes compare (counts, grid, sankey)": lambda: ok(call(
             client, ch_out, [("ch-from", "value", prev), ("ch-to", "value", cur),
+                             ("ch-kind", "value", "all")])),
+        "changes compare first -> current (23 runs)": lambda: ok(call(
+            client, ch_out, [("ch-from", "value", first), ("ch-to", "value", cur),
                              ("ch-kind", "value", "all")])),
         "customer find": lambda: ok(call(
             client, [("cu-result", "children")],
