@@ -12,7 +12,7 @@ from datetime import date, timedelta
 import pandas as pd
 
 from dashboard.config import app_settings
-from pipeline.reasons import CAUSE_WORDS, cause_words, sentence
+from pipeline.reasons import CAUSE_WORDS, cause_words, sentences
 
 NO_EVENT = ("No entry or exit was recorded for this customer in the runs between these dates "
             "(the change came with a rerun on the same date).")
@@ -52,17 +52,18 @@ def currency() -> str:
 def plain_reasons(events: pd.DataFrame) -> pd.DataFrame:
     """``reason`` rebuilt as a sentence from the stored details (older runs stored code-like
     text), ``cause`` as words and ``cause_help`` explaining it; in place, and returned."""
-    symbol = currency()
-    reasons, causes = [], []
-    for kind, cause, reason, details in zip(events["kind"], events["cause"], events["reason"],
-                                            events["details"], strict=True):
-        if not isinstance(cause, str):
-            reasons.append(NO_EVENT)
-            causes.append(None)
-            continue
-        details = details if isinstance(details, dict) else None
-        reasons.append(sentence(kind, cause, details, symbol) if details else reason)
-        causes.append(cause_words(cause, kind, details))
-    events["reason"], events["cause"] = reasons, causes
-    events["cause_help"] = [CAUSE_WORDS.get(c, "") if c else "" for c in causes]
+    kinds, causes = events["kind"].tolist(), events["cause"].tolist()
+    reasons, details = events["reason"].tolist(), events["details"].tolist()
+    details = [d if isinstance(d, dict) else None for d in details]
+    worded = [cause_words(c, k, d) if isinstance(c, str) else None
+              for k, c, d in zip(kinds, causes, details, strict=True)]
+    rebuilt = [i for i, (c, d) in enumerate(zip(causes, details, strict=True))
+               if isinstance(c, str) and d]
+    built = sentences([kinds[i] for i in rebuilt], [causes[i] for i in rebuilt],
+                      [details[i] for i in rebuilt], currency())
+    for i, text in zip(rebuilt, built, strict=True):
+        reasons[i] = text
+    reasons = [NO_EVENT if w is None else r for w, r in zip(worded, reasons, strict=True)]
+    events["reason"], events["cause"] = reasons, worded
+    events["cause_help"] = [CAUSE_WORDS.get(c, "") if c else "" for c in worded]
     return events

@@ -9,6 +9,7 @@ currency, the level they crossed, and the value at the previous run, e.g. "Enter
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from pipeline.conditions import OPERATORS
@@ -189,3 +190,82 @@ def _level_change(c: dict, side: str, currency: str) -> str:
     direction = "raised" if float(c["threshold"]) > float(old) else "lowered"
     return (f"{direction} the {side} level for {name} from "
             f"{_amount(feature, old, currency)} to {new}")
+
+
+
+def sentences(kinds: list, causes: list, details: list, currency: str = "£") -> list[str]:
+    """``sentence`` of many events at once (``details`` each a non-empty dict), the same
+    text: the crossings of every event are one table, their figures are formatted once per
+    distinct value and the parts are built column-wise; model updates and events without a
+    known figure go through ``sentence``."""
+    out: list = [None] * len(kinds)
+    rows, features, afters, levels, befores = [], [], [], [], []
+    for i, (kind, cause, detail) in enumerate(zip(kinds, causes, details, strict=True)):
+        conditions = [c for c in detail.get("conditions") or [detail]
+                      if c.get("feature") in PHRASES]
+        if cause == "model_update" or not conditions:
+            out[i] = sentence(kind, cause, detail, currency)
+            continue
+        for c in conditions:
+            rows.append(i)
+            features.append(c["feature"])
+            afters.append(c["after"])
+            levels.append(c["threshold"])
+            befores.append(c.get("before"))
+    if not rows:
+        return out
+    feature = np.array(features, dtype=object)
+    kind = np.array(kinds, dtype=object)[rows]
+    new = np.array(causes, dtype=object)[rows] == "new_customer"
+    after, level, before = (np.array([np.nan if v is None else v for v in values], dtype=float)
+                            for values in (afters, levels, befores))
+    phrase = {f: p[0].split("{}") for f, p in PHRASES.items()}
+    recency = feature == "recency_days"
+    text = add(np.array([phrase[f][0] for f in features]), _amounts(features, afters, currency),
+               np.array([phrase[f][1] for f in features]))
+    relation = np.where(after == level, "at", np.where(
+        after > level, np.where(recency, "longer ago than", "above"),
+        np.where(recency, "more recent than", "below")))
+    side = np.where(kind == "entered", " the entry level of ", " the exit level of ")
+    has_level = ~np.isnan(after) & ~np.isnan(level)
+    text = np.where(has_level, add(text, ", ", relation, side,
+                                   _amounts(features, levels, currency)), text)
+    was = ~np.isnan(before) & (before != after) & ~new
+    text = np.where(was, add(text, " (was ", _amounts(features, befores, currency),
+                             " at the previous run)"), text)
+    verb = np.where(kind == "entered", "Entered", "Left")
+    lead = np.where(new, np.strings.add(verb, " as a new customer"), verb)
+    parts: dict[int, list[str]] = {}
+    for row, part in zip(rows, text, strict=True):
+        parts.setdefault(row, []).append(part)
+    first = dict(zip(reversed(rows), reversed(lead.tolist()), strict=True))
+    for row, listed in parts.items():
+        joined = listed[0] if len(listed) == 1 else "; ".join(listed[:-1]) + "; and " + listed[-1]
+        out[row] = f"{first[row]}: {joined}."
+    return out
+
+
+def _amounts(features: list, values: list, currency: str) -> np.ndarray:
+    """``_amount`` of each (feature, value): one tight loop per kind of figure."""
+    out = np.full(len(values), "unknown", dtype=object)
+    numbers = np.array([np.nan if v is None else v for v in values], dtype=float)
+    known = ~np.isnan(numbers)
+    feature = np.array(features, dtype=object)
+    money = np.isin(feature, list(MONEY_FEATURES)) & known
+    out[money] = [f"-{currency}{-v:,.2f}" if v < 0 else f"{currency}{abs(v):,.2f}"
+                  for v in numbers[money].tolist()]
+    counts = ~money & known
+    out[counts] = [f"{int(v):,}" if v.is_integer() else f"{v:,.1f}"
+                   for v in numbers[counts].tolist()]
+    days = counts & (feature == "recency_days")
+    out[days] = np.where(numbers[days] == 1, np.strings.add(out[days].astype(str), " day"),
+                         np.strings.add(out[days].astype(str), " days"))
+    return out.astype(np.dtypes.StringDType())
+
+
+def add(*parts) -> np.ndarray:
+    """The element-wise concatenation of string arrays (and plain strings)."""
+    text = parts[0]
+    for part in parts[1:]:
+        text = np.strings.add(text, part)
+    return text
