@@ -111,6 +111,12 @@ def forecast_csv(run_id: int, kind: str, engine: Engine | None = None) -> tuple[
     return filename, to_csv(build(run_id, engine=engine))
 
 
+def run_forecasts(run_id: int, engine: Engine | None = None) -> pd.DataFrame | None:
+    """Every customer's forecast in the run, for the Insiders CSV; None for a run without."""
+    frame = forecasts.read_forecasts(app_engine(engine), int(run_id))
+    return frame if len(frame) else None
+
+
 def _as_of(run_id: int, engine: Engine | None) -> date | None:
     with Session(app_engine(engine)) as session:
         run = runs.get_run(session, int(run_id))

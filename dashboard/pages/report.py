@@ -6,7 +6,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html
 
-from dashboard import charts, data, ids, widgets
+from dashboard import charts, data, data_forecasts, ids, widgets
 from dashboard.cache import remember
 from dashboard.config import app_engine
 from dashboard.report_charts import calibration_figure
@@ -89,7 +89,8 @@ def _download(run_id, name: str, build, filename: str) -> dict:
 def _insiders_csv(run_id: int) -> str:
     as_of = (data.get_run(run_id) or {}).get("as_of")
     return to_csv(insiders_table(data.insiders_list(run_id), as_of=as_of, run_id=run_id,
-                                 cluster_names=_cluster_names(run_id)))
+                                 cluster_names=_cluster_names(run_id),
+                                 forecasts=data_forecasts.run_forecasts(run_id)))
 
 
 @callback(Output(ids.RE_MARKDOWN, "data"), Input(ids.RE_MARKDOWN_BUTTON, "n_clicks"),

@@ -139,3 +139,16 @@ def test_overview_card_and_customer_page_show_the_forecast(viewer):
     assert "Next 90 days: " in found and "purchases and" in found
     assert f"leaves on {risky['at_risk_on']:%d %b %Y} unless they buy" in found
     assert risky["at_risk_reason"] in found
+
+
+def test_the_report_pages_insiders_csv_carries_the_forecast(viewer):
+    client, written = viewer
+    response = call(client, [("re-csv", "data")], [("re-csv-button", "n_clicks", 1)],
+                    [("re-run", "data", CURRENT)])
+    file = response.get_json()["response"]["re-csv"]["data"]
+    table = pd.read_csv(io.StringIO(file["content"]))
+    assert {"p_active", "expected_purchases", "expected_spend", "at_risk_on"} <= set(table.columns)
+    assert len(table) > 0 and pd.api.types.is_float_dtype(table["expected_spend"])
+    want = written.set_index("customer_id")["expected_spend"]
+    assert table["expected_spend"].to_numpy() == pytest.approx(
+        want.reindex(table["customer_id"]).to_numpy())
