@@ -11,6 +11,7 @@ read or the cache: only a succeeded run never changes.
 
 from __future__ import annotations
 
+import copy
 import json
 from concurrent.futures import ThreadPoolExecutor
 
@@ -18,7 +19,7 @@ import pandas as pd
 from sqlalchemy import Engine, String, and_, case, cast, false, func, or_, select
 from sqlalchemy.orm import Session
 
-from dashboard.cache import per_run
+from dashboard.cache import kept, per_run, remember
 from dashboard.config import app_engine
 from dashboard.history import plain_reasons
 from pipeline.columns import FEATURE_COLUMNS
@@ -79,7 +80,13 @@ def current_run(engine: Engine | None = None) -> dict | None:
 
 
 def get_run(run_id: int, engine: Engine | None = None) -> dict | None:
-    return _run(engine, lambda session: runs.get_run(session, run_id), "report")
+    """The run, its report included; a succeeded run is read once (it never changes)."""
+    engine = app_engine(engine)
+    run = kept("succeeded_run", (run_id,), engine) or _run(
+        engine, lambda session: runs.get_run(session, run_id), "report")
+    if run and run["status"] == SUCCEEDED:
+        remember("succeeded_run", (run_id,), lambda: run, engine)
+    return run and {**run, "report": copy.deepcopy(run["report"])}
 
 
 def succeeded_id(value: object, engine: Engine | None = None) -> int | None:
@@ -90,23 +97,17 @@ def succeeded_id(value: object, engine: Engine | None = None) -> int | None:
         run_id = int(value)
     except ValueError:
         return None
-    run = _run(engine, lambda session: runs.get_run(session, run_id))
-    return run_id if run is not None and run["status"] == SUCCEEDED else None
+    return run_id if (get_run(run_id, engine) or {}).get("status") == SUCCEEDED else None
 
 
 def run_report(run_id: int, engine: Engine | None = None) -> dict:
-    run = get_run(run_id, engine)
-    return dict(run["report"] or {}) if run else {}
+    return dict((get_run(run_id, engine) or {}).get("report") or {})
 
 
 def previous_run(run_id: int, engine: Engine | None = None) -> dict | None:
     """The succeeded run just before ``run_id`` in (as_of, id) order."""
-
-    def find(session: Session) -> Run | None:
-        run = runs.get_run(session, run_id)
-        return None if run is None else runs.previous_run(session, run.as_of, run.id)
-
-    return _run(engine, find)
+    run = get_run(run_id, engine)
+    return run and _run(engine, lambda session: runs.previous_run(session, run["as_of"], run_id))
 
 
 def succeeded_runs(engine: Engine | None = None) -> list[dict]:
@@ -248,14 +249,16 @@ def _moves(run_from: int, run_to: int, kind: str, run_ids: list[int],
                        on="customer_id", how="left")
 
 
-def _runs_between(run_from: int, run_to: int, engine: Engine | None) -> list[int]:
+def runs_between(run_from: int, run_to: int, engine: Engine | None = None) -> list[dict]:
+    """The succeeded runs after ``run_from`` up to ``run_to`` in (as_of, id) order, as
+    {"id", "as_of"}; empty when ``run_to`` is not after ``run_from``."""
     a, b = get_run(run_from, engine), get_run(run_to, engine)
     if not a or not b:
         return []
     after_a = or_(Run.as_of > a["as_of"], and_(Run.as_of == a["as_of"], Run.id > a["id"]))
     up_to_b = or_(Run.as_of < b["as_of"], and_(Run.as_of == b["as_of"], Run.id <= b["id"]))
-    query = select(Run.id).where(Run.status == SUCCEEDED, after_a, up_to_b)
-    return [row["id"] for row in _rows(engine, query)]
+    return _rows(engine, select(Run.id, Run.as_of).where(Run.status == SUCCEEDED, after_a, up_to_b)
+                 .order_by(Run.as_of, Run.id))
 
 
 @per_run(app_engine)
@@ -265,7 +268,7 @@ def changes(run_from: int, run_to: int, engine: Engine | None = None) -> pd.Data
     The reason is the one stored with the customer's latest event of that kind in the runs
     between the two (for consecutive runs, the event of ``run_to`` itself).
     """
-    run_ids = _runs_between(run_from, run_to, engine)
+    run_ids = [run["id"] for run in runs_between(run_from, run_to, engine)]
     with ThreadPoolExecutor(2) as pool:  # two independent joins: the database runs both at once
         parts = pool.map(lambda kind: _moves(run_from, run_to, kind, run_ids, engine),
                          ("entered", "exited"))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-from sqlalchemy import Engine, String, and_, cast, func, or_, select
+from sqlalchemy import Engine, String, and_, cast, func, select
 
 from dashboard import data
 from dashboard.cache import per_run
@@ -20,23 +20,12 @@ from dashboard.config import app_engine
 from dashboard.history import plain_reasons
 from pipeline.exports import changes_filename, changes_table, to_csv
 from store import bulk
-from store.schema import SUCCEEDED, CustomerLabel, MembershipEvent, Run
+from store.schema import CustomerLabel, MembershipEvent
 
 KEY_FEATURES = ("gross_revenue", "invoice_quantity", "recency_days", "avg_ticket")
 
 
-def runs_after(run_from: int, run_to: int, engine: Engine | None = None) -> list[dict]:
-    """The succeeded runs after ``run_from`` up to ``run_to`` in (as_of, id) order, as
-    {"id", "as_of"}; empty when ``run_to`` is not after ``run_from``."""
-    a, b = data.get_run(run_from, engine), data.get_run(run_to, engine)
-    if not a or not b:
-        return []
-    after_a = or_(Run.as_of > a["as_of"], and_(Run.as_of == a["as_of"], Run.id > a["id"]))
-    up_to_b = or_(Run.as_of < b["as_of"], and_(Run.as_of == b["as_of"], Run.id <= b["id"]))
-    query = (select(Run.id, Run.as_of).where(Run.status == SUCCEEDED, after_a, up_to_b)
-             .order_by(Run.as_of, Run.id))
-    with app_engine(engine).connect() as conn:
-        return [dict(row._mapping) for row in conn.execute(query)]
+runs_after = data.runs_between  # the succeeded runs after one run up to another
 
 
 @per_run(app_engine)
