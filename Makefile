@@ -1,5 +1,6 @@
 # The two commands of the README: `make demo` runs the product, `make test` runs every test.
 # Both build the virtual environment first, so a fresh clone needs nothing else.
+# The tests run in two processes (pytest-xdist), each on databases and Redis numbers of its own.
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
@@ -9,9 +10,12 @@ BIN = $(VENV)/bin
 demo: $(VENV)/.installed
 	$(BIN)/insiders demo
 
+# The API schema test runs on its own: schemathesis makes one test per operation only outside
+# pytest-xdist workers.
 test: $(VENV)/.installed services
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile --ignore tests/unit/test_api_schema.py
+	$(BIN)/pytest tests/unit/test_api_schema.py
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

@@ -21,10 +21,28 @@ from sqlalchemy.exc import OperationalError
 
 from settings import load_settings
 
-TEST_DATABASE_URL = os.environ.get(
+# ``make test`` runs two pytest-xdist workers ("gw0", "gw1"); each has its own databases and
+# Redis numbers so that one worker's truncate or flush never reaches the other's tests.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def for_worker(url: str) -> str:
+    """``url`` for this xdist worker: database ``name_gwN``, or Redis number ``n - 2N``."""
+    if not XDIST_WORKER:
+        return url
+    index = int(XDIST_WORKER.removeprefix("gw"))
+    base, _, last = url.rpartition("/")
+    if url.startswith("redis"):
+        return f"{base}/{int(last) - 2 * index}"
+    return f"{base}/{last}_{XDIST_WORKER}"
+
+
+TEST_DATABASE_URL = for_worker(os.environ.get(
     "INSIDERS_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/insiders_test"
+))
+TEST_REDIS_URL = for_worker(
+    os.environ.get("INSIDERS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 )
-TEST_REDIS_URL = os.environ.get("INSIDERS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 T = TypeVar("T")

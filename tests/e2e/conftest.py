@@ -22,14 +22,16 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import Engine, create_engine, text
 
-from tests.conftest import reach, unavailable
+from tests.conftest import for_worker, reach, unavailable
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
-E2E_DATABASE_URL = os.environ.get(
+E2E_DATABASE_URL = for_worker(os.environ.get(
     "INSIDERS_TEST_E2E_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/insiders_e2e"
+))
+E2E_REDIS_URL = for_worker(
+    os.environ.get("INSIDERS_TEST_E2E_REDIS_URL", "redis://127.0.0.1:6379/14")
 )
-E2E_REDIS_URL = os.environ.get("INSIDERS_TEST_E2E_REDIS_URL", "redis://127.0.0.1:6379/14")
 CHROMIUM = os.environ.get("INSIDERS_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("INSIDERS_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")
 ADMIN, VIEWER, PASSWORD = "admin", "viewer", "e2e-password-1"

@@ -1,14 +1,14 @@
-"""Insiders at risk, replayed on the real data month by month (issue 13's acceptance): a run on
-the first day of each month from June to December 2011 lists the Insiders who leave within 30
-days if they buy nothing; every one of them who then bought nothing left on the stated day.
+"""Insiders at risk, replayed on the real data month by month (issue 13's acceptance): a run on the
+first day of each month from June to December 2011 lists the Insiders who leave within 30 days if
+they buy nothing; every one of them who then bought nothing left on the stated day.
 
-Pipeline level (about 25 s on two cores, 10 of them the one model fit): the first model
-version (the only UMAP fit) gives the thresholds, as a run scoring with that version keeps them;
-membership moves month to month by those thresholds with hysteresis, and each month's forecast is the run's own
-(:func:`pipeline.run_forecast.run_forecast`). Each listed customer is then followed day by day
-on their own rows up to the stated day. Prints how many listed at risk bought and stayed, and how
-many of those listed as about to qualify joined within the 30 days (benchmarks/RESULTS.md,
-"At-risk replay").
+Pipeline level (about 25 s on two cores, 10 of them the one model fit): the first model version (the
+only UMAP fit) gives the thresholds, as a run scoring with that version keeps them; membership moves
+month to month by those thresholds with hysteresis, and each month's forecast is the run's own
+(:func:`pipeline.run_forecast.run_forecast`). Each listed customer is then followed day by day on
+their own rows up to the stated day. Prints how many listed at risk bought and stayed, and how many
+of those listed as about to qualify joined within the 30 days (benchmarks/RESULTS.md, "At-risk
+replay").
 """
 
 from __future__ import annotations

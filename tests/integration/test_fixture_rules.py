@@ -21,6 +21,7 @@ pytestmark = pytest.mark.integration
 def run_pytest(test: str, database_url: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "INSIDERS_TEST_DATABASE_URL": database_url, "PYTHONPATH": str(REPO)}
     env.pop("CI", None)
+    env.pop("PYTEST_XDIST_WORKER", None)  # the inner run is not an xdist worker
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", test],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300,

@@ -72,7 +72,7 @@ def test_values_past_the_column_sizes_are_rejected_not_a_copy_failure(
     assert count(clean_db, "transactions") == 1
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=2000, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     first=rows(),
     second=rows(min_size=0, max_size=10),

@@ -1,6 +1,6 @@
 """Ingest fuzzer (issue 9): random small CSV, Parquet and .xlsx files through ``insiders ingest``.
 
-    python benchmarks/ingest_fuzz.py [--files 6000] [--seed 0] [--database-url URL]
+    python tests/fuzz/ingest_fuzz.py [--files 6000] [--seed 0] [--database-url URL]
 
 Each file has 0 to 30 rows of random values: known header spellings (sometimes a column
 missing or an extra one), dates in several formats with out-of-range placeholders and blank
@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import create_engine, func, select
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from migrations import downgrade, upgrade  # noqa: E402
