@@ -22,12 +22,15 @@ FORECAST_COLUMNS: tuple[str, ...] = ("p_active", "expected_purchases", "expected
 
 
 def _numbers(frame: pd.DataFrame) -> pd.DataFrame:
-    """Money and other floats rounded; whole-number features as (nullable) integers."""
+    """Money and other floats rounded; whole-number features as integers (nullable
+    when a value is missing)."""
     frame = frame.copy()
     for column in frame.columns:
         feature = column.removeprefix("before_").removeprefix("after_").removeprefix("change_")
         if feature in INTEGER_FEATURE_COLUMNS:
-            frame[column] = pd.to_numeric(frame[column]).round().astype("Int64")
+            whole = pd.to_numeric(frame[column]).round()
+            # plain integers unless a value is missing: the same text, written faster
+            frame[column] = whole.astype("int64" if whole.notna().all() else "Int64")
         elif feature in MONEY_FEATURES or pd.api.types.is_float_dtype(frame[column]):
             frame[column] = pd.to_numeric(frame[column]).astype("float64").round(MONEY_DECIMALS)
     return frame
