@@ -154,15 +154,12 @@ def insiders_summary(run_id: int, engine: Engine | None = None) -> dict:
         func.avg(CustomerLabel.gross_revenue).label("mean_revenue_all"),
         func.avg(CustomerLabel.avg_ticket).label("mean_ticket_all"),
         func.sum(CustomerLabel.gross_revenue).label("revenue_all"),
+        # the Insiders' figures in the same scan (aggregate FILTER), not a second query
+        func.avg(CustomerLabel.gross_revenue).filter(insider).label("mean_revenue"),
+        func.avg(CustomerLabel.avg_ticket).filter(insider).label("mean_ticket"),
+        func.sum(CustomerLabel.gross_revenue).filter(insider).label("revenue"),
     ).where(CustomerLabel.run_id == run_id)
-    insiders_query = select(
-        func.avg(CustomerLabel.gross_revenue).label("mean_revenue"),
-        func.avg(CustomerLabel.avg_ticket).label("mean_ticket"),
-        func.sum(CustomerLabel.gross_revenue).label("revenue"),
-    ).where(CustomerLabel.run_id == run_id, insider)
-    everyone = _one(engine, query) or {}
-    insiders = _one(engine, insiders_query) or {}
-    summary = {k: (v if v is not None else 0) for k, v in {**everyone, **insiders}.items()}
+    summary = {k: (v if v is not None else 0) for k, v in (_one(engine, query) or {}).items()}
     total = summary.get("revenue_all") or 0
     summary["revenue_share"] = (summary.get("revenue") or 0) / total if total else 0.0
     customers = summary.get("customers") or 0
