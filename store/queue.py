@@ -95,7 +95,8 @@ def request_run(
     with session_scope(engine) as session:
         # a dead worker's run must not block every request until the beat's reaper runs
         reap_and_record(session, settings)
-    for _attempt in range(3):
+    # each retry means the active run ended meanwhile; under load that can happen a few times
+    for _attempt in range(10):
         try:
             with session_scope(engine) as session:
                 run = runs.create_run(
