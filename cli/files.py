@@ -47,6 +47,7 @@ class Prepared:
     features: pd.DataFrame
     as_of: dt.date
     cleaning: dict
+    guest_id_range: tuple[int, int] | None = None
 
 
 def parse_as_of(value: str | None) -> dt.date | None:
@@ -79,7 +80,8 @@ def prepare(
     with stages.stage("features"):
         as_of_date = resolve_as_of(cleaned.transactions, as_of_date)
         features = customer_features(cleaned.transactions, as_of_date)
-    return Prepared(cleaned.transactions, features, as_of_date, dict(cleaned.dropped_by_reason))
+    return Prepared(cleaned.transactions, features, as_of_date, dict(cleaned.dropped_by_reason),
+                    cleaned.guest_id_range)
 
 
 def segment_file(

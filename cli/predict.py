@@ -9,10 +9,7 @@ from pathlib import Path
 
 import click
 
-from cli.files import as_of_option, file_type, input_argument, parse_as_of, profile_option
-from pipeline.clean import clean_transactions, load_profile
-from pipeline.features import customer_features, resolve_as_of
-from pipeline.ingest import read_transactions
+from cli.files import as_of_option, file_type, input_argument, prepare, profile_option
 from pipeline.progress import StageProgress
 from pipeline.run_forecast import fit_forward_model, predict_customers
 from settings import load_settings
@@ -36,24 +33,17 @@ def predict_command(
     """Predict, for each customer of INPUT as of a date, the chance they are still an active
     customer and their expected purchases and spend in the next days; write them as CSV."""
     horizon = load_settings().forecast_horizon_days if horizon_days is None else horizon_days
-    as_of_date = parse_as_of(as_of)
-    cleaning_profile = load_profile(profile)  # fail on a bad profile before reading the file
     stages = StageProgress()
-    with stages.stage("ingest"):
-        ingested = read_transactions(input_path)
-    with stages.stage("clean"):
-        cleaned = clean_transactions(ingested.transactions, cleaning_profile)
-    with stages.stage("features"):
-        as_of_date = resolve_as_of(cleaned.transactions, as_of_date)
-        # the customers `insiders features` lists on this date, in its order
-        customers = customer_features(cleaned.transactions, as_of_date).index
+    prepared = prepare(input_path, profile=profile, as_of=as_of, stages=stages)
+    # the customers `insiders features` lists on this date, in its order
+    customers, as_of_date = prepared.features.index, prepared.as_of
     with stages.stage("fit"):
         started = time.perf_counter()
-        params = fit_forward_model(cleaned.transactions, as_of_date,
-                                   guest_id_range=cleaned.guest_id_range, random_state=seed)
+        params = fit_forward_model(prepared.clean, as_of_date,
+                                   guest_id_range=prepared.guest_id_range, random_state=seed)
         fit_seconds = time.perf_counter() - started
     with stages.stage("predict"):
-        (ahead,) = predict_customers(cleaned.transactions, customers, as_of_date, params,
+        (ahead,) = predict_customers(prepared.clean, customers, as_of_date, params,
                                      (horizon,))
     table = ahead.rename(columns={"probability_active": "p_active"})
     table = table.rename_axis("customer_id").reset_index().loc[:, list(PREDICTION_COLUMNS)]
