@@ -59,6 +59,13 @@ def _count(name: str, default: int, env: dict[str, str]) -> int:
     return value
 
 
+def _positive(name: str, default: int, env: dict[str, str]) -> int:
+    value = _int(name, default, env)
+    if value < 1:
+        raise SettingsError(f"{PREFIX}{name} must be 1 or more, got {value}")
+    return value
+
+
 def _float(name: str, default: float, env: dict[str, str]) -> float:
     value = _raw(name, env)
     if value is None:
@@ -158,6 +165,10 @@ class Settings:
     stale_after_seconds: int = 120
     queued_timeout_seconds: int = 3600
     reaper_every_seconds: int = 60
+    # scoring runs above partition_rows customers are split into partitions of about that
+    # many, scored by whichever worker processes are free; partitions > 0 fixes their number
+    partition_rows: int = 100_000
+    partitions: int = 0
     run_rate_limit: str = "5 per minute"
     admin_user: str = ""
     admin_password: str = ""
@@ -298,6 +309,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         stale_after_seconds=_int("STALE_AFTER_SECONDS", defaults.stale_after_seconds, env),
         queued_timeout_seconds=_int("QUEUED_TIMEOUT_SECONDS", defaults.queued_timeout_seconds, env),
         reaper_every_seconds=_int("REAPER_EVERY_SECONDS", defaults.reaper_every_seconds, env),
+        partition_rows=_positive("PARTITION_ROWS", defaults.partition_rows, env),
+        partitions=_count("PARTITIONS", defaults.partitions, env),
         run_rate_limit=_str("RUN_RATE_LIMIT", defaults.run_rate_limit, env)
         or defaults.run_rate_limit,
         admin_user=_str("ADMIN_USER", "", env) or "",

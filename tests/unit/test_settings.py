@@ -27,7 +27,8 @@ def test_production_needs_its_secrets():
 @pytest.mark.parametrize(
     ("name", "value"),
     [("INSIDERS_SCHEDULE", "every day"), ("INSIDERS_HEARTBEAT_SECONDS", "ten"),
-     ("INSIDERS_TASK_HARD_TIME_LIMIT", "10")],
+     ("INSIDERS_TASK_HARD_TIME_LIMIT", "10"), ("INSIDERS_PARTITION_ROWS", "0"),
+     ("INSIDERS_PARTITIONS", "-1")],
 )
 def test_bad_values_name_the_variable(name, value):
     with pytest.raises(SettingsError, match=name):
@@ -185,3 +186,13 @@ def test_production_flower_needs_a_login(argv, env, refused):
             refuse_open_flower(settings, argv, env)
     else:
         refuse_open_flower(settings, argv, env)
+
+
+def test_partition_count_follows_the_size_or_the_fixed_setting():
+    from store.partitions import partition_count
+
+    settings = load_settings({"INSIDERS_PARTITION_ROWS": "1000"})
+    assert (settings.partition_rows, settings.partitions) == (1000, 0)
+    assert load_settings({"INSIDERS_PARTITIONS": "3"}).partitions == 3
+    assert [partition_count(n, rows=1000) for n in (0, 1, 1000, 1001, 10_500)] == [1, 1, 1, 2, 11]
+    assert partition_count(10_500, rows=1000, fixed=4) == 4
