@@ -18,6 +18,7 @@ from pipeline.ingest import read_transactions
 from pipeline.model_state import ModelState, load_state_dir, save_state_dir
 from pipeline.progress import StageProgress
 from pipeline.run import RunResult, run_segmentation
+from pipeline.run_forecast import ForecastSettings
 from pipeline.selection import select_models
 from settings import load_settings
 
@@ -94,9 +95,11 @@ def segment_file(
     state: ModelState | None = None,
     previous: pd.DataFrame | None = None,
     refit: bool = False,
+    forecast: ForecastSettings | None = None,
 ) -> RunResult:
     """The run the worker makes, on INPUT: without ``state`` it fits a first model version, so
-    its Insiders and thresholds are those a worker's first run would find for the same data."""
+    its Insiders and thresholds are those a worker's first run would find for the same data.
+    With ``forecast`` it also looks ahead, as a worker run does."""
     as_of_date = parse_as_of(as_of)
     cleaning_profile = load_profile(profile)  # fail on a bad profile before reading the file
     with stages.stage("ingest"):
@@ -104,7 +107,15 @@ def segment_file(
     with stages.stage("segment"):
         return run_segmentation(transactions, as_of=as_of_date, profile=cleaning_profile,
                                 random_state=seed, state=state, previous=previous,
-                                refit=refit, progress=stages)
+                                refit=refit, progress=stages, forecast=forecast)
+
+
+def forecast_settings() -> ForecastSettings:
+    """How far a run looks ahead, from the INSIDERS_* settings (as the worker reads them)."""
+    settings = load_settings()
+    return ForecastSettings(horizon_days=settings.forecast_horizon_days,
+                            at_risk_days=settings.at_risk_days,
+                            at_risk_probability=settings.at_risk_probability)
 
 
 def labels_csv_frame(labels: pd.DataFrame) -> pd.DataFrame:
@@ -176,7 +187,8 @@ def segment_command(
 @click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md", show_default=True)
 @click.option("-o", "--output", type=file_type, help="Write the report here (default: stdout).")
 @click.option("--insiders-csv", type=file_type,
-              help="Write the Insiders as CSV (the dashboard's columns: id, cluster, features).")
+              help="Write the Insiders as CSV (the dashboard's columns: id, cluster, features, "
+                   "chance of being active, expected purchases and spend, at-risk date and why).")
 def report_command(
     input_path: Path,
     profile: str,
@@ -190,7 +202,9 @@ def report_command(
     first model version a worker run would fit on the same data."""
 
     stages = StageProgress()
-    result = segment_file(input_path, profile=profile, as_of=as_of, seed=seed, stages=stages)
+    # looking ahead as the worker does: the same report, and the CSV's forecast columns
+    result = segment_file(input_path, profile=profile, as_of=as_of, seed=seed, stages=stages,
+                          forecast=forecast_settings())
     report = result.answers
     names = dict(zip(result.clusters["cluster"], result.clusters["name"], strict=True))
     text = report.to_markdown(names) if fmt == "md" else json.dumps(report.to_dict(), indent=2)
@@ -199,7 +213,8 @@ def report_command(
     else:
         output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
     if insiders_csv is not None:
-        table = insiders_table(result.labels, as_of=report.as_of, cluster_names=names)
+        table = insiders_table(result.labels, as_of=report.as_of, cluster_names=names,
+                               forecasts=result.forecasts)
         insiders_csv.write_text(to_csv(table), encoding="utf-8")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -12,8 +13,11 @@ from click.testing import CliRunner
 from cli import cli, main
 from pipeline.clean import load_profile
 from pipeline.columns import FEATURE_COLUMNS
+from pipeline.exports import FORECAST_COLUMNS as EXPORT_FORECASTS
+from pipeline.exports import insiders_table, to_csv
 from pipeline.ingest import validate_transactions
 from pipeline.run import run_segmentation
+from pipeline.run_forecast import ForecastSettings
 from pipeline.synthetic import generate_transactions
 
 LABEL_COLUMNS = ["customer_id", "cluster", "is_insiders", "embedding_x", "embedding_y"]
@@ -105,6 +109,30 @@ def test_report_markdown_json_and_ids(transactions: Path, tmp_path: Path) -> Non
     assert all(pd.api.types.is_numeric_dtype(table[c]) for c in ("gross_revenue", "avg_ticket"))
     assert "| Top spenders |" in markdown and "gross_revenue" not in markdown
     assert data["out_of_time"]["days_covered"] == 90
+
+
+def test_report_insiders_csv_carries_the_forecast_columns(transactions: Path,
+                                                          tmp_path: Path) -> None:
+    """The file-only Insiders CSV has the dashboard's and the API's forecast columns, built by
+    the same table builder from a run that looks ahead as a worker run does."""
+    ids = tmp_path / "insiders.csv"
+    invoke("report", str(transactions), "--as-of", "2011-08-31", "--seed", "3",
+           "--insiders-csv", str(ids))
+    run = run_segmentation(validate_transactions(pd.read_parquet(transactions)).transactions,
+                           as_of="2011-08-31", profile=load_profile("online-retail"),
+                           random_state=3, forecast=ForecastSettings())
+    names = dict(zip(run.clusters["cluster"], run.clusters["name"], strict=True))
+    dashboard = insiders_table(run.labels, as_of="2011-08-31", run_id=1, cluster_names=names,
+                               forecasts=run.forecasts)
+    written = pd.read_csv(ids)
+    assert list(written.columns) == [c for c in dashboard.columns if c != "run_id"]
+    assert list(written.columns[-len(EXPORT_FORECASTS):]) == list(EXPORT_FORECASTS)
+    expected = pd.read_csv(io.StringIO(to_csv(dashboard.drop(columns="run_id"))))
+    pd.testing.assert_frame_equal(written, expected)
+    assert written[["p_active", "expected_purchases", "expected_spend"]].notna().all().all()
+    assert written["p_active"].between(0, 1).all()
+    assert written["at_risk_reason"].notna().sum() \
+        == run.forecasts.loc[run.labels["is_insiders"], "at_risk_reason"].notna().sum()
 
 
 def test_select_prints_a_table(transactions: Path) -> None:
