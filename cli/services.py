@@ -9,11 +9,12 @@ from settings import load_settings
 
 
 @click.command("worker")
-@click.option("--concurrency", type=int, default=1, show_default=True)
+@click.option("--concurrency", type=click.IntRange(min=1), default=None,
+              help="Worker processes (default: INSIDERS_WORKER_CONCURRENCY, 1).")
 @click.option("--beat/--no-beat", default=None,
               help="Run the beat in this process too (default: only in embedded mode).")
 @click.option("--loglevel", default="INFO", show_default=True)
-def worker(concurrency: int, beat: bool | None, loglevel: str) -> None:
+def worker(concurrency: int | None, beat: bool | None, loglevel: str) -> None:
     """Start a Celery worker (with the beat in embedded mode)."""
     # the worker and the dashboard are imported only by their own command: each loads a
     # different heavy stack (Celery and scikit-learn, or Dash)
@@ -21,6 +22,7 @@ def worker(concurrency: int, beat: bool | None, loglevel: str) -> None:
 
     settings = load_settings()
     ready_engine(settings)
+    concurrency = concurrency or settings.worker_concurrency
     start_worker(settings, concurrency=concurrency, beat=settings.embedded if beat is None
                  else beat, loglevel=loglevel)
 

@@ -169,6 +169,8 @@ class Settings:
     # many, scored by whichever worker processes are free; partitions > 0 fixes their number
     partition_rows: int = 100_000
     partitions: int = 0
+    # worker processes an `insiders worker` starts (its --concurrency when not given)
+    worker_concurrency: int = 1
     run_rate_limit: str = "5 per minute"
     admin_user: str = ""
     admin_password: str = ""
@@ -311,6 +313,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         reaper_every_seconds=_int("REAPER_EVERY_SECONDS", defaults.reaper_every_seconds, env),
         partition_rows=_positive("PARTITION_ROWS", defaults.partition_rows, env),
         partitions=_count("PARTITIONS", defaults.partitions, env),
+        worker_concurrency=_positive("WORKER_CONCURRENCY", defaults.worker_concurrency, env),
         run_rate_limit=_str("RUN_RATE_LIMIT", defaults.run_rate_limit, env)
         or defaults.run_rate_limit,
         admin_user=_str("ADMIN_USER", "", env) or "",

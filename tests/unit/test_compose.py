@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from settings import load_settings
+
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = {"postgres", "redis", "migrate", "worker", "beat", "dashboard", "flower"}
 
@@ -49,6 +51,22 @@ def test_exactly_one_beat_and_no_eviction(compose):
     assert "--no-beat" in services["worker"]["command"]
     command = services["redis"]["command"]
     assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
+
+
+def test_the_worker_service_scales(compose):
+    """`docker compose up --scale worker=N` needs a worker without a fixed name or host port
+    (N containers would clash); each takes its process count from INSIDERS_WORKER_CONCURRENCY."""
+    worker = compose["services"]["worker"]
+    assert "container_name" not in worker and "ports" not in worker
+    assert worker.get("deploy", {}).get("replicas", 1) >= 1
+    assert "--concurrency" not in worker["command"]
+    assert "INSIDERS_WORKER_CONCURRENCY=" in (ROOT / ".env.example").read_text()
+    assert load_settings({"INSIDERS_WORKER_CONCURRENCY": "3"}).worker_concurrency == 3
+    # its healthcheck pings the container's own node, so each replica checks itself
+    assert "celery@$$HOSTNAME" in " ".join(worker["healthcheck"]["test"])
+    # the beat and the published dashboard and Flower stay single
+    for name in ("beat", "dashboard", "flower"):
+        assert compose["services"][name].get("deploy", {}).get("replicas", 1) == 1, name
 
 
 def test_secrets_come_from_the_env_file(compose):

@@ -28,7 +28,7 @@ def test_production_needs_its_secrets():
     ("name", "value"),
     [("INSIDERS_SCHEDULE", "every day"), ("INSIDERS_HEARTBEAT_SECONDS", "ten"),
      ("INSIDERS_TASK_HARD_TIME_LIMIT", "10"), ("INSIDERS_PARTITION_ROWS", "0"),
-     ("INSIDERS_PARTITIONS", "-1")],
+     ("INSIDERS_PARTITIONS", "-1"), ("INSIDERS_WORKER_CONCURRENCY", "0")],
 )
 def test_bad_values_name_the_variable(name, value):
     with pytest.raises(SettingsError, match=name):
