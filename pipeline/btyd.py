@@ -14,7 +14,9 @@ parameters. They follow PyMC-Marketing's ``clv`` module (``BetaGeoModel``, ``Gam
 Time is counted in days. Per customer (``rfm_summary``): ``frequency`` is the number of days with a
 purchase after the first one, ``recency`` the days from the first to the last purchase day, ``T``
 the days from the first purchase day to the observation day, ``monetary_value`` the mean spend of
-the repeat purchase days (0 without one).
+the repeat purchase days (0 without one); spend is summed in whole millionths, as the daily rollup
+keeps it (:mod:`pipeline.spend`), so the database computes the same summary
+(:mod:`store.run_inputs`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from scipy.optimize import minimize
 from scipy.special import betaln, gammaln, hyp2f1
 
 from pipeline.errors import PipelineInputError
+from pipeline.spend import MICRO
 
 RFM_COLUMNS: tuple[str, ...] = ("frequency", "recency", "T", "monetary_value")
 BGNBD_PARAMS: tuple[str, ...] = ("r", "alpha", "a", "b")
@@ -50,13 +53,11 @@ def rfm_summary(
     day = transactions[date_col].to_numpy().astype("datetime64[D]").astype("int64")
     end = int(np.datetime64(as_of, "D").astype("int64"))
     keep = day <= end
-    customer = transactions[customer_col].to_numpy()[keep]
-    value = transactions[value_col].to_numpy(dtype=float)[keep]
-    # a canonical row order, so the sums (and the fit) do not depend on the input's order
-    order = np.lexsort((value, day[keep], customer))
+    # money in whole millionths (pipeline.spend): exact sums, whatever the rows' order
+    micro = np.rint(transactions[value_col].to_numpy(dtype=float)[keep] * MICRO).astype("int64")
     daily = (
-        pd.DataFrame({"customer": customer[order], "day": day[keep][order],
-                      "value": value[order]})
+        pd.DataFrame({"customer": transactions[customer_col].to_numpy()[keep],
+                      "day": day[keep], "value": micro})
         .groupby(["customer", "day"], sort=True)["value"].sum()
         .reset_index()
     )
@@ -66,7 +67,8 @@ def rfm_summary(
     first_value = grouped["value"].first()
     total = grouped["value"].sum()
     frequency = n_days - 1
-    repeat_mean = ((total - first_value) / frequency.where(frequency > 0)).fillna(0.0)
+    repeat = (total - first_value).astype(float) / MICRO
+    repeat_mean = (repeat / frequency.where(frequency > 0)).fillna(0.0)
     out = pd.DataFrame(
         {"frequency": frequency.astype(float), "recency": (last - first).astype(float),
          "T": (end - first).astype(float), "monetary_value": repeat_mean.astype(float)},

@@ -81,8 +81,18 @@ class ForwardModel:
 
     def fit(self, transactions: pd.DataFrame, as_of: dt.date | str) -> ForwardModel:
         """Fit both models on the purchases dated on or before ``as_of``."""
-        self.as_of_ = resolve_as_of(transactions, as_of)
-        self.rfm_ = self.summarize(transactions, self.as_of_)
+        day = resolve_as_of(transactions, as_of)
+        return self.fit_summary(self.summarize(transactions, day), day)
+
+    def fit_summary(self, rfm: pd.DataFrame, as_of: dt.date) -> ForwardModel:
+        """Fit both models on ``rfm`` (:meth:`summarize`'s frame as of ``as_of``, guests
+        included or not: those in ``guest_id_range`` are left out here)."""
+        self.as_of_ = as_of
+        if self.guest_id_range is not None:
+            low, high = self.guest_id_range
+            ids = rfm.index.to_numpy()
+            rfm = rfm.loc[(ids < low) | (ids > high)]
+        self.rfm_ = rfm
         sample = self.rfm_
         if len(sample) > self.max_fit_customers:
             rng = np.random.default_rng(self.random_state)

@@ -24,6 +24,7 @@ from scipy.stats import spearmanr
 
 from pipeline.features import resolve_as_of
 from pipeline.forecast import ForwardModel
+from pipeline.spend import purchase_spend
 
 PREDICTORS: tuple[str, ...] = ("model", "last_period", "lifetime_rate")
 METRIC_COLUMNS: tuple[str, ...] = ("mae", "spearman", "top_capture", "predicted_total")
@@ -49,6 +50,32 @@ class ForecastCheck:
     params: dict
 
 
+@dataclass
+class CheckSpends:
+    """Purchase value per customer around a fit day (:func:`pipeline.spend.purchase_spend`)."""
+
+    recent: pd.Series
+    """The ``horizon_days`` up to the fit day (after fit day - horizon, up to the fit day)."""
+    actual: pd.Series
+    """The ``horizon_days`` after the fit day."""
+    lifetime: pd.Series
+    """Every day up to the fit day."""
+
+
+def check_spends(
+    transactions: pd.DataFrame, day: dt.date, horizon_days: int, model: ForwardModel
+) -> CheckSpends:
+    """:class:`CheckSpends` from cleaned transactions (``model``'s column names)."""
+    columns = {"customer_col": model.customer_col, "date_col": model.date_col,
+               "quantity_col": model.quantity_col, "price_col": model.price_col}
+    horizon = dt.timedelta(days=horizon_days)
+    return CheckSpends(
+        recent=purchase_spend(transactions, day - horizon, day, **columns),
+        actual=purchase_spend(transactions, day, day + horizon, **columns),
+        lifetime=purchase_spend(transactions, None, day, **columns),
+    )
+
+
 def out_of_time_check(
     transactions: pd.DataFrame,
     as_of: dt.date | str,
@@ -61,21 +88,35 @@ def out_of_time_check(
     and the baselines against each known customer's spend in the next ``horizon_days``."""
     model = model or ForwardModel()
     day = resolve_as_of(transactions, as_of)
+    return check_summary(model.summarize(transactions, day), check_spends(
+        transactions, day, horizon_days, model), day, horizon_days=horizon_days,
+        top_share=top_share, model=model)
+
+
+def check_summary(
+    rfm: pd.DataFrame,
+    spends: CheckSpends,
+    day: dt.date,
+    *,
+    horizon_days: int = 90,
+    top_share: float = 0.10,
+    model: ForwardModel | None = None,
+) -> ForecastCheck:
+    """:func:`out_of_time_check` from the customers' RFM summary as of ``day`` and their
+    spends around it (what a database computes without reading any transaction)."""
+    model = model or ForwardModel()
     started = time.perf_counter()
-    model.fit(transactions, day)
+    model.fit_summary(rfm, day)
     fit_seconds = time.perf_counter() - started
     predicted = model.predict(horizon_days)
-    spend = _daily_spend(transactions, model)
-    actual = _spend_between(spend, day, day + dt.timedelta(days=horizon_days))
-    recent = _spend_between(spend, day - dt.timedelta(days=horizon_days), day)
     known = predicted.index
     rfm = model.rfm_.loc[known]
-    lifetime = _spend_between(spend, dt.date.min, day).reindex(known, fill_value=0.0)
+    lifetime = spends.lifetime.reindex(known, fill_value=0.0)
     table = pd.DataFrame(
         {"model": predicted["expected_spend"],
-         "last_period": recent.reindex(known, fill_value=0.0),
+         "last_period": spends.recent.reindex(known, fill_value=0.0),
          "lifetime_rate": lifetime / (rfm["T"] + 1.0) * horizon_days,
-         "actual": actual.reindex(known, fill_value=0.0)},
+         "actual": spends.actual.reindex(known, fill_value=0.0)},
         index=known,
     )
     metrics = pd.DataFrame(
@@ -126,22 +167,3 @@ def _metrics(predicted: pd.Series, actual: pd.Series, share: float) -> list[floa
     rho = spearmanr(predicted.to_numpy(), actual.to_numpy()).statistic
     return [error, float(rho) if np.isfinite(rho) else 0.0,
             top_capture(predicted, actual, share), float(predicted.sum())]
-
-
-def _daily_spend(transactions: pd.DataFrame, model: ForwardModel) -> pd.DataFrame:
-    """Purchase value per row with its day, for the customers the model counts."""
-    quantity = transactions[model.quantity_col].to_numpy()
-    keep = quantity > 0
-    return pd.DataFrame({
-        "customer": transactions[model.customer_col].to_numpy()[keep],
-        "day": transactions[model.date_col].to_numpy()[keep].astype("datetime64[D]"),
-        "value": quantity[keep] * transactions[model.price_col].to_numpy(dtype=float)[keep],
-    })
-
-
-def _spend_between(spend: pd.DataFrame, start: dt.date, end: dt.date) -> pd.Series:
-    """Spend per customer on the days after ``start`` up to and including ``end``."""
-    low = np.datetime64(start, "D")
-    window = (spend["day"].to_numpy() > low) & (spend["day"].to_numpy()
-                                                 <= np.datetime64(end, "D"))
-    return spend.loc[window].groupby("customer", sort=True)["value"].sum()

@@ -15,10 +15,10 @@ from pipeline.conditions import LOWER_IS_BETTER, meets_entry, meets_exit
 from pipeline.errors import PipelineInputError
 from pipeline.plain import plain_value
 from pipeline.profiles import cluster_profiles
-from pipeline.report_forecast import FORECAST_DAYS, forecast_evidence, forecast_lines
+from pipeline.report_forecast import FORECAST_DAYS, evidence_from_inputs, forecast_lines
+from pipeline.report_inputs import OUT_OF_TIME_DAYS, ReportInputs, report_inputs
 
 EVIDENCE_FEATURES: tuple[str, ...] = ("gross_revenue", "invoice_quantity", "avg_ticket")
-OUT_OF_TIME_DAYS = 90
 BOOTSTRAP_SAMPLES = 2000
 _BOOTSTRAP_CELLS = 4_000_000  # resampled values held in memory at once
 THRESHOLD_NOTE = (
@@ -100,12 +100,17 @@ def build_report(
     random_state: int = 42,
     guest_id_range: tuple[int, int] | None = None,
     forecast_days: int = FORECAST_DAYS,
+    inputs: ReportInputs | None = None,
 ) -> Report:
     """Answer the seven questions for a labels frame: ``is_insiders`` is the membership decided
     with ``thresholds`` (those of the model version in use, see :mod:`pipeline.thresholds`).
     ``guest_id_range``: the cleaning's guest ids, left out of the forecast check over
-    ``forecast_days``."""
+    ``forecast_days``. The out-of-time checks read ``inputs`` (per-customer figures, see
+    :mod:`pipeline.report_inputs`), or else compute them from ``clean``; without either there
+    are none."""
     _check_labels(labels)
+    if inputs is None:
+        inputs = report_inputs(clean, as_of, horizon_days=forecast_days)
     labels = labels.sort_index()
     insiders = labels["is_insiders"].to_numpy(dtype=bool)
     if not insiders.any():
@@ -128,10 +133,9 @@ def build_report(
         thresholds_source="given",
         threshold_counts=_threshold_counts(features, insiders, thresholds),
         evidence={c: _compare(features[c].to_numpy(), insiders, rng) for c in EVIDENCE_FEATURES},
-        out_of_time=_out_of_time(labels, insiders, clean, as_of, rng),
-        forecast=forecast_evidence(labels, clean, as_of, thresholds,
-                                   guest_id_range=guest_id_range, horizon_days=forecast_days,
-                                   random_state=random_state),
+        out_of_time=_out_of_time(labels, insiders, inputs, as_of, rng),
+        forecast=evidence_from_inputs(labels, inputs, as_of, thresholds,
+                                      guest_id_range=guest_id_range, random_state=random_state),
     )
 
 
@@ -226,31 +230,21 @@ def _compare(values: np.ndarray, insiders: np.ndarray, rng: np.random.Generator)
 def _out_of_time(
     labels: pd.DataFrame,
     insiders: np.ndarray,
-    clean: pd.DataFrame | None,
+    inputs: ReportInputs | None,
     as_of: date,
     rng: np.random.Generator,
 ) -> dict | None:
     """Purchases per customer in the days after ``as_of`` (customers who bought nothing count 0)."""
-    if clean is None or clean.empty:
+    if inputs is None or inputs.after is None:
         return None
-    day = clean["invoice_date"].dt.normalize()
-    start = pd.Timestamp(as_of) + pd.Timedelta(days=1)
-    end = pd.Timestamp(as_of + timedelta(days=OUT_OF_TIME_DAYS))
-    window = clean.loc[(day >= start) & (day <= end) & (clean["quantity"] > 0)]
-    if window.empty:
-        return None
-    spend = (
-        (window["quantity"] * window["unit_price"])
-        .groupby(window["customer_id"].to_numpy())
-        .sum()
-        .reindex(labels.index, fill_value=0.0)
-        .to_numpy(dtype=np.float64)
-    )
-    last_day = min(day.max(), end)
+    start = as_of + timedelta(days=1)
+    end = as_of + timedelta(days=OUT_OF_TIME_DAYS)
+    spend = inputs.after.reindex(labels.index, fill_value=0.0).to_numpy(dtype=np.float64)
+    last_day = min(inputs.last_day, end)
     result = {
-        "window_start": start.date().isoformat(),
-        "window_end": last_day.date().isoformat(),
-        "days_covered": int((last_day - start).days) + 1,
+        "window_start": start.isoformat(),
+        "window_end": last_day.isoformat(),
+        "days_covered": (last_day - start).days + 1,
         "spend": _compare(spend, insiders, rng),
         "share_buying": {
             "insiders": float((spend[insiders] > 0).mean()),

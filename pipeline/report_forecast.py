@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-import numpy as np
 import pandas as pd
 
 from pipeline.conditions import meets_entry
 from pipeline.errors import PipelineInputError
-from pipeline.features import customer_features
 from pipeline.forecast import ForwardModel
-from pipeline.forecast_check import out_of_time_check
+from pipeline.forecast_check import check_summary
+from pipeline.report_inputs import ReportInputs, report_inputs
 
 FORECAST_DAYS = 90
 TOP_SHARE = 0.10
@@ -54,28 +53,41 @@ def forecast_evidence(
 ) -> dict | None:
     """The check as plain data, ``{"unavailable": reason}`` when the data cannot give one, None
     without transactions. ``labels``: the run's labels (``is_insiders``)."""
-    if clean is None or clean.empty:
+    inputs = report_inputs(clean, as_of, horizon_days=horizon_days)
+    return evidence_from_inputs(labels, inputs, as_of, thresholds,
+                                guest_id_range=guest_id_range, random_state=random_state)
+
+
+def evidence_from_inputs(
+    labels: pd.DataFrame,
+    inputs: ReportInputs | None,
+    as_of: dt.date,
+    thresholds: dict,
+    *,
+    guest_id_range: tuple[int, int] | None = None,
+    random_state: int = 42,
+) -> dict | None:
+    """:func:`forecast_evidence` from per-customer figures (:mod:`pipeline.report_inputs`)."""
+    if inputs is None:
         return None
-    days = clean["invoice_date"].to_numpy().astype("datetime64[D]")
-    last = pd.Timestamp(days.max()).date()
-    first = pd.Timestamp(days.min()).date()
-    fit_day = min(as_of, last - dt.timedelta(days=horizon_days))
-    if fit_day <= first:
+    horizon_days = inputs.horizon_days
+    data = inputs.check
+    if data is None:
         return {"unavailable": f"the data do not hold {horizon_days} days of purchases after "
                                "some history to fit on"}
+    fit_day = data.fit_day
     model = ForwardModel(guest_id_range=guest_id_range, random_state=random_state)
     try:
-        check = out_of_time_check(clean, fit_day, horizon_days=horizon_days,
-                                  top_share=TOP_SHARE, model=model)
+        check = check_summary(data.rfm, data.spends, fit_day, horizon_days=horizon_days,
+                              top_share=TOP_SHARE, model=model)
     except PipelineInputError as error:
         return {"unavailable": str(error)}
     actual = check.per_customer["actual"]
-    if fit_day == as_of:
+    if fit_day == as_of or data.entry_features is None:
         members = labels["is_insiders"].astype(bool)
         group = "the Insiders of this run"
     else:
-        known = clean.loc[days <= np.datetime64(fit_day, "D")]
-        members = meets_entry(customer_features(known, fit_day), thresholds)
+        members = meets_entry(data.entry_features, thresholds)
         group = f"the customers who met the entry levels on {fit_day.isoformat()}"
     inside = members.reindex(actual.index).fillna(False).to_numpy(dtype=bool)
     total = float(actual.sum())

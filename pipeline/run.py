@@ -19,7 +19,7 @@ from pipeline.cluster import silhouette
 from pipeline.columns import CANONICAL_COLUMNS, FEATURE_COLUMNS
 from pipeline.conditions import levels
 from pipeline.errors import PipelineInputError
-from pipeline.features import customer_features, resolve_as_of
+from pipeline.features import resolve_as_of
 from pipeline.identity import (
     cluster_identities,
     display_color,
@@ -31,11 +31,13 @@ from pipeline.model_state import ModelState
 from pipeline.plain import finite_or_none, plain_value
 from pipeline.profiles import cluster_profiles
 from pipeline.report import Report, build_report
-from pipeline.run_forecast import PARAMS_KEY, ForecastSettings, run_forecast
+from pipeline.report_forecast import FORECAST_DAYS
+from pipeline.run_data import RunData, run_data_from_clean
+from pipeline.run_forecast import PARAMS_KEY, ForecastSettings, forecast_summary
 from pipeline.segment import SegmentationModel
 from pipeline.thresholds import SmoothingPolicy, ThresholdPolicy, has_character, next_thresholds
 
-__all__ = ["ModelState", "RunResult", "run_segmentation"]
+__all__ = ["ModelState", "RunData", "RunResult", "run_segmentation"]
 
 Progress = Callable[[str, float], None]
 
@@ -65,10 +67,10 @@ class RunResult:
 
 
 def run_segmentation(
-    transactions: pd.DataFrame,
+    transactions: pd.DataFrame | RunData,
     *,
     as_of: dt.date | str | None = None,
-    profile: CleaningProfile,
+    profile: CleaningProfile | None = None,
     random_state: int = 42,
     n_clusters: int = 7,
     state: ModelState | None = None,
@@ -78,7 +80,9 @@ def run_segmentation(
     currency: str = "£",
     forecast: ForecastSettings | None = None,
 ) -> RunResult:
-    """Segment the customers of ``transactions`` (canonical columns, + line_no) as of ``as_of``.
+    """Segment the customers of ``transactions`` (canonical columns, + line_no, cleaned here
+    with ``profile``) as of ``as_of``, or of a :class:`~pipeline.run_data.RunData` (figures
+    already computed, for example by the database: ``profile`` is then not used).
 
     ``state`` None or ``refit`` fits a new model version (version + 1); otherwise customers are
     scored with ``state``. ``previous`` (the previous run's labels: index customer_id,
@@ -88,12 +92,14 @@ def run_segmentation(
     parameters (``parameters["forecast"]``), a scoring run applies the version's.
     """
     timer = _Timer(progress)
-    with timer("clean"):
-        cleaned = clean_transactions(transactions, profile)
-        day = resolve_as_of(cleaned.transactions, as_of)
-        fingerprint = data_fingerprint(cleaned.transactions, day)
-    with timer("features"):
-        features = customer_features(cleaned.transactions, day)
+    horizon = FORECAST_DAYS if forecast is None else forecast.horizon_days
+    if isinstance(transactions, RunData):
+        data = transactions
+        if as_of is not None and resolve_as_of(pd.DataFrame(), as_of) != data.as_of:
+            raise PipelineInputError(f"the run's data are as of {data.as_of}, not {as_of}")
+    else:
+        data = _run_data(transactions, as_of, profile, horizon, timer)
+    day, features = data.as_of, data.features
     was = None if previous is None else previous["is_insiders"].astype(bool)
     refitted = state is None or refit
     if refitted:
@@ -124,14 +130,12 @@ def run_segmentation(
     ahead, ahead_metrics = None, None
     if forecast is not None:
         with timer("forecast"):
-            ahead, ahead_metrics = _look_ahead(cleaned, features, membership, current, day,
-                                               refitted, random_state, forecast)
+            ahead, ahead_metrics = _look_ahead(data, membership, current, refitted,
+                                               random_state, forecast)
     with timer("report"):
-        answers = build_report(labels, as_of=day, clean=cleaned.transactions,
+        answers = build_report(labels, as_of=day, inputs=data.report,
                                thresholds=current.thresholds, random_state=random_state,
-                               guest_id_range=cleaned.guest_id_range,
-                               **({} if forecast is None
-                                  else {"forecast_days": forecast.horizon_days}))
+                               guest_id_range=data.guest_id_range, forecast_days=horizon)
     metrics = _metrics(labels, events, current, previous)
     metrics["silhouette"] = (
         current.metrics.get("silhouette") if refitted
@@ -144,22 +148,36 @@ def run_segmentation(
     return RunResult(
         labels=labels, clusters=clusters, events=events, state=current, refitted=refitted,
         metrics=metrics, report=answers.to_dict(), answers=answers,
-        data_fingerprint=fingerprint,
-        cleaning=dict(cleaned.dropped_by_reason),
+        data_fingerprint=data.fingerprint,
+        cleaning=dict(data.cleaning),
         forecasts=ahead,
     )
 
 
-def _look_ahead(cleaned, features: pd.DataFrame, membership: pd.Series, current: ModelState,
-                day: dt.date, refitted: bool, random_state: int,
-                settings: ForecastSettings) -> tuple[pd.DataFrame | None, dict]:
+def _run_data(transactions: pd.DataFrame, as_of: dt.date | str | None,
+              profile: CleaningProfile | None, horizon: int, timer: _Timer) -> RunData:
+    """The run's figures computed from ``transactions`` cleaned with ``profile``."""
+    if profile is None:
+        raise PipelineInputError("a cleaning profile is needed to segment transactions")
+    with timer("clean"):
+        cleaned = clean_transactions(transactions, profile)
+        day = resolve_as_of(cleaned.transactions, as_of)
+        fingerprint = data_fingerprint(cleaned.transactions, day)
+    with timer("features"):
+        return run_data_from_clean(cleaned, day, fingerprint=fingerprint, horizon_days=horizon,
+                                   n_transactions=len(transactions))
+
+
+def _look_ahead(data: RunData, membership: pd.Series, current: ModelState, refitted: bool,
+                random_state: int, settings: ForecastSettings
+                ) -> tuple[pd.DataFrame | None, dict]:
     """Forecasts and their metrics with ``current``'s forward model; a new version (or an
     older one that has none) fits it and a new version keeps its parameters."""
     stored = None if refitted else current.parameters.get(PARAMS_KEY)
     try:
-        ahead = run_forecast(cleaned.transactions, features, membership, current.thresholds,
-                             day, params=stored, guest_id_range=cleaned.guest_id_range,
-                             random_state=random_state, settings=settings)
+        ahead = forecast_summary(data.rfm, data.features, membership, current.thresholds,
+                                 data.as_of, params=stored, guest_id_range=data.guest_id_range,
+                                 random_state=random_state, settings=settings)
     except PipelineInputError as exc:
         # too little history to learn from: the run still segments, without a forecast
         return None, {"error": str(exc)}

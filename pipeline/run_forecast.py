@@ -53,9 +53,19 @@ def fit_forward_model(
     random_state: int, max_fit_customers: int = 50_000,
 ) -> dict:
     """The forward model's parameters (JSON data), fitted on the purchases up to ``as_of``."""
+    return fit_forward_summary(ForwardModel().summarize(transactions, as_of), as_of,
+                               guest_id_range=guest_id_range, random_state=random_state,
+                               max_fit_customers=max_fit_customers)
+
+
+def fit_forward_summary(
+    rfm: pd.DataFrame, as_of: dt.date, *, guest_id_range: tuple[int, int] | None,
+    random_state: int, max_fit_customers: int = 50_000,
+) -> dict:
+    """:func:`fit_forward_model` from every customer's RFM summary as of ``as_of``."""
     model = ForwardModel(guest_id_range=guest_id_range, random_state=random_state,
                          max_fit_customers=max_fit_customers)
-    return model.fit(transactions, as_of).to_params()
+    return model.fit_summary(rfm, as_of).to_params()
 
 
 def run_forecast(
@@ -72,16 +82,36 @@ def run_forecast(
 ) -> RunForecast:
     """Forecasts of ``features``' customers as of ``as_of`` with ``params`` (a model version's
     stored parameters); without them the forward model is fitted here first."""
+    return forecast_summary(ForwardModel().summarize(transactions, as_of), features,
+                            membership, thresholds, as_of, params=params,
+                            guest_id_range=guest_id_range, random_state=random_state,
+                            settings=settings)
+
+
+def forecast_summary(
+    rfm: pd.DataFrame,
+    features: pd.DataFrame,
+    membership: pd.Series,
+    thresholds: dict,
+    as_of: dt.date,
+    *,
+    params: dict | None,
+    guest_id_range: tuple[int, int] | None = None,
+    random_state: int = 42,
+    settings: ForecastSettings | None = None,
+) -> RunForecast:
+    """:func:`run_forecast` from every customer's RFM summary as of ``as_of`` (guests
+    included: they are predicted, never fitted on)."""
     settings = settings or ForecastSettings()
     started = time.perf_counter()
     fitted = params is None
     if fitted:
-        params = fit_forward_model(transactions, as_of, guest_id_range=guest_id_range,
-                                   random_state=random_state,
-                                   max_fit_customers=settings.max_fit_customers)
+        params = fit_forward_summary(rfm, as_of, guest_id_range=guest_id_range,
+                                     random_state=random_state,
+                                     max_fit_customers=settings.max_fit_customers)
     fit_seconds = time.perf_counter() - started
-    ahead, soon = predict_customers(transactions, features.index, as_of, params,
-                                    (settings.horizon_days, settings.at_risk_days))
+    ahead, soon = predict_summary(rfm, features.index, params,
+                                  (settings.horizon_days, settings.at_risk_days))
     known = ahead["probability_active"].notna().to_numpy()
     level = settings.at_risk_probability or None
     risky = insiders_at_risk(features, membership, thresholds, ahead, as_of,
@@ -123,7 +153,16 @@ def predict_customers(
     a customer without a purchase by then gets NaN. Guests are predicted like anyone."""
     model = ForwardModel.from_params(params)
     model.guest_id_range = None
-    rfm = model.summarize(transactions, as_of).reindex(customer_ids)
+    return predict_summary(model.summarize(transactions, as_of), customer_ids, params, horizons)
+
+
+def predict_summary(
+    rfm: pd.DataFrame, customer_ids: pd.Index, params: dict, horizons: tuple[int, ...]
+) -> list[pd.DataFrame]:
+    """:func:`predict_customers` from the customers' RFM summary (rows of customers without a
+    purchase by then may be absent)."""
+    model = ForwardModel.from_params(params)
+    rfm = rfm.reindex(customer_ids)
     known = rfm["frequency"].notna().to_numpy()
     return [_predict(model, rfm, known, days) for days in horizons]
 

@@ -135,7 +135,7 @@ def test_a_forecast_that_cannot_be_made_leaves_the_run_whole(transactions, first
     def cannot(*_args, **_kwargs):
         raise PipelineInputError("the model fit did not converge on these transactions")
 
-    monkeypatch.setattr(pipeline.run, "run_forecast", cannot)
+    monkeypatch.setattr(pipeline.run, "forecast_summary", cannot)
     result = run_segmentation(transactions, as_of=LATER, profile=PROFILE, n_clusters=5,
                               state=first.state, previous=first.labels, forecast=SETTINGS)
     assert result.forecasts is None

@@ -1,0 +1,88 @@
+"""A run's :class:`pipeline.run_data.RunData` read from the daily rollup: features, the RFM
+summary, the report's spends, the fingerprint and the cleaning's counts, without reading a
+transaction (:mod:`store.features_sql`, :mod:`store.run_inputs`).
+
+``partition=(p, n)`` reads only the customers whose id modulo n is p (one partition of a
+partitioned scoring run); ``report=False`` leaves out the report's figures, which a run needs
+once over every customer rather than per partition.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Connection
+
+from pipeline.forecast_check import CheckSpends
+from pipeline.report_inputs import OUT_OF_TIME_DAYS, CheckInputs, ReportInputs, check_day
+from pipeline.run_data import RunData
+from store.features_sql import rollup_features
+from store.run_inputs import (
+    Partition,
+    rollup_cleaning,
+    rollup_day_range,
+    rollup_guest_range,
+    rollup_rfm,
+    rollup_spend,
+    run_fingerprint,
+    stored_totals,
+)
+
+
+def load_run_data(
+    connection: Connection,
+    as_of: dt.date,
+    *,
+    horizon_days: int,
+    partition: Partition | None = None,
+    report: bool = True,
+) -> RunData:
+    """The figures a run as of ``as_of`` reads (raises ``store.features_sql.RollupNotReady``
+    when the rollup does not hold every stored batch)."""
+    features = rollup_features(connection, as_of, partition)
+    span = rollup_day_range(connection)
+    inputs = None
+    if report and span is not None:
+        inputs = report_inputs(connection, as_of, span, horizon_days, partition)
+    n_rows, _last = stored_totals(connection)
+    return RunData(
+        as_of=as_of,
+        features=features,
+        rfm=rollup_rfm(connection, as_of, partition),
+        report=inputs,
+        fingerprint=run_fingerprint(connection, as_of),
+        guest_id_range=rollup_guest_range(connection),
+        cleaning=rollup_cleaning(connection),
+        n_transactions=n_rows,
+    )
+
+
+def report_inputs(
+    connection: Connection,
+    as_of: dt.date,
+    span: tuple[dt.date, dt.date],
+    horizon_days: int,
+    partition: Partition | None = None,
+) -> ReportInputs:
+    """:func:`pipeline.report_inputs.report_inputs` from the rollup (``span``: its first and
+    last day)."""
+    first, last = span
+    after = rollup_spend(connection, as_of, as_of + dt.timedelta(days=OUT_OF_TIME_DAYS),
+                         partition)
+    fit_day = check_day(first, last, as_of, horizon_days)
+    check = None
+    if fit_day is not None:
+        horizon = dt.timedelta(days=horizon_days)
+        spends = CheckSpends(
+            recent=rollup_spend(connection, fit_day - horizon, fit_day, partition),
+            actual=rollup_spend(connection, fit_day, fit_day + horizon, partition),
+            lifetime=rollup_spend(connection, None, fit_day, partition),
+        )
+        check = CheckInputs(
+            fit_day=fit_day, horizon_days=horizon_days,
+            rfm=rollup_rfm(connection, fit_day, partition), spends=spends,
+            entry_features=None if fit_day == as_of
+            else rollup_features(connection, fit_day, partition),
+        )
+    return ReportInputs(last_day=last, after=after if len(after) else None, check=check,
+                        horizon_days=horizon_days)
