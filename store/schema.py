@@ -75,19 +75,16 @@ class Transaction(Base):
 
     __tablename__ = "transactions"
 
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    )
-    batch_id: Mapped[int] = mapped_column(
-        ForeignKey("transaction_batches.id", ondelete="CASCADE"), index=True
-    )
+    # keyed by (batch, line), no foreign key and no date index: each would cost bulk ingest a
+    # step per row; a batch's rows are deleted with it by store.batches
+    batch_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     # position of the line in its file: guest ids are assigned in order of first appearance
-    line_no: Mapped[int] = mapped_column(Integer)
+    line_no: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     invoice_no: Mapped[str] = mapped_column(String(32), index=True)
     stock_code: Mapped[str] = mapped_column(String(32))
     description: Mapped[str | None] = mapped_column(String(300), nullable=True)
     quantity: Mapped[int] = mapped_column(Integer)
-    invoice_date: Mapped[datetime] = mapped_column(DateTime, index=True)
+    invoice_date: Mapped[datetime] = mapped_column(DateTime)
     unit_price: Mapped[float] = mapped_column(Float)
     customer_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     country: Mapped[str | None] = mapped_column(String(100), nullable=True)

@@ -226,7 +226,9 @@ def count_transactions(connection: Connection) -> int:
 
 
 def max_invoice_date(connection: Connection) -> datetime | None:
-    return connection.execute(select(func.max(Transaction.invoice_date))).scalar_one()
+    """The latest stored invoice date: each batch records its own (no index on the rows)."""
+    latest = func.max(TransactionBatch.max_invoice_date)
+    return connection.execute(select(latest)).scalar_one()
 
 
 def latest_profile(connection: Connection) -> str | None:
