@@ -78,7 +78,13 @@ def _labels(rng, run_id: int, ids: np.ndarray, base: np.ndarray, drift: float) -
     return frame
 
 
-def _events(run_id: int, before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+def _events(run_id: int, before: pd.DataFrame, after: pd.DataFrame,
+            legacy: bool = False) -> pd.DataFrame:
+    """Who crossed the seeded thresholds, with the reason and details today's worker stores
+    (``pipeline.reasons.explain``'s: a sentence in pounds); ``legacy``: the code-like reason
+    and bare details of runs written before the sentences, which readers rebuild."""
+    from pipeline.reasons import sentences, wording
+
     merged = after[["customer_id", "is_insiders", "gross_revenue"]].merge(
         before[["customer_id", "is_insiders", "gross_revenue"]], on="customer_id", how="left",
         suffixes=("", "_before"))
@@ -86,21 +92,31 @@ def _events(run_id: int, before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFr
     moved = merged[merged["is_insiders"] != was]
     kind = np.where(moved["is_insiders"], "entered", "exited")
     levels = np.where(moved["is_insiders"], 2500.0, 1800.0)  # the seeded thresholds
-    details = [json.dumps({"feature": "gross_revenue", "before": b, "after": a, "threshold": t})
-               for b, a, t in zip(moved["gross_revenue_before"].fillna(0), moved["gross_revenue"],
-                                  levels, strict=True)]
+    befores = moved["gross_revenue_before"].fillna(0).tolist()
+    afters = moved["gross_revenue"].tolist()
+    if legacy:
+        details = [{"feature": "gross_revenue", "before": b, "after": a, "threshold": t}
+                   for b, a, t in zip(befores, afters, levels.tolist(), strict=True)]
+        reasons = [f"gross revenue {'rose above' if k == 'entered' else 'fell below'} the "
+                   f"threshold ({b:,.0f} -> {a:,.0f})"
+                   for k, b, a in zip(kind, befores, afters, strict=True)]
+    else:
+        details = []
+        for k, b, a, t in zip(kind, befores, afters, levels.tolist(), strict=True):
+            condition = {"feature": "gross_revenue", "op": ">=" if k == "entered" else "<",
+                         "threshold": t, "before": b, "after": a}
+            details.append({**condition, "model_version": 1 + run_id // 10,
+                            "conditions": [condition], "wording": wording("£")})
+        reasons = sentences(kind.tolist(), ["feature"] * len(kind), details, "£")
     return pd.DataFrame({
         "run_id": run_id, "previous_run_id": run_id - 1, "customer_id": moved["customer_id"],
-        "kind": kind, "cause": "feature",
-        "reason": [f"gross revenue {'rose above' if k == 'entered' else 'fell below'} the "
-                   f"threshold ({b:,.0f} -> {a:,.0f})"
-                   for k, b, a in zip(kind, moved["gross_revenue_before"].fillna(0),
-                                      moved["gross_revenue"], strict=True)],
-        "details": details,
+        "kind": kind, "cause": "feature", "reason": reasons,
+        "details": [json.dumps(d) for d in details],
     })
 
 
-def seed(engine, customers: int, runs: int, seed_value: int = 0) -> None:
+def seed(engine, customers: int, runs: int, seed_value: int = 0,
+         legacy_reasons: bool = False) -> None:
     """100k customers x 24 monthly runs (customers join over time), written with COPY."""
     import migrations
 
@@ -127,7 +143,8 @@ def seed(engine, customers: int, runs: int, seed_value: int = 0) -> None:
             _run_rows(conn, run_id, as_of, labels, thresholds, now)
             _copy(conn, "customer_labels", labels)
             if previous is not None:
-                _copy(conn, "membership_events", _events(run_id, previous, labels))
+                _copy(conn, "membership_events",
+                      _events(run_id, previous, labels, legacy_reasons))
             previous = labels
         conn.execute(text("SELECT setval('runs_id_seq', (SELECT max(id) FROM runs))"))
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -197,6 +214,7 @@ def data_layer(engine, repeat: int) -> list[str]:
     cur, prev = current["id"], data.previous_run(current["id"], engine)["id"]
     first = data.succeeded_runs(engine)[0]["id"]
     customer = int(data.insiders_list(cur, engine)["customer_id"].iloc[0])
+    one = _customer_reads()
     calls = {
         "current_run": lambda: data.current_run(engine),
         "succeeded_runs (24)": lambda: data.succeeded_runs(engine),
@@ -208,13 +226,23 @@ def data_layer(engine, repeat: int) -> list[str]:
         "changes (first -> current, 23 runs)": lambda: data.changes(first, cur, engine),
         **_period_calls(prev, first, cur, engine),
         "transitions (previous -> current)": lambda: data.transitions(prev, cur, engine),
-        "customer_history": lambda: data.customer_history(customer, engine),
-        "customer_events": lambda: data.customer_events(customer, engine),
-        "run_thresholds": lambda: data.run_thresholds(current, engine),
+        "customer_history": lambda: one.customer_history(customer, engine),
+        "customer_events": lambda: one.customer_events(customer, engine),
+        "run_thresholds": lambda: one.run_thresholds(current, engine),
         "insiders_list": lambda: data.insiders_list(cur, engine),
         "run_history": lambda: data.run_history(engine=engine),
     }
     return [line(name, *both(fn, repeat)) for name, fn in calls.items()]
+
+
+def _customer_reads():
+    """The module of one customer's reads: ``dashboard.data_customer``, or ``dashboard.data``
+    in versions before it, which this benchmark also times."""
+    try:
+        from dashboard import data_customer
+    except ImportError:
+        from dashboard import data as data_customer
+    return data_customer
 
 
 def _period_calls(prev: int, first: int, cur: int, engine) -> dict:
@@ -376,6 +404,8 @@ def size_arguments(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--runs", type=int, default=24)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--no-seed", action="store_true", help="reuse the seeded database")
+    parser.add_argument("--legacy-reasons", action="store_true",
+                        help="seed reasons as runs before the sentences stored them")
     return parser
 
 
@@ -384,7 +414,7 @@ def seeded_engine(args: argparse.Namespace):
     engine = create_engine(BENCH_URL, pool_size=5)
     if not args.no_seed:
         start = time.perf_counter()
-        seed(engine, args.customers, args.runs)
+        seed(engine, args.customers, args.runs, legacy_reasons=args.legacy_reasons)
         print(f"seeded {args.customers:,} customers x {args.runs} runs with COPY in "
               f"{time.perf_counter() - start:.1f} s")
     return engine

@@ -1,9 +1,11 @@
 """The dashboard's reads of run results: SQLAlchemy Core selects, plain dicts and frames out.
 
-Page callbacks read runs, clusters, customers and the audit log only through here; accounts
-are read by ``dashboard.auth`` and ``dashboard.login`` through ``store.users``, and the one
-write, an admin's run request, goes through ``store.queue``. Every function takes an optional
-engine (default: the app's, ``config.app_engine``), so callbacks never hold one or write SQL.
+Page callbacks read runs, clusters, customers and the audit log only through here and the
+modules beside it (``data_customer``: one customer across runs; ``data_period``: changes by
+period; ``data_forecasts``: looking ahead); accounts are read by ``dashboard.auth`` and
+``dashboard.login`` through ``store.users``, and the one write, an admin's run request, goes
+through ``store.queue``. Every function takes an optional engine (default: the app's,
+``config.app_engine``), so callbacks never hold one or write SQL.
 
 A run id that comes from the browser is checked with ``succeeded_id`` before it reaches any
 read or the cache: only a succeeded run never changes.
@@ -12,7 +14,6 @@ read or the cache: only a succeeded run never changes.
 from __future__ import annotations
 
 import copy
-import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from dashboard.cache import kept, per_run, remember
 from dashboard.config import app_engine
-from dashboard.history import plain_reasons
+from dashboard.history import plain_reasons, stored_details
 from pipeline.columns import FEATURE_COLUMNS
 from pipeline.exports import changes_filename, changes_table, to_csv
 from pipeline.identity import display_color, display_name
@@ -32,7 +33,6 @@ from store.schema import (
     Cluster,
     CustomerLabel,
     MembershipEvent,
-    ModelVersion,
     Run,
 )
 
@@ -287,19 +287,22 @@ def changes_csv(run_from: int, run_to: int, engine: Engine | None = None) -> tup
 
 def _events_for(kind: str, moves, run_ids: list[int], engine) -> pd.DataFrame:
     """Events of ``kind`` in ``run_ids`` of the customers ``moves`` selects (joined in SQL:
-    a long run range holds tens of thousands of events of customers who did not move)."""
+    a long run range holds tens of thousands of events of customers who did not move; one
+    run's events are about its moves alone, so they are read without joining them again)."""
     columns = ["run_id", "customer_id", "cause", "reason", "details"]
     if not run_ids:
         return pd.DataFrame(columns=columns)
     ev = MembershipEvent
-    moved = moves.with_only_columns(moves.selected_columns.customer_id).scalar_subquery()
+    which = [ev.run_id.in_(run_ids), ev.kind == kind]
+    if len(run_ids) > 1:
+        moved = moves.with_only_columns(moves.selected_columns.customer_id).scalar_subquery()
+        which.append(ev.customer_id.in_(moved))
     # details as text: every column then has a plain type and PostgreSQL can COPY them out
     query = select(
         ev.run_id, ev.customer_id, ev.cause, ev.reason, cast(ev.details, String).label("details")
-    ).where(ev.run_id.in_(run_ids), ev.kind == kind, ev.customer_id.in_(moved))
+    ).where(*which)
     frame = _frame(engine, query, probe=True)
-    frame["details"] = [json.loads(text) if isinstance(text, str) else None
-                        for text in frame["details"]]
+    frame["details"] = stored_details(frame["details"].tolist())
     return frame
 
 
@@ -337,59 +340,7 @@ def changes_and_transitions(
         return moves.result(), counts.result()
 
 
-# ---- one customer across runs -----------------------------------------------------------
-
-
-def customer_history(customer_id: int, engine: Engine | None = None) -> pd.DataFrame:
-    """The customer's cluster, flag and features in every succeeded run, oldest first."""
-    lab = CustomerLabel
-    query = (
-        select(
-            Run.id.label("run_id"), Run.as_of, Run.model_version, lab.cluster,
-            Cluster.name.label("cluster_name"), Cluster.color, lab.is_insiders, *LABEL_FEATURES,
-        )
-        .select_from(lab)
-        .join(Run, Run.id == lab.run_id)
-        .outerjoin(Cluster, and_(Cluster.run_id == lab.run_id, Cluster.cluster == lab.cluster))
-        .where(lab.customer_id == customer_id, Run.status == SUCCEEDED)
-        .order_by(Run.as_of, Run.id)
-    )
-    history = _frame(engine, query)
-    history["cluster_name"] = [display_name(n) for n in history["cluster_name"]]
-    history["color"] = [display_color(c) for c in history["color"]]
-    return history
-
-
-def customer_events(customer_id: int, engine: Engine | None = None) -> list[dict]:
-    ev = MembershipEvent
-    query = (
-        select(ev.run_id, Run.as_of, ev.kind, ev.cause, ev.reason, ev.details)
-        .join(Run, Run.id == ev.run_id)
-        .where(ev.customer_id == customer_id, Run.status == SUCCEEDED)
-        .order_by(Run.as_of, Run.id)
-    )
-    rows = _rows(engine, query)
-    if rows:
-        plain = plain_reasons(pd.DataFrame(rows))
-        for row, reason, cause in zip(rows, plain["reason"], plain["cause"], strict=True):
-            row["reason"], row["cause"] = reason, cause
-    return rows
-
-
-# ---- thresholds and the audit log -------------------------------------------------------
-
-
-def run_thresholds(run: dict, engine: Engine | None = None) -> dict:
-    """The thresholds a run used, in the pipeline's format ({"entry": {feature: {"op",
-    "value"}}, "exit": {...}}): from its report if stored there, else its model version."""
-    report = run_report(run["id"], engine) if "report" not in run else (run["report"] or {})
-    if report.get("thresholds"):
-        return report["thresholds"]
-    version = run.get("model_version")
-    if version is None:
-        return {}
-    row = _one(engine, select(ModelVersion.thresholds).where(ModelVersion.version == version))
-    return (row or {}).get("thresholds") or {}
+# ---- the audit log -----------------------------------------------------------------------
 
 
 def audit_log(limit: int = 50, engine: Engine | None = None) -> list[dict]:

@@ -9,15 +9,13 @@ after (its own run), so a customer who entered and left again shows both.
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 from sqlalchemy import Engine, String, and_, cast, func, select
 
 from dashboard import data
 from dashboard.cache import per_run
 from dashboard.config import app_engine
-from dashboard.history import plain_reasons
+from dashboard.history import plain_reasons, stored_details
 from pipeline.exports import changes_filename, changes_table, to_csv
 from store import bulk
 from store.schema import CustomerLabel, MembershipEvent
@@ -69,8 +67,7 @@ def _events(run_ids: list[int], engine: Engine | None) -> pd.DataFrame:
         .where(ev.c.run_id.in_(run_ids))
     )
     frame = bulk.read_frame(app_engine(engine), query, probe=True)
-    frame["details"] = [json.loads(text) if isinstance(text, str) else None
-                        for text in frame["details"]]
+    frame["details"] = stored_details(frame["details"].tolist())
     return frame
 
 

@@ -15,6 +15,10 @@ import pandas as pd
 from pipeline.conditions import OPERATORS
 from pipeline.plain import plain_value
 
+# the version of the text ``sentence`` writes; bump it when the wording changes, so readers
+# rebuild the reasons stored before (``worded``)
+WORDING_VERSION = 1
+
 
 def explain(
     kind: str,
@@ -41,8 +45,23 @@ def explain(
         "after": first["after"],
         "model_version": int(version),
         "conditions": conditions,
+        "wording": wording(currency),
     }
     return sentence(kind, cause, details, currency), details
+
+
+def wording(currency: str) -> dict:
+    """What ``details["wording"]`` records of a reason written by ``explain``: the version of
+    the text and the currency it names."""
+    return {"version": WORDING_VERSION, "currency": currency}
+
+
+def worded(details: dict | None, currency: str) -> bool:
+    """Whether the reason stored with ``details`` is already ``sentence``'s text in
+    ``currency`` (written by this wording version), so it need not be rebuilt."""
+    mark = details.get("wording") if details else None
+    return isinstance(mark, dict) and mark.get("version") == WORDING_VERSION \
+        and mark.get("currency") == currency
 
 
 def _condition(column: str, rule: dict, after: pd.Series, before: pd.Series) -> dict:

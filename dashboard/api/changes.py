@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from apiflask import APIBlueprint
 
-from dashboard import data
+from dashboard import data, data_customer
 from dashboard.api import contacts, forecasts, paging, reads, schemas, tables
 from dashboard.api.problems import problem
 from dashboard.api.runs import RUN_ID
@@ -57,7 +57,7 @@ def changes_between(query: dict):
 def customer(customer_id: int):
     """A customer's status in the current run, history across runs and reasons for each
     entry and exit."""
-    history = data.customer_history(customer_id, reads.engine())
+    history = data_customer.customer_history(customer_id, reads.engine())
     if history.empty:
         raise problem(404, f"customer {customer_id} is in no succeeded run")
     current = data.current_run(reads.engine())
@@ -72,6 +72,6 @@ def customer(customer_id: int):
         "contact": contacts.contact(customer_id, reads.engine()),
         **forecasts.customer_forecast(customer_id, current["id"] if current else None,
                                       reads.engine()),
-        "history": tables.records(history), "reasons": data.customer_events(
+        "history": tables.records(history), "reasons": data_customer.customer_events(
             customer_id, reads.engine()),
     }

@@ -9,7 +9,7 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import Input, Output, State, callback, dcc, html
 
-from dashboard import charts, data, ids, widgets
+from dashboard import charts, data, data_customer, ids, widgets
 from dashboard import data_forecasts as ahead
 from dashboard import webhooks as contacts
 
@@ -164,16 +164,14 @@ def find(_clicks, _typed, customer_id):
 
 
 def customer_view(customer: int) -> html.Div:
-    history = data.customer_history(customer)
+    history = data_customer.customer_history(customer)
     if history.empty:
         return widgets.empty_state(f"Customer {customer} is in no run",
                                    "Check the id; customers appear once they have bought "
                                    "something up to a run's as-of date.", color="secondary")
-    events = data.customer_events(customer)
+    events = data_customer.customer_events(customer)
     text, color = status_text(history, events)
-    thresholds = {run["run_id"]: data.run_thresholds({"id": run["run_id"],
-                                                      "model_version": run["model_version"]})
-                  for run in history[["run_id", "model_version"]].to_dict("records")}
+    thresholds = data_customer.thresholds_by_run(history["run_id"].tolist())
     latest = history.iloc[-1]
     return html.Div([
         dbc.Alert([html.H4(f"Customer {customer}: {text}", className="alert-heading mb-1"),

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlalchemy import update
 
 import migrations
-from dashboard import data
+from dashboard import data, data_customer
 from store.db import make_engine
+from store.schema import Run
 from tests.dashboard_seed import N_CUSTOMERS, THRESHOLDS, seed
 
 
@@ -80,7 +82,7 @@ def test_changes_between_consecutive_runs_carry_the_reason_in_words(engine):
 
 def test_changes_across_several_runs_agree_with_the_labels(engine):
     moves = data.changes(1, 3, engine)
-    history = {cid: data.customer_history(cid, engine) for cid in moves["customer_id"]}
+    history = {cid: data_customer.customer_history(cid, engine) for cid in moves["customer_id"]}
     for _, move in moves.iterrows():
         flags = history[move["customer_id"]].set_index("run_id")["is_insiders"]
         assert bool(flags.get(3, False)) == (move["kind"] == "entered")
@@ -95,19 +97,32 @@ def test_transitions_count_every_customer_of_the_later_run(engine):
 def test_customer_history_and_events(engine):
     moves = data.changes(2, 3, engine)
     customer = int(moves["customer_id"].iloc[0])
-    history = data.customer_history(customer, engine)
+    history = data_customer.customer_history(customer, engine)
     assert list(history["run_id"]) == [1, 2, 3]
     assert history["cluster_name"].notna().all()
-    events = data.customer_events(customer, engine)
+    events = data_customer.customer_events(customer, engine)
     assert any(e["run_id"] == 3 for e in events)
-    assert data.customer_history(999_999, engine).empty
+    assert data_customer.customer_history(999_999, engine).empty
 
 
 def test_thresholds_from_report_or_model_version(engine):
     run = data.current_run(engine)
-    thresholds = data.run_thresholds(run, engine)
+    thresholds = data_customer.run_thresholds(run, engine)
     assert thresholds == THRESHOLDS
-    assert data.run_thresholds({"id": 999, "model_version": None}, engine) == {}
+    assert data_customer.run_thresholds({"id": 999, "model_version": None}, engine) == {}
+
+
+def test_thresholds_of_every_run_in_one_read_equal_them_one_by_one(empty_engine):
+    seed(empty_engine)
+    with empty_engine.begin() as conn:  # run 2 without them in its report: its model version's
+        conn.execute(update(Run).where(Run.id == 2).values(report={}))
+    versions = {1: 1, 2: 1, 3: 2, 4: None}
+    one_by_one = {run_id: data_customer.run_thresholds(
+        {"id": run_id, "model_version": version}, empty_engine)
+        for run_id, version in versions.items()}
+    assert one_by_one[2] == THRESHOLDS and one_by_one[4] == {}
+    assert data_customer.thresholds_by_run([1, 2, 3, 4, 999], empty_engine) == one_by_one
+    assert data_customer.thresholds_by_run([], empty_engine) == {}
 
 
 def test_only_succeeded_run_ids_from_the_browser_pass(engine):
@@ -128,5 +143,5 @@ def test_no_cluster_is_called_insiders_and_each_counts_its_members(engine):
     members = labels[labels["is_insiders"]].groupby("cluster").size()
     assert {c["cluster"]: c["insiders_members"] for c in clusters if c["insiders_members"]} == (
         members.to_dict())
-    history = data.customer_history(int(labels["customer_id"].iloc[0]), engine)
+    history = data_customer.customer_history(int(labels["customer_id"].iloc[0]), engine)
     assert "Insiders" not in set(history["cluster_name"])

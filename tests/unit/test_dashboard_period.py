@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 import migrations
-from dashboard import data
+from dashboard import data, data_customer
 from dashboard.data_period import event_counts, period_changes, period_csv, runs_after
 from store.db import make_engine
 from store.schema import MembershipEvent
@@ -64,7 +64,7 @@ def test_far_apart_dates_list_every_event_in_between(engine):
         2: AS_OF[1], 3: AS_OF[2]}
     # every row's figures: its own run after, the run before it before, and their difference
     for _, row in period.iterrows():
-        history = data.customer_history(int(row["customer_id"]), engine).set_index("run_id")
+        history = data_customer.customer_history(int(row["customer_id"]), engine).set_index("run_id")
         run = int(row["event_run"])
         assert row["after_gross_revenue"] == pytest.approx(history.at[run, "gross_revenue"])
         assert row["before_gross_revenue"] == pytest.approx(

@@ -9,7 +9,7 @@ import pandas as pd
 
 from pipeline.conditions import make_thresholds
 from pipeline.membership import assign_membership, membership_events
-from pipeline.reasons import CAUSE_WORDS, cause_words, sentence
+from pipeline.reasons import CAUSE_WORDS, WORDING_VERSION, cause_words, sentence
 from tests.unit.model_data import THRESHOLDS, customers, population
 
 
@@ -83,6 +83,7 @@ def test_reasons_name_feature_threshold_and_values():
     assert entered.details == {
         "feature": "gross_revenue", "op": ">=", "threshold": 2000, "before": 1800,
         "after": 2450.5, "model_version": 3, "conditions": entered.details["conditions"],
+        "wording": {"version": WORDING_VERSION, "currency": "£"},
     }
     left = events.loc[2]
     assert (left.kind, left.cause) == ("exited", "feature")
