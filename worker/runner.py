@@ -1,8 +1,11 @@
 """What the ``insiders.run_segmentation`` task does, step by step, outside Celery.
 
-claim (queued -> running) -> load transactions, model state, previous labels -> pipeline
-(with progress and a heartbeat thread) -> write everything and flip the run to succeeded in
-one transaction. Any exception fails the run with its reason; the current run is untouched.
+claim (queued -> running) -> load the run's figures from the daily rollup (never a transaction:
+:func:`store.run_data.load_run_data`), model state, previous labels -> pipeline (with progress
+and a heartbeat thread) -> write everything and flip the run to succeeded in one transaction.
+Any exception fails the run with its reason; the current run is untouched. A rollup that does
+not hold every stored batch fails the run with the plain reason and the command that rebuilds
+it (ingest rebuilds it by itself; a rebuild inside a run would read every transaction).
 """
 
 from __future__ import annotations
@@ -21,12 +24,15 @@ from sqlalchemy import Engine
 
 from pipeline.clean import load_profile
 from pipeline.errors import InsidersError, PipelineInputError
-from pipeline.run import run_segmentation
+from pipeline.run import RunData, run_segmentation
 from pipeline.run_forecast import ForecastSettings
 from settings import Settings
 from store import forecasts, results, runs
 from store import transactions as store_transactions
 from store.db import session_scope
+from store.rollup import rollup_profile
+from store.run_data import load_run_data
+from store.run_inputs import stored_totals
 from store.webhook_events import record_run_failed
 from worker.webhook_delivery import send_pending
 
@@ -109,7 +115,8 @@ class RunInputs:
     state: object | None
     previous_run_id: int | None
     previous_labels: object | None
-    transactions: object
+    data: RunData
+    load_seconds: float = 0.0
 
 
 def refit_reason(state, *, as_of: date, requested: bool, every_days: int) -> str | None:
@@ -127,9 +134,12 @@ def refit_reason(state, *, as_of: date, requested: bool, every_days: int) -> str
 
 
 def load_inputs(engine: Engine, run_id: int, settings: Settings) -> RunInputs:
+    """What run ``run_id`` reads; its data from the rollup (:func:`load_run_data`)."""
+    started = time.perf_counter()
     with engine.connect() as connection:
-        last = store_transactions.max_invoice_date(connection)
-        profile = store_transactions.latest_profile(connection) or settings.profile
+        _n_rows, last = stored_totals(connection)
+        profile = (rollup_profile(connection) or store_transactions.latest_profile(connection)
+                   or settings.profile)
         state = results.latest_model_state(connection, settings.model_artifact_key())
     if last is None:
         raise PipelineInputError("no transactions stored yet: run `insiders ingest FILE` first")
@@ -142,6 +152,8 @@ def load_inputs(engine: Engine, run_id: int, settings: Settings) -> RunInputs:
         state, as_of=as_of, requested=requested, every_days=settings.refit_every_days
     )
     previous_labels = results.load_labels(engine, previous.id) if previous else None
+    with _snapshot(engine) as connection:
+        data = load_run_data(connection, as_of, horizon_days=settings.forecast_horizon_days)
     return RunInputs(
         as_of=as_of,
         profile=profile,
@@ -150,8 +162,17 @@ def load_inputs(engine: Engine, run_id: int, settings: Settings) -> RunInputs:
         state=state,
         previous_run_id=previous.id if previous else None,
         previous_labels=previous_labels,
-        transactions=store_transactions.load_transactions(engine),
+        data=data,
+        load_seconds=round(time.perf_counter() - started, 3),
     )
+
+
+def _snapshot(engine: Engine):
+    """A connection whose queries all see one state of the database (PostgreSQL: repeatable
+    read), so an ingest committing meanwhile cannot mix two states into one run's figures."""
+    if engine.dialect.name == "postgresql":
+        return engine.connect().execution_options(isolation_level="REPEATABLE READ")
+    return engine.connect()
 
 
 def _default_segment() -> Segment:
@@ -207,7 +228,7 @@ def _work(run_id: int, *, engine: Engine, settings: Settings, segment: Segment |
         "refit": inputs.refit,
         "refit_reason": inputs.refit_reason,
         "refit_every_days": settings.refit_every_days,
-        "n_transactions": len(inputs.transactions),
+        "n_transactions": inputs.data.n_transactions,
         "forecast_horizon_days": settings.forecast_horizon_days,
         "at_risk_days": settings.at_risk_days,
         "at_risk_probability": settings.at_risk_probability,
@@ -215,7 +236,7 @@ def _work(run_id: int, *, engine: Engine, settings: Settings, segment: Segment |
     with session_scope(engine) as session:
         runs.set_run_inputs(session, run_id, as_of=inputs.as_of, parameters=parameters)
     result = (segment or _default_segment())(
-        inputs.transactions,
+        inputs.data,
         as_of=inputs.as_of,
         profile=load_profile(inputs.profile),
         random_state=settings.random_state,
@@ -228,6 +249,9 @@ def _work(run_id: int, *, engine: Engine, settings: Settings, segment: Segment |
         forecast=forecast_settings(settings),
     )
     progress.write("saving", PIPELINE_END)
+    seconds = getattr(result, "metrics", {}).get("seconds")
+    if isinstance(seconds, dict):
+        seconds["load"] = inputs.load_seconds
     if _record_if_unchanged(engine, run_id, inputs.as_of, parameters, result):
         return "unchanged"
     with session_scope(engine) as session:
