@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, func, insert, select
 from sqlalchemy.orm import Session
 
 from pipeline.columns import FEATURE_COLUMNS, INTEGER_FEATURE_COLUMNS
@@ -185,19 +185,28 @@ def latest_model_state(connection: Connection, artifact_key: bytes) -> ModelStat
     return ModelState.from_bytes(artifact, artifact_key)
 
 
-def load_labels(engine: Engine | Connection, run_id: int) -> pd.DataFrame:
-    """A run's labels: index customer_id; cluster, is_insiders, features, embedding."""
+def load_labels(engine: Engine | Connection, run_id: int,
+                partition: tuple[int, int] | None = None) -> pd.DataFrame:
+    """A run's labels: index customer_id; cluster, is_insiders, features, embedding;
+    ``partition=(p, n)``: only the customers whose id modulo n is p."""
     if isinstance(engine, Engine):
         with engine.connect() as connection:
-            return _load_labels(connection, run_id)
-    return _load_labels(engine, run_id)
+            return _load_labels(connection, run_id, partition)
+    return _load_labels(engine, run_id, partition)
 
 
-def _load_labels(connection: Connection, run_id: int) -> pd.DataFrame:
+def _load_labels(connection: Connection, run_id: int,
+                 partition: tuple[int, int] | None) -> pd.DataFrame:
     columns = [getattr(CustomerLabel, name) for name in LABEL_COLUMNS[1:]]
     query = select(*columns).where(CustomerLabel.run_id == int(run_id)).order_by(
         CustomerLabel.customer_id
     )
+    if partition is not None:
+        p, n = int(partition[0]), int(partition[1])
+        # the query's text is sent through COPY on PostgreSQL, where '%' would come out doubled
+        modulo = (func.mod(CustomerLabel.customer_id, n)
+                  if connection.dialect.name == "postgresql" else CustomerLabel.customer_id % n)
+        query = query.where(modulo == p)
     if connection.dialect.name == "postgresql":
         sql = str(query.compile(connection, compile_kwargs={"literal_binds": True}))
         frame = copy_out(connection, sql, _label_types()).to_pandas()

@@ -34,6 +34,7 @@ from store.rollup import rollup_profile
 from store.run_data import load_run_data
 from store.run_inputs import stored_totals
 from store.webhook_events import record_run_failed
+from worker import partition_run
 from worker.webhook_delivery import send_pending
 
 log = logging.getLogger(__name__)
@@ -200,7 +201,9 @@ def execute_run(
             return "skipped"
     try:
         with Heartbeat(engine, run_id, settings.heartbeat_seconds):
-            outcome = _work(run_id, engine=engine, settings=settings, segment=segment)
+            outcome = partition_run.start_if_due(
+                run_id, engine=engine, settings=settings, refit_reason=refit_reason
+            ) or _work(run_id, engine=engine, settings=settings, segment=segment)
     except results.RunNoLongerActive:
         log.warning("run %s was failed by someone else while working; dropped", run_id)
         return "abandoned"

@@ -11,6 +11,8 @@ from store.db import get_engine
 from store.queue import INBOX_TASK, REAPER_TASK, RUN_TASK, SCHEDULED_RUN_TASK, request_run
 from worker.celery_app import app
 from worker.inbox import ingest_inbox
+from worker.partition_run import PARTITION_TASK
+from worker.partitions import work as work_on_partitions
 from worker.reaper import reap_once
 from worker.runner import execute_run
 
@@ -25,6 +27,14 @@ def run_segmentation(self, run_id: int) -> str:
         task_id=self.request.id,
         segment=app.conf.get("insiders_segment"),
     )
+
+
+@app.task(name=PARTITION_TASK)
+def score_partition(run_id: int, partition: int) -> str:
+    """Score one partition of a run (then any left, then publish the run when all are done);
+    a re-delivered message for a partition already done does nothing."""
+    return work_on_partitions(int(run_id), int(partition), engine=get_engine(),
+                              settings=load_settings())
 
 
 @app.task(name=REAPER_TASK)

@@ -1,0 +1,234 @@
+"""A scoring run in partitions: the run task (:mod:`worker.partition_run`) splits the customers
+by id and queues one ``insiders.score_partition`` task per partition; any worker process, on any
+machine, takes them.
+
+A partition task scores its partition (features, forecasts and the previous run's labels of its
+customers only, with the model version loaded once per process), then replaces the partition's
+rows and marks it done in one transaction. It then takes any partition still pending or whose
+worker went silent (no heartbeat for ``INSIDERS_STALE_AFTER_SECONDS``), so a partition lost with
+its worker is scored again by a live one without waiting for the broker to hand its message back;
+when the broker does, the task finds the partition done and stops. Once every partition is done,
+exactly one process (the first to claim it) combines them and publishes the run atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import date
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, select
+
+from pipeline.errors import PipelineInputError
+from pipeline.model_state import ModelState
+from pipeline.partition_scoring import combine, score_partition
+from pipeline.run_forecast import PARAMS_KEY, forecast_summary
+from settings import Settings
+from store import partitions, results, runs
+from store.db import session_scope
+from store.partition_data import PartitionData, partition_data, publish_data
+from store.schema import Run
+from store.webhook_events import record_run_failed
+from worker.partition_run import SCORE_END, SCORE_START, model_version, stage, worker_name
+from worker.runner import code_version, describe_error, forecast_settings
+from worker.webhook_delivery import send_pending
+
+log = logging.getLogger(__name__)
+
+
+def work(run_id: int, partition: int, *, engine: Engine, settings: Settings) -> str:
+    """The task's body: score ``partition``, then any partition left, then publish the run when
+    every partition is done. Returns what happened last."""
+    me = worker_name()
+    try:
+        outcome = _work(run_id, partition, engine=engine, settings=settings, me=me)
+    except results.RunNoLongerActive:
+        log.warning("run %s is no longer running; its partition work is dropped", run_id)
+        _discard_if_finished(engine, run_id)
+        return "abandoned"
+    except Exception as exc:
+        log.exception("run %s failed in partition work", run_id)
+        reason = describe_error(exc)
+        with session_scope(engine) as session:
+            if runs.fail_run(session, run_id, reason):
+                record_run_failed(session.connection(), run_id, reason)
+        _discard_if_finished(engine, run_id)
+        send_pending(engine, run_id=run_id)
+        return "failed"
+    if outcome == "succeeded":
+        send_pending(engine, run_id=run_id)
+    return outcome
+
+
+def _work(run_id: int, partition: int, *, engine: Engine, settings: Settings, me: str) -> str:
+    outcome = "skipped"
+    taken = _claim(engine, run_id, settings, me, partition)
+    while True:
+        if taken is not None:
+            _score(run_id, *taken, engine=engine, settings=settings)
+            outcome = "scored"
+        with engine.connect() as connection:
+            counts = partitions.status(connection, run_id)
+            running = _running(connection, run_id)
+        if not running:
+            return outcome
+        if counts["total"] and counts[partitions.DONE] == counts["total"]:
+            return _publish(run_id, engine=engine, settings=settings) or outcome
+        taken = _claim(engine, run_id, settings, me)
+        if taken is None:
+            # the rest is being scored by live workers: wait, to take over any that goes silent
+            with session_scope(engine) as session:
+                runs.record_heartbeat(session, run_id)
+            time.sleep(max(0.2, settings.heartbeat_seconds / 2))
+
+
+def _claim(engine: Engine, run_id: int, settings: Settings, me: str,
+           partition: int | None = None) -> tuple[int, int] | None:
+    cutoff = partitions.stale_cutoff(settings.stale_after_seconds)
+    with session_scope(engine) as session:
+        if not _running(session.connection(), run_id):
+            return None
+        if partition is not None:
+            attempt = partitions.claim(session, run_id, partition, worker=me, stale_before=cutoff)
+            return None if attempt is None else (partition, attempt)
+        return partitions.claim_next(session, run_id, worker=me, stale_before=cutoff)
+
+
+def _running(connection: Connection, run_id: int) -> bool:
+    status = connection.execute(select(Run.status).where(Run.id == run_id)).scalar_one_or_none()
+    return status == "running"
+
+
+class _PartitionBeat:
+    """Stamps the partition's and the run's heartbeat while the partition is scored."""
+
+    def __init__(self, engine: Engine, run_id: int, partition: int, attempt: int,
+                 seconds: float) -> None:
+        self.args = (run_id, partition, attempt)
+        self.engine, self.seconds = engine, seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True,
+                                        name=f"partition-{run_id}-{partition}")
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.seconds):
+            try:
+                with session_scope(self.engine) as session:
+                    if not partitions.beat(session, *self.args):
+                        return
+            except Exception:  # a missed beat is not fatal; the next one may get through
+                log.warning("heartbeat of partition %s failed", self.args, exc_info=True)
+
+    def __enter__(self) -> _PartitionBeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def _score(run_id: int, partition: int, attempt: int, *, engine: Engine,
+           settings: Settings) -> None:
+    with session_scope(engine) as session:
+        run = runs.get_run(session, run_id)
+        as_of, parameters = run.as_of, dict(run.parameters or {})
+    n = int(parameters["partitions"])
+    state = model_version(engine, int(parameters["model_version"]),
+                          settings.model_artifact_key())
+    previous_run_id = parameters.get("previous_run_id")
+    with _PartitionBeat(engine, run_id, partition, attempt, settings.heartbeat_seconds):
+        with engine.connect() as connection:
+            data = partition_data(connection, as_of, (partition, n),
+                                  previous_run_id=previous_run_id)
+        scores = score_partition(data.features, state, data.previous,
+                                 currency=settings.currency,
+                                 forecast=_forecaster(data, state, as_of, settings))
+        with session_scope(engine) as session:
+            written = partitions.write_partition(
+                session, run_id, partition, labels=scores.labels, events=scores.events,
+                ahead=scores.forecasts, summary=scores.summary, previous_run_id=previous_run_id,
+            )
+            if written:
+                counts = partitions.status(session.connection(), run_id)
+                done, total = counts[partitions.DONE], counts["total"]
+                runs.record_progress(session, run_id, stage(done, total),
+                                     SCORE_START + (SCORE_END - SCORE_START) * done / total)
+    log.info("run %s: partition %s of %s %s (%s customers)", run_id, partition, n,
+             "written" if written else "already done by another attempt", len(scores.labels))
+
+
+def _forecaster(data: PartitionData, state: ModelState, as_of: date, settings: Settings):
+    """The partition's forecasts with the version's forward model, as a single process makes
+    them (:func:`pipeline.run._look_ahead`)."""
+    params = state.parameters[PARAMS_KEY]
+
+    def forecast(features: pd.DataFrame, membership: pd.Series):
+        try:
+            ahead = forecast_summary(data.rfm, features, membership, state.thresholds, as_of,
+                                     params=params, guest_id_range=data.guest_id_range,
+                                     random_state=settings.random_state,
+                                     settings=forecast_settings(settings))
+        except PipelineInputError as exc:
+            return None, {"error": str(exc)}
+        return ahead.frame, ahead.metrics
+
+    return forecast
+
+
+def _publish(run_id: int, *, engine: Engine, settings: Settings) -> str | None:
+    """Combine the partitions and publish the run, if this process is the one to do it."""
+    with session_scope(engine) as session:
+        if not partitions.claim_publication(session, run_id):
+            return None
+        run = runs.get_run(session, run_id)
+        as_of, parameters = run.as_of, dict(run.parameters or {})
+    state = model_version(engine, int(parameters["model_version"]),
+                          settings.model_artifact_key())
+    with engine.connect() as connection:
+        summaries = partitions.summaries(connection, run_id)
+        data = publish_data(connection, as_of, horizon_days=settings.forecast_horizon_days)
+    labels = results.load_labels(engine, run_id)
+    combined = combine(labels, summaries, state, as_of=as_of,
+                       random_state=settings.random_state, report_inputs=data.report,
+                       forecast_days=forecast_settings(settings).horizon_days,
+                       guest_id_range=data.guest_id_range)
+    metrics = {**combined.metrics, "cleaning": data.cleaning, "refitted": False}
+    values = {
+        "model_version": int(state.version), "data_fingerprint": data.fingerprint,
+        "code_version": code_version(), "n_customers": metrics["n_customers"],
+        "n_insiders": metrics["n_insiders"], "insiders_share": metrics["insiders_share"],
+        "revenue_share": metrics["revenue_share"], "silhouette": metrics["silhouette"],
+        "metrics": metrics, "report": combined.report, "random_state": settings.random_state,
+    }
+    with session_scope(engine) as session:
+        if _mark_unchanged(session, run_id, as_of, parameters, data.fingerprint, state):
+            partitions.discard_rows(session.connection(), run_id)
+            return "unchanged"
+        partitions.publish(session, run_id, values, combined.clusters)
+    log.info("run %s published from %s partitions", run_id, len(summaries))
+    return "succeeded"
+
+
+def _mark_unchanged(session, run_id: int, as_of: date, parameters: dict, fingerprint: str,
+                    state: ModelState) -> bool:
+    """A run that repeats the latest run on its date adds no history (as a single process)."""
+    same = runs.same_run(session, run_id, as_of=as_of, data_fingerprint=fingerprint,
+                         parameters=parameters, model_version=int(state.version))
+    if same is None:
+        return False
+    if not runs.mark_unchanged(session, run_id, same, data_fingerprint=fingerprint,
+                               model_version=int(state.version)):
+        raise results.RunNoLongerActive(run_id)
+    return True
+
+
+def _discard_if_finished(engine: Engine, run_id: int) -> None:
+    """A failed run keeps no labels, events or forecasts of its partitions."""
+    with session_scope(engine) as session:
+        if not _running(session.connection(), run_id):
+            run = runs.get_run(session, run_id)
+            if run is not None and run.status != "succeeded":
+                partitions.discard_rows(session.connection(), run_id)
