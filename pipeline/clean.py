@@ -217,6 +217,18 @@ def _fill_guest_ids(
     return filled, (start, start + len(uniques) - 1)
 
 
+def dropped_rows(frame: pd.DataFrame, profile: CleaningProfile) -> np.ndarray:
+    """The rows of ``frame`` that ``profile`` drops, whatever the reason, by position.
+
+    Rows without a customer id are dropped when the profile gives guests no id, and are never
+    an excluded customer here (their ids are not known yet: see :mod:`pipeline.rollup`).
+    """
+    dropped = np.zeros(len(frame), dtype=bool)
+    for mask in _drop_masks(frame, profile).values():
+        dropped |= mask
+    return dropped
+
+
 def _drop_masks(frame: pd.DataFrame, profile: CleaningProfile) -> dict[str, np.ndarray]:
     price = frame["unit_price"].to_numpy()
     masks: dict[str, np.ndarray] = {}

@@ -22,6 +22,7 @@ about them.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ import pandas as pd
 from pipeline.columns import CANONICAL_COLUMNS
 from pipeline.dates import parse_dates
 from pipeline.errors import IngestError
-from pipeline.readers import read_table
+from pipeline.readers import read_pieces, read_table
 from pipeline.row_rules import REJECT_REASONS, RowLimits, blank_text, row_reasons
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
@@ -46,6 +47,8 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
 OPTIONAL_COLUMNS: tuple[str, ...] = ("description", "country")
 DEFAULT_LIMITS = RowLimits(max_quantity=1_000_000, max_unit_price=100_000.0)
 """The bounds used when the caller gives none (the settings' defaults)."""
+PIECE_ROWS = 500_000
+"""Rows of a Parquet file read and validated at a time by :func:`read_transaction_pieces`."""
 
 # Normalised header spellings (lowercase, letters and digits only) of the exports users bring.
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
@@ -128,6 +131,36 @@ def read_transactions(
     return result
 
 
+def read_transaction_pieces(
+    path: str | Path,
+    *,
+    column_map: dict[str, str] | None = None,
+    encoding: str | None = None,
+    date_format: str | None = None,
+    limits: RowLimits = DEFAULT_LIMITS,
+    rows: int = PIECE_ROWS,
+) -> Iterator[IngestResult]:
+    """:func:`read_transactions` in pieces of at most ``rows`` rows (a Parquet file; other
+    formats are one piece), each piece's ``line_no`` counted from the file's first row.
+
+    The first piece raises IngestError for a problem of the whole file (no rows, a column
+    missing). Text dates are read with the format family that fits each piece best.
+    """
+    path = Path(path)
+    pieces, used_encoding = read_pieces(path, encoding, rows)
+    first_line = 0
+    for raw in pieces:
+        if first_line and len(raw) == 0:
+            continue
+        result = validate_transactions(
+            raw, source=str(path), column_map=column_map, date_format=date_format,
+            limits=limits, first_line=first_line,
+        )
+        result.encoding = used_encoding
+        first_line += len(raw)
+        yield result
+
+
 def validate_transactions(
     raw: pd.DataFrame,
     *,
@@ -135,13 +168,16 @@ def validate_transactions(
     column_map: dict[str, str] | None = None,
     date_format: str | None = None,
     limits: RowLimits = DEFAULT_LIMITS,
+    first_line: int = 0,
 ) -> IngestResult:
-    """Map columns, parse values and split rows into accepted and rejected (with reasons)."""
+    """Map columns, parse values and split rows into accepted and rejected (with reasons);
+    ``line_no`` counts from ``first_line`` (the position of ``raw``'s first row in its file)."""
     if len(raw) == 0:
         raise IngestError(f"{source}: the table has a header but no rows")
     mapping = resolve_columns(list(raw.columns), column_map, source)
     ignored = [str(c) for c in raw.columns if c not in mapping]
-    renamed = raw[list(mapping)].rename(columns=mapping).reset_index(drop=True)
+    renamed = raw[list(mapping)].rename(columns=mapping)
+    renamed.index = pd.RangeIndex(first_line, first_line + len(renamed))
     parsed, used_format = _parse_values(renamed, date_format)
     rank = row_reasons(parsed, limits)
     bad = rank >= 0

@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from pipeline.errors import IngestError
 
@@ -49,6 +52,33 @@ def read_table(path: Path, encoding: str | None) -> tuple[pd.DataFrame, str | No
     if head.startswith(_OLE_MAGIC):
         raise IngestError(f"{path}: legacy Excel .xls is not supported; save it as .xlsx or CSV")
     return _read_text(path, head, encoding)
+
+
+def read_pieces(
+    path: Path, encoding: str | None, rows: int
+) -> tuple[Iterator[pd.DataFrame], str | None]:
+    """:func:`read_table` in pieces: a Parquet file ``rows`` rows at a time, so that its size
+    does not bound memory; CSV and Excel files whole (one piece)."""
+    if path.is_file():
+        with path.open("rb") as handle:
+            if handle.read(len(_PARQUET_MAGIC)) == _PARQUET_MAGIC:
+                return _parquet_pieces(path, rows), None
+    frame, used = read_table(path, encoding)
+    return iter([frame]), used
+
+
+def _parquet_pieces(path: Path, rows: int) -> Iterator[pd.DataFrame]:
+    try:
+        parquet = pq.ParquetFile(path)
+        schema = parquet.schema_arrow
+        empty = True
+        for batch in parquet.iter_batches(batch_size=rows):
+            empty = False
+            yield pa.Table.from_batches([batch], schema=schema).to_pandas()
+        if empty:
+            yield schema.empty_table().to_pandas()
+    except Exception as exc:  # pyarrow raises several unrelated types for a broken file
+        raise IngestError(f"{path}: not a readable Parquet table ({_first_line(exc)})") from exc
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:

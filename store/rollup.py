@@ -35,18 +35,27 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pipeline.clean import CleaningProfile, clean_transactions, load_profile, profile_from_dict
 from pipeline.columns import CANONICAL_COLUMNS
 from pipeline.errors import ProfileError
-from pipeline.rollup import ROLLUP_COLUMNS, GuestLayout, GuestStats, daily_rollup, guest_layout
+from pipeline.rollup import (
+    ROLLUP_COLUMNS,
+    GuestLayout,
+    GuestStats,
+    PartialRollup,
+    daily_rollup,
+    guest_layout,
+    partial_rollup,
+    summed_stats,
+)
 from pipeline.rollup import guest_stats as frame_guest_stats
+from store import rollup_merge
 from store.bulk import copy_out, insert_frame
 from store.runs import utcnow
-from store.schema import Base, Transaction, TransactionBatch
+from store.schema import Base, TransactionBatch
 
 Progress = Callable[[int, int, int], None]
 """Called after each batch a rebuild adds: (batches done, batches in all, rows read so far)."""
@@ -113,30 +122,66 @@ class RebuildOutcome:
 def add_batch(connection: Connection, batch_id: int, rows: pd.DataFrame, profile: str) -> None:
     """Add batch ``batch_id``'s stored ``rows`` (line_no + canonical columns), ingested with
     ``profile``, to the rollup; called in the transaction that stores them."""
-    rolled = _stats(connection)
-    earlier = connection.execute(
-        select(func.count()).select_from(TransactionBatch).where(TransactionBatch.id != batch_id)
-    ).scalar_one()
-    if not rolled:
-        _clear(connection)  # rows of a rollup whose batches were all removed at once
-        if not earlier:
-            _start(connection, profile, _load(profile), guest_start=None)
-    state = _state(connection)
-    if state is None or state.profile != profile or earlier != len(rolled):
-        rebuild(connection, profile)
-        return
-    cleaning = _definition(state)
-    start = None if cleaning is None else cleaning.guest_id_start
-    stats = frame_guest_stats(batch_id, rows, start)
-    _insert_stats(connection, [stats])
-    if cleaning is None:
-        return
-    old = guest_layout(start, rolled)
-    new = guest_layout(start, [*rolled, stats])
-    if old.total and new.start != old.start:
-        _renumber_guests(connection, cleaning, old, new, exclude=batch_id)
-    _add(connection, _rollup(rows, cleaning, new.first_id.get(batch_id)), sign=1)
-    _set_guest_start(connection, new.start)
+    batch = BatchRollup(connection, batch_id, profile)
+    batch.store(batch.piece(rows))
+    batch.finish()
+
+
+class BatchRollup:
+    """Batch ``batch_id``'s rollup, added piece by piece as ingest stores its rows:
+    :meth:`piece` computes (no database), :meth:`store` keeps it (``store.rollup_merge``),
+    :meth:`finish` numbers the guests and merges, in the transaction that stores the rows."""
+
+    def __init__(self, connection: Connection, batch_id: int, profile: str) -> None:
+        self.connection, self.batch_id, self.profile = connection, batch_id, profile
+        self.rolled = _stats(connection)
+        earlier = connection.execute(
+            select(func.count()).select_from(TransactionBatch)
+            .where(TransactionBatch.id != batch_id)
+        ).scalar_one()
+        if not self.rolled:
+            _clear(connection)  # rows of a rollup whose batches were all removed at once
+            if not earlier:
+                _start(connection, profile, _load(profile), guest_start=None)
+        state = _state(connection)
+        self.rebuilds = state is None or state.profile != profile or earlier != len(self.rolled)
+        self.cleaning = None if self.rebuilds else _definition(state)
+        self.start = None if self.cleaning is None else self.cleaning.guest_id_start
+        self.stats = GuestStats(batch_id, 0, None, None)
+        if not self.rebuilds:
+            rollup_merge.start(connection)
+
+    def piece(self, rows: pd.DataFrame) -> PartialRollup | None:
+        """The partial rollup of ``rows``, the next stored rows of the batch."""
+        if self.rebuilds or rows.empty:
+            return None
+        self.stats = summed_stats(self.stats, frame_guest_stats(self.batch_id, rows, self.start))
+        if self.cleaning is None:
+            return PartialRollup.guests_only(rows)
+        return partial_rollup(rows, self.cleaning)
+
+    def store(self, piece: PartialRollup | None) -> None:
+        if piece is not None:
+            rollup_merge.add(self.connection, piece)
+
+    def finish(self) -> None:
+        if self.rebuilds:
+            rebuild(self.connection, self.profile)
+            return
+        connection, cleaning = self.connection, self.cleaning
+        # a guest invoice may be in several pieces: the merge counts it once
+        guests = rollup_merge.guest_invoices(connection)
+        stats = dataclasses.replace(self.stats, guest_invoices=guests)
+        _insert_stats(connection, [stats])
+        if cleaning is None:
+            return
+        old = guest_layout(self.start, self.rolled)
+        new = guest_layout(self.start, [*self.rolled, stats])
+        if old.total and new.start != old.start:
+            _renumber_guests(connection, cleaning, old, new, exclude=self.batch_id)
+        rollup_merge.merge(connection, new.first_id.get(self.batch_id),
+                           cleaning.excluded_customers)
+        _set_guest_start(connection, new.start)
 
 
 def remove_batch(connection: Connection, batch_id: int) -> None:
@@ -184,7 +229,7 @@ def rebuild(
     if cleaning is None:
         cleaning = _load(profile)
     start = None if cleaning is None else cleaning.guest_id_start
-    stats = [s for s in _stored_stats(connection, start) if s.batch_id != exclude]
+    stats = [s for s in rollup_merge.stored_stats(connection, start) if s.batch_id != exclude]
     _insert_stats(connection, stats)
     layout = guest_layout(start, stats)
     _start(connection, profile, cleaning, guest_start=layout.start)
@@ -313,33 +358,6 @@ def _stats(connection: Connection) -> list[GuestStats]:
 def _insert_stats(connection: Connection, stats: list[GuestStats]) -> None:
     if stats:
         connection.execute(insert(RollupBatch), [dataclasses.asdict(s) for s in stats])
-
-
-def _stored_stats(connection: Connection, start: int | None) -> list[GuestStats]:
-    """:class:`GuestStats` of every batch, from the stored rows, in one query."""
-    t = Transaction
-    guest_invoice = func.count(func.distinct(
-        text("CASE WHEN transactions.customer_id IS NULL THEN transactions.invoice_no END")
-    ))
-    from_start = func.min(text(
-        "CASE WHEN transactions.customer_id >= :start THEN transactions.customer_id END"
-    ).bindparams(start=start if start is not None else 2**62))
-    stored = (
-        select(t.batch_id, guest_invoice.label("g"), func.max(t.customer_id).label("m"),
-               from_start.label("f"))
-        .group_by(t.batch_id)
-        .subquery()
-    )
-    query = (
-        select(TransactionBatch.id, stored.c.g, stored.c.m, stored.c.f)
-        .outerjoin(stored, stored.c.batch_id == TransactionBatch.id)
-        .order_by(TransactionBatch.id)
-    )
-    return [
-        GuestStats(batch_id=row[0], guest_invoices=int(row[1] or 0), max_customer_id=row[2],
-                   min_id_from_start=row[3] if start is not None else None)
-        for row in connection.execute(query)
-    ]
 
 
 def _batch_rows(connection: Connection, batch_id: int) -> pd.DataFrame:

@@ -15,21 +15,24 @@ Bulk writes use PostgreSQL ``COPY ... FROM STDIN`` (psycopg 3, CSV written by Ar
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from pipeline.columns import CANONICAL_COLUMNS
-from pipeline.ingest import DEFAULT_LIMITS, IngestResult, read_transactions
+from pipeline.ingest import DEFAULT_LIMITS, PIECE_ROWS, IngestResult, read_transaction_pieces
 from pipeline.row_rules import TEXT_COLUMNS, RowLimits
 from store import rollup
 from store.bulk import copy_out, insert_frame
+from store.ingest_pieces import PieceCounts, lookup_connection, serial_writer
 from store.runs import utcnow
 from store.schema import Transaction, TransactionBatch
 
@@ -103,8 +106,10 @@ def ingest_file(
     encoding: str | None = None,
     max_unit_price: float | None = DEFAULT_LIMITS.max_unit_price,
     max_quantity: float | None = DEFAULT_LIMITS.max_quantity,
+    piece_rows: int = PIECE_ROWS,
 ) -> BatchOutcome:
-    """Validate ``path`` with the pipeline's ingest and append its new invoices as one batch.
+    """Validate ``path`` with the pipeline's ingest and append its new invoices as one batch,
+    ``piece_rows`` rows of a Parquet file at a time (memory does not grow with the file).
 
     Raises IngestError (nothing written) when the file cannot be read as transactions.
     The same content a second time returns the existing batch with ``created=False``.
@@ -117,22 +122,32 @@ def ingest_file(
     if existing is not None:
         return _outcome(existing, created=False)
     limits = stored_limits(max_unit_price=max_unit_price, max_quantity=max_quantity)
-    result = read_transactions(path, column_map=column_map, encoding=encoding, limits=limits)
-    return append_batch(engine, result, filename=path.name, sha256=sha256, profile=profile)
+    pieces = read_transaction_pieces(
+        path, column_map=column_map, encoding=encoding, limits=limits, rows=piece_rows
+    )
+    return append_batch(engine, pieces, filename=path.name, sha256=sha256, profile=profile)
 
 
 def append_batch(
-    engine: Engine, result: IngestResult, *, filename: str, sha256: str, profile: str
+    engine: Engine,
+    result: IngestResult | Iterable[IngestResult],
+    *,
+    filename: str,
+    sha256: str,
+    profile: str,
 ) -> BatchOutcome:
-    """Store ``result``'s rows of invoices not stored yet as a new batch of content ``sha256``."""
+    """Store the rows of invoices not stored yet of ``result`` (one file's validated rows, or
+    its pieces in order) as a new batch of content ``sha256``, with its rollup, in one
+    transaction. The first piece is read before anything is written (its IngestError
+    leaves the store as it was)."""
+    pieces = iter([result]) if isinstance(result, IngestResult) else iter(result)
+    first = next(pieces)
     try:
         with engine.begin() as connection:
             lock_invoices(connection)
-            batch_id = _insert_batch(connection, filename, sha256, profile, result)
-            fresh = _without_stored_invoices(connection, result.transactions)
-            _record_counts(connection, batch_id, result, fresh)
-            write_transactions(connection, batch_id, fresh)
-            rollup.add_batch(connection, batch_id, fresh, profile)
+            batch_id = _insert_batch(connection, filename, sha256, profile)
+            counts = store_pieces(engine, connection, batch_id, profile, chain([first], pieces))
+            _record_counts(connection, batch_id, counts)
     except IntegrityError:
         # another process loaded the same content between our check and our insert
         with engine.connect() as connection:
@@ -142,6 +157,29 @@ def append_batch(
         return _outcome(existing, created=False)
     with engine.connect() as connection:
         return _outcome(find_batch(connection, sha256), created=True)
+
+
+def store_pieces(
+    engine: Engine, connection: Connection, batch_id: int, profile: str,
+    pieces: Iterable[IngestResult],
+) -> PieceCounts:
+    """Store each piece's rows of invoices no other batch holds, and the batch's rollup."""
+    counts = PieceCounts()
+    batch = rollup.BatchRollup(connection, batch_id, profile)
+    with serial_writer(connection) as writer, lookup_connection(engine, connection) as lookup:
+        for piece in pieces:
+            counts.read(piece)
+            fresh = without_stored_invoices(lookup, piece.transactions, batch_id)
+            counts.stored(fresh)
+            part = batch.piece(fresh)
+            writer.submit(_write_piece, batch, batch_id, fresh, part)
+    batch.finish()
+    return counts
+
+
+def _write_piece(batch: rollup.BatchRollup, batch_id: int, rows: pd.DataFrame, part) -> None:
+    write_transactions(batch.connection, batch_id, rows)
+    batch.store(part)
 
 
 def stored_limits(
@@ -159,18 +197,16 @@ def lock_invoices(connection: Connection) -> None:
         connection.execute(select(func.pg_advisory_xact_lock(_INGEST_LOCK)))
 
 
-def _insert_batch(
-    connection: Connection, filename: str, sha256: str, profile: str, result: IngestResult
-) -> int:
+def _insert_batch(connection: Connection, filename: str, sha256: str, profile: str) -> int:
     row = {
         "filename": filename[:500],
         "content_sha256": sha256,
         "profile": profile,
         "loaded_at": utcnow(),
-        "n_rows": int(result.n_rows),
+        "n_rows": 0,
         "n_accepted": 0,
-        "n_rejected": int(result.n_rejected),
-        "rejected_by_reason": {str(k): int(v) for k, v in result.rejected_by_reason.items()},
+        "n_rejected": 0,
+        "rejected_by_reason": {},
     }
     inserted = connection.execute(
         insert(TransactionBatch.__table__).values(**row).returning(TransactionBatch.id)
@@ -178,38 +214,43 @@ def _insert_batch(
     return int(inserted.scalar_one())
 
 
-def _without_stored_invoices(connection: Connection, frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` without the rows of invoices that an earlier batch holds."""
+def without_stored_invoices(
+    connection: Connection, frame: pd.DataFrame, batch_id: int
+) -> pd.DataFrame:
+    """``frame`` without the rows of invoices that a batch other than ``batch_id`` holds."""
     if frame.empty:
         return frame
     numbers = pd.unique(frame["invoice_no"].to_numpy(dtype=object))
-    stored = stored_invoices(connection, list(numbers))
+    stored = stored_invoices(connection, list(numbers), batch_id)
     if not stored:
         return frame
     return frame.loc[~frame["invoice_no"].isin(stored)]
 
 
-def stored_invoices(connection: Connection, numbers: list[str]) -> set[str]:
-    """The invoice numbers among ``numbers`` that the store holds."""
+def stored_invoices(
+    connection: Connection, numbers: list[str], batch_id: int | None = None
+) -> set[str]:
+    """The invoice numbers among ``numbers`` that the store holds (in a batch but ``batch_id``)."""
+    other = -1 if batch_id is None else int(batch_id)
+    if connection.dialect.name == "postgresql":
+        query = text(
+            "SELECT DISTINCT invoice_no FROM transactions"
+            " WHERE invoice_no = ANY(:numbers) AND batch_id <> :batch"
+        )
+        return set(connection.execute(query, {"numbers": numbers, "batch": other}).scalars())
     column = Transaction.invoice_no
     found: set[str] = set()
-    step = 20_000 if connection.dialect.name == "postgresql" else 500
-    for start in range(0, len(numbers), step):
-        query = select(column).distinct().where(column.in_(numbers[start : start + step]))
+    for start in range(0, len(numbers), 500):
+        query = select(column).distinct().where(
+            column.in_(numbers[start : start + 500]), Transaction.batch_id != other
+        )
         found.update(connection.execute(query).scalars())
     return found
 
 
-def _record_counts(connection: Connection, batch_id: int, result, fresh: pd.DataFrame) -> None:
-    dates = fresh["invoice_date"]
-    values = {
-        "n_accepted": len(fresh),
-        "n_already_loaded": int(result.n_accepted) - len(fresh),
-        "min_invoice_date": dates.min().to_pydatetime() if len(dates) else None,
-        "max_invoice_date": dates.max().to_pydatetime() if len(dates) else None,
-    }
+def _record_counts(connection: Connection, batch_id: int, counts: PieceCounts) -> None:
     table = TransactionBatch.__table__
-    connection.execute(update(table).where(table.c.id == batch_id).values(**values))
+    connection.execute(update(table).where(table.c.id == batch_id).values(**counts.values()))
 
 
 def write_transactions(connection: Connection, batch_id: int, frame: pd.DataFrame) -> int:

@@ -80,6 +80,32 @@ def test_edge_cases_equal_the_pandas_features(engine, tmp_path):
     assert features.loc[19000, "products_quantity"] == 1  # the guest
 
 
+def as_parquet(csv_path):
+    path = csv_path.with_suffix(".parquet")
+    pd.read_csv(csv_path, dtype="str").to_parquet(path)
+    return path
+
+
+@pytest.mark.parametrize("piece_rows", [1, 2, 5])
+def test_a_file_ingested_in_pieces_gives_the_same_rollup(engine, tmp_path, piece_rows):
+    # guests and invoices whose lines fall in several pieces (536370 across midnight too),
+    # a guest invoice coming back after another, and a second file adding to the same days
+    guests = [line(536501, "2010-12-01 10:00", customer=""),  # numbered before 536500
+              line(536500, "2010-12-03 11:00", customer="", qty=2),
+              line(536501, "2010-12-02 09:00", customer="", qty=-1),
+              line(536502, "2010-12-02 10:00", customer="16446")]  # an excluded customer
+    first = as_parquet(write(tmp_path, "first.csv", EDGES + guests))
+    outcome = ingest_file(engine, first, profile="online-retail", piece_rows=piece_rows)
+    assert (outcome.n_rows, outcome.n_accepted) == (16, 16)
+    later = [line(536365, "2010-12-01 08:26"), line(536600, "2010-12-01 09:00"),
+             line(536601, "2010-12-05 12:00", customer=""), line(536600, "2010-12-06 09:00")]
+    second = as_parquet(write(tmp_path, "second.csv", later))
+    outcome = ingest_file(engine, second, profile="online-retail", piece_rows=piece_rows)
+    assert (outcome.n_accepted, outcome.n_already_loaded) == (3, 1)  # 536365 is stored
+    assert_same(engine, dates=(None, "2010-12-01", "2010-12-02", "2010-12-05"))
+    assert set(rollup_features(engine).index) >= {19000, 19001, 19002}
+
+
 def test_as_of_in_the_middle_of_a_day_counts_the_whole_day(engine, tmp_path):
     ingest_file(engine, write(tmp_path, "edges.csv", EDGES), profile="online-retail")
     midday = pd.Timestamp("2010-12-05 12:00")  # 536401 comes later that day
