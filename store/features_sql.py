@@ -106,7 +106,7 @@ def _features(connection: Connection, as_of: dt.date | str | None,
         raise PipelineInputError("no transactions: cannot choose an as-of date")
     sql = features_sql(connection.dialect.name, day, partition)
     if not has_batches:
-        frame = pd.DataFrame({name: pd.Series(dtype=str(kind.to_pandas_dtype()))
+        frame = pd.DataFrame({name: pd.Series(dtype=kind.to_pandas_dtype())
                               for name, kind in _TYPES.items()})
     elif connection.dialect.name == "postgresql":
         frame = copy_out(connection, sql, _TYPES).to_pandas()

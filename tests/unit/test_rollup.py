@@ -195,3 +195,10 @@ def test_rollup_rebuild_command(tmp_path, monkeypatch):
     result = runner.invoke(cli, ["rollup", "rebuild", "--profile", "nonsense"])
     assert result.exit_code != 0
     engine.dispose()
+
+
+def test_an_empty_store_gives_no_customers_as_of_a_date(engine):
+    features = rollup_features(engine, "2011-01-01")
+    assert features.empty and features.index.name == "customer_id"
+    assert features.dtypes["recency_days"] == "int64"
+    assert features.dtypes["gross_revenue"] == "float64"
