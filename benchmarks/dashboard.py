@@ -146,9 +146,32 @@ def seed(engine, customers: int, runs: int, seed_value: int = 0,
                 _copy(conn, "membership_events",
                       _events(run_id, previous, labels, legacy_reasons))
             previous = labels
+        _forecasts(conn, runs, previous, np.random.default_rng(seed_value + 1))
         conn.execute(text("SELECT setval('runs_id_seq', (SELECT max(id) FROM runs))"))
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE"))
+
+
+def _forecasts(conn, run_id: int, labels: pd.DataFrame, rng) -> None:
+    """The latest run's forecasts as a run with looking ahead writes them: every customer's,
+    1% of the Insiders at risk (a day and a reason); none before issue 10 (no table)."""
+    if conn.execute(text("SELECT to_regclass('forecasts')")).scalar() is None:
+        return
+    n = len(labels)
+    at_risk = labels["is_insiders"].to_numpy() & (rng.random(n) < 0.01)
+    on = (pd.Timestamp(month_ends(run_id)[-1]) + pd.to_timedelta(rng.integers(1, 30, n), "D"))
+    _copy(conn, "forecasts", pd.DataFrame({
+        "run_id": run_id, "customer_id": labels["customer_id"].to_numpy(),
+        "p_active": np.round(rng.random(n), 4),
+        "expected_purchases": np.round(rng.gamma(1.5, 2.0, n), 4),
+        "expected_spend": np.round(rng.gamma(1.2, 400.0, n), 2),
+        "at_risk_on": np.where(at_risk, on.strftime("%Y-%m-%d"), None),
+        "at_risk_reason": np.where(at_risk, "Leaves on that day unless they buy: more than 180 "
+                                   "days since the last purchase.", None),
+    }))
+    conn.execute(text("UPDATE runs SET metrics = CAST(:m AS json) WHERE id = :id"),
+                 {"m": json.dumps({"forecast": {"horizon_days": 90, "at_risk_days": 30}}),
+                  "id": run_id})
 
 
 def _run_rows(conn, run_id, as_of, labels, thresholds, now) -> None:

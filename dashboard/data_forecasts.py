@@ -112,9 +112,9 @@ def forecast_csv(run_id: int, kind: str, engine: Engine | None = None) -> tuple[
 
 
 def run_forecasts(run_id: int, engine: Engine | None = None) -> pd.DataFrame | None:
-    """Every customer's forecast in the run, for the Insiders CSV; None for a run without."""
-    frame = forecasts.read_forecasts(app_engine(engine), int(run_id))
-    return frame if len(frame) else None
+    """The forecasts of the run's Insiders, for the Insiders CSV; None for a run without."""
+    frame = forecasts.insiders_forecasts(app_engine(engine), int(run_id))
+    return frame if len(frame) or has_forecasts(run_id, engine) else None
 
 
 def _as_of(run_id: int, engine: Engine | None) -> date | None:

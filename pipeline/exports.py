@@ -6,9 +6,12 @@ separators), dates in ISO 8601 and money rounded to 2 decimals; counts and days 
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Mapping
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from pipeline.columns import FEATURE_COLUMNS, INTEGER_FEATURE_COLUMNS, MONEY_FEATURES
@@ -28,6 +31,8 @@ def _numbers(frame: pd.DataFrame) -> pd.DataFrame:
     for column in frame.columns:
         feature = column.removeprefix("before_").removeprefix("after_").removeprefix("change_")
         if feature in INTEGER_FEATURE_COLUMNS:
+            if frame[column].dtype.kind in "iu":  # integers already
+                continue
             whole = pd.to_numeric(frame[column]).round()
             # plain integers unless a value is missing: the same text, written faster
             frame[column] = whole.astype("int64" if whole.notna().all() else "Int64")
@@ -48,13 +53,16 @@ def insiders_table(labels: pd.DataFrame, *, as_of: date | str,
     frame = labels.reset_index() if "customer_id" not in labels.columns else labels
     if "is_insiders" in frame.columns:
         frame = frame.loc[frame["is_insiders"].astype(bool)]
-    frame = frame.sort_values(["gross_revenue", "customer_id"], ascending=[False, True])
-    names = cluster_names or {}
+    # highest revenue first, then by customer id (missing revenue last)
+    order = np.lexsort((frame["customer_id"].to_numpy(),
+                        -frame["gross_revenue"].to_numpy(dtype="float64")))
+    clusters = frame["cluster"].astype("int64").to_numpy()[order]
+    names = {c: (cluster_names or {}).get(c, f"Cluster {c}") for c in set(clusters.tolist())}
     table = pd.DataFrame({
-        "customer_id": frame["customer_id"].astype("int64").to_numpy(),
-        "cluster": frame["cluster"].astype("int64").to_numpy(),
-        "cluster_name": [names.get(int(c), f"Cluster {c}") for c in frame["cluster"]],
-        **{f: frame[f].to_numpy() for f in FEATURE_COLUMNS},
+        "customer_id": frame["customer_id"].astype("int64").to_numpy()[order],
+        "cluster": clusters,
+        "cluster_name": [names[c] for c in clusters.tolist()],
+        **{f: frame[f].to_numpy()[order] for f in FEATURE_COLUMNS},
     })
     table["run_id"], table["as_of"] = run_id, str(as_of)[:10]
     if run_id is None:
@@ -103,5 +111,50 @@ def insiders_filename(as_of: date | str, run_id: int | None = None) -> str:
 
 
 def to_csv(table: pd.DataFrame) -> str:
-    """The table as CSV text for other tools (header row, ISO dates, no index)."""
-    return table.to_csv(index=False, date_format="%Y-%m-%d", lineterminator="\n")
+    """The table as CSV text for other tools (header row, ISO dates, no index): the text
+    pandas' ``to_csv`` writes, each column turned into text at once and the rows joined
+    (several times faster for thousands of rows)."""
+    if len(table.columns) < 2 or not all(_plain(dtype) for dtype in table.dtypes):
+        return table.to_csv(index=False, date_format="%Y-%m-%d", lineterminator="\n")
+    columns = [_texts(table.iloc[:, i]) for i in range(table.shape[1])]
+    rows = map(",".join, zip(*columns, strict=True))
+    header = ",".join(_field(str(name)) for name in table.columns)
+    return "\n".join([header, *rows, ""])
+
+
+def _plain(dtype) -> bool:
+    """Whether ``_texts`` writes a column of ``dtype`` as pandas does."""
+    return (isinstance(dtype, np.dtype) and dtype.kind in "biufOM") or isinstance(
+        dtype, pd.Int64Dtype | pd.StringDtype)
+
+
+def _texts(column: pd.Series) -> list[str]:
+    """A column's values as pandas writes them: dates as ISO dates, missing values empty,
+    numbers as their ``repr`` and text quoted where the csv module quotes it."""
+    if column.dtype.kind == "M":
+        return column.dt.strftime("%Y-%m-%d").fillna("").tolist()
+    missing = column.isna().to_numpy()
+    if missing.any():  # only the values present are written (a column may be mostly empty)
+        texts = [""] * len(column)
+        present = np.flatnonzero(~missing)
+        for i, text in zip(present.tolist(), _texts(column.iloc[present]), strict=True):
+            texts[i] = text
+        return texts
+    values = column.tolist()
+    if column.dtype.kind in "biu" or isinstance(column.dtype, pd.Int64Dtype):
+        return [str(value) for value in values]
+    if column.dtype.kind == "f":
+        return [repr(value) for value in values]
+    return [_field(value if isinstance(value, str) else
+                   repr(value) if isinstance(value, float) else str(value)) for value in values]
+
+
+def _field(text: str) -> str:
+    """``text`` as the csv module writes a field among others (pandas' quoting: minimal)."""
+    if "," in text or '"' in text or "\n" in text:
+        return '"' + text.replace('"', '""') + '"'
+    if "\r" in text:  # whether a lone carriage return is quoted is the csv module's to say
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerow([text, ""])
+        return buffer.getvalue()[:-2]
+    return text

@@ -1,6 +1,6 @@
 """Forecasts of a run go into the database and come back as they were, on PostgreSQL and
-SQLite; the at-risk and about-to-qualify lists come sorted by expected spend; the worker's role
-writes forecasts and the dashboard's role only reads them."""
+SQLite (the Insiders' alone as well); the at-risk and about-to-qualify lists come sorted by
+expected spend; the worker's role writes forecasts and the dashboard's role only reads them."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, insert, text
 from sqlalchemy.exc import ProgrammingError
 
 import migrations
@@ -19,11 +19,13 @@ from store.forecasts import (
     FORECAST_COLUMNS,
     about_to_qualify,
     at_risk,
+    insiders_forecasts,
     read_forecasts,
     write_forecasts,
 )
 from store.roles import grant_privileges
 from store.runs import create_run
+from store.schema import CustomerLabel
 
 pytestmark = pytest.mark.integration
 
@@ -40,6 +42,12 @@ def _frame() -> pd.DataFrame:
         "qualifies_on": [None, None, None, dt.date(2011, 10, 9), dt.date(2011, 10, 9)],
         "qualify_reason": [None, None, None, "Expected to buy, ünïcødé ✓", "Big buyer."],
     })
+
+
+def _label(run_id: int, customer: int, insider: bool) -> dict:
+    return {"run_id": run_id, "customer_id": customer, "cluster": 0, "is_insiders": insider,
+            "gross_revenue": 1.0, "recency_days": 1, "invoice_quantity": 1, "items_quantity": 1,
+            "products_quantity": 1, "avg_ticket": 1.0, "embedding_x": 0.0, "embedding_y": 0.0}
 
 
 def _run(engine: Engine) -> int:
@@ -70,6 +78,15 @@ def _assert_round_trip(engine: Engine) -> None:
     assert risky.loc[0, "at_risk_on"] == dt.date(2011, 10, 1)
     assert risky.loc[1, "at_risk_on"] is None
     assert about_to_qualify(engine, run_id)["customer_id"].tolist() == [12350, 2**40]
+
+    with engine.begin() as connection:  # 12348 is no Insider and 12350 has no label
+        connection.execute(insert(CustomerLabel), [_label(run_id, customer, customer != 12348)
+                                                   for customer in (12347, 12348, 12349, 2**40)])
+    insiders = insiders_forecasts(engine, run_id).sort_values("customer_id", ignore_index=True)
+    pd.testing.assert_frame_equal(
+        insiders, expected[expected["customer_id"].isin([12347, 12349, 2**40])].reset_index(
+            drop=True), check_exact=True, check_dtype=False)
+    assert insiders_forecasts(engine, run_id + 1000).empty
     assert read_forecasts(engine, run_id + 1000).empty
     assert at_risk(engine, run_id + 1000).columns.tolist() == list(FORECAST_COLUMNS)
 

@@ -64,7 +64,8 @@ def test_far_apart_dates_list_every_event_in_between(engine):
         2: AS_OF[1], 3: AS_OF[2]}
     # every row's figures: its own run after, the run before it before, and their difference
     for _, row in period.iterrows():
-        history = data_customer.customer_history(int(row["customer_id"]), engine).set_index("run_id")
+        history = data_customer.customer_history(int(row["customer_id"]), engine).set_index(
+            "run_id")
         run = int(row["event_run"])
         assert row["after_gross_revenue"] == pytest.approx(history.at[run, "gross_revenue"])
         assert row["before_gross_revenue"] == pytest.approx(

@@ -1,4 +1,5 @@
-"""Files for other tools: header row of snake_case names, numbers as numbers, ISO dates."""
+"""Files for other tools: header row of snake_case names, numbers as numbers, ISO dates; the
+CSV text is what pandas writes."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import io
 from datetime import date
 
 import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.exports import (
     changes_filename,
@@ -62,3 +65,41 @@ def test_changes_csv_names_the_runs_and_keeps_signs_plain() -> None:
     assert set(back["as_of_from"]) == {"2011-09-30"} and set(back["run_to"]) == {5}
     assert "−" not in text
     assert changes_filename(old, new) == "insiders-changes-run-3-2011-09-30-to-run-5-2011-12-09.csv"
+
+
+_TEXT = st.text(st.sampled_from(list("ab ,\"'\n\r;é£-0")), max_size=6)
+_FLOATS = st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from(
+    [0.0, -0.0, 1e16, 1e-5, 123456789.125, 0.1 + 0.2, 3842.58])
+
+
+@st.composite
+def _tables(draw) -> pd.DataFrame:
+    rows = draw(st.integers(0, 6))
+
+    def column(values):
+        return draw(st.lists(values, min_size=rows, max_size=rows))
+
+    day = st.dates(date(1990, 1, 1), date(2030, 12, 31))
+    kinds = {
+        "int": lambda: pd.Series(column(st.integers(-2**63, 2**63 - 1)), dtype="int64"),
+        "float": lambda: pd.Series(column(_FLOATS), dtype="float64"),
+        "nullable_int": lambda: pd.Series(column(st.none() | st.integers(-10**6, 10**6)),
+                                          dtype="Int64"),
+        "bool": lambda: pd.Series(column(st.booleans()), dtype=bool),
+        "text": lambda: pd.Series(column(st.none() | _TEXT), dtype=object),
+        "str": lambda: pd.Series(column(st.none() | _TEXT), dtype="str"),
+        "date": lambda: pd.Series(column(st.none() | day), dtype=object),
+        "datetime": lambda: pd.to_datetime(pd.Series(column(st.none() | day), dtype=object)),
+        "mixed": lambda: pd.Series(column(st.none() | _FLOATS | _TEXT | st.integers()),
+                                   dtype=object),
+    }
+    names = draw(st.lists(st.sampled_from(sorted(kinds)), min_size=1, max_size=5))
+    return pd.DataFrame({f"{name}_{i}": kinds[name]() for i, name in enumerate(names)},
+                        index=range(rows))
+
+
+@settings(max_examples=400, deadline=None)
+@given(_tables())
+def test_csv_text_is_what_pandas_writes(table):
+    expected = table.to_csv(index=False, date_format="%Y-%m-%d", lineterminator="\n")
+    assert to_csv(table) == expected
