@@ -116,7 +116,7 @@ def _events(run_id: int, before: pd.DataFrame, after: pd.DataFrame,
 
 
 def seed(engine, customers: int, runs: int, seed_value: int = 0,
-         legacy_reasons: bool = False) -> None:
+         legacy_reasons: bool = False, forecasts: bool = True) -> None:
     """100k customers x 24 monthly runs (customers join over time), written with COPY."""
     import migrations
 
@@ -146,7 +146,8 @@ def seed(engine, customers: int, runs: int, seed_value: int = 0,
                 _copy(conn, "membership_events",
                       _events(run_id, previous, labels, legacy_reasons))
             previous = labels
-        _forecasts(conn, runs, previous, np.random.default_rng(seed_value + 1))
+        if forecasts:
+            _forecasts(conn, runs, previous, np.random.default_rng(seed_value + 1))
         conn.execute(text("SELECT setval('runs_id_seq', (SELECT max(id) FROM runs))"))
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE"))
@@ -429,6 +430,8 @@ def size_arguments(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--no-seed", action="store_true", help="reuse the seeded database")
     parser.add_argument("--legacy-reasons", action="store_true",
                         help="seed reasons as runs before the sentences stored them")
+    parser.add_argument("--no-forecasts", action="store_true",
+                        help="seed no forecasts (as runs without looking ahead)")
     return parser
 
 
@@ -437,7 +440,8 @@ def seeded_engine(args: argparse.Namespace):
     engine = create_engine(BENCH_URL, pool_size=5)
     if not args.no_seed:
         start = time.perf_counter()
-        seed(engine, args.customers, args.runs, legacy_reasons=args.legacy_reasons)
+        seed(engine, args.customers, args.runs, legacy_reasons=args.legacy_reasons,
+             forecasts=not args.no_forecasts)
         print(f"seeded {args.customers:,} customers x {args.runs} runs with COPY in "
               f"{time.perf_counter() - start:.1f} s")
     return engine

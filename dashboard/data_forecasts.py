@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from dashboard.cache import per_run
 from dashboard.config import app_engine
+from pipeline.columns import FEATURE_COLUMNS
 from pipeline.exports import to_csv
 from store import forecasts, runs
 
@@ -111,10 +112,16 @@ def forecast_csv(run_id: int, kind: str, engine: Engine | None = None) -> tuple[
     return filename, to_csv(build(run_id, engine=engine))
 
 
-def run_forecasts(run_id: int, engine: Engine | None = None) -> pd.DataFrame | None:
-    """The forecasts of the run's Insiders, for the Insiders CSV; None for a run without."""
-    frame = forecasts.insiders_forecasts(app_engine(engine), int(run_id))
-    return frame if len(frame) or has_forecasts(run_id, engine) else None
+def insiders_with_forecasts(run_id: int, engine: Engine | None = None
+                            ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The run's Insiders (customer id, cluster and features) and their forecasts, read
+    together for the Insiders CSV; the forecasts are None for a run without."""
+    frame = forecasts.insiders_forecasts(app_engine(engine), int(run_id),
+                                         ["cluster", *FEATURE_COLUMNS])
+    ahead = frame.loc[:, list(forecasts.FORECAST_COLUMNS)]
+    found = ahead[list(forecasts.NUMBER_COLUMNS)].notna().to_numpy().any()
+    labels = frame.drop(columns=list(forecasts.FORECAST_COLUMNS[1:]))
+    return labels, (ahead if found or has_forecasts(run_id, engine) else None)
 
 
 def _as_of(run_id: int, engine: Engine | None) -> date | None:

@@ -10,7 +10,7 @@ that publishes the run; the dashboard only reads them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 
 import numpy as np
@@ -102,20 +102,21 @@ def read_forecasts(
     return _read(engine_or_connection, queries)
 
 
-def insiders_forecasts(engine: Engine, run_id: int) -> pd.DataFrame:
-    """Run ``run_id``'s forecasts of its Insiders only, as :func:`read_forecasts` gives them
-    but in no order (a run forecasts every customer and its Insiders are a few percent of
-    them: joined to its labels here, and read by COPY on PostgreSQL)."""
+def insiders_forecasts(engine: Engine, run_id: int,
+                       label_columns: Sequence[str] = ()) -> pd.DataFrame:
+    """Run ``run_id``'s Insiders with their forecasts (:data:`FORECAST_COLUMNS`, as
+    :func:`read_forecasts` gives them, empty for an Insider without one) and ``label_columns``
+    of their labels, in no order: one query, read by COPY on PostgreSQL (a run forecasts every
+    customer, and its Insiders are a few percent of them)."""
     label = CustomerLabel
-    columns = [cast(getattr(Forecast, name), String).label(name) if name in DATE_COLUMNS
-               else getattr(Forecast, name) for name in FORECAST_COLUMNS]
-    query = (select(*columns)
-             .join(label, and_(label.run_id == Forecast.run_id,
-                               label.customer_id == Forecast.customer_id))
-             .where(Forecast.run_id == int(run_id), label.is_insiders))
+    columns = [label.customer_id, *(getattr(label, name) for name in label_columns)]
+    columns += [cast(getattr(Forecast, name), String).label(name) if name in DATE_COLUMNS
+                else getattr(Forecast, name) for name in FORECAST_COLUMNS[1:]]
+    query = (select(*columns).select_from(label)
+             .outerjoin(Forecast, and_(Forecast.run_id == label.run_id,
+                                       Forecast.customer_id == label.customer_id))
+             .where(label.run_id == int(run_id), label.is_insiders))
     frame = read_frame(engine, query, probe=True)
-    if frame.empty:
-        return empty_forecasts()
     frame["customer_id"] = frame["customer_id"].astype("int64")
     for name in NUMBER_COLUMNS:
         frame[name] = frame[name].astype(float)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html
@@ -89,13 +87,10 @@ def _download(run_id, name: str, build, filename: str) -> dict:
 
 
 def _insiders_csv(run_id: int) -> str:
-    engine = app_engine()  # resolved here: the pool's thread has no app context
-    with ThreadPoolExecutor(1) as pool:  # the forecasts are read while the Insiders are
-        ahead = pool.submit(data_forecasts.run_forecasts, run_id, engine)
-        as_of = (data.get_run(run_id) or {}).get("as_of")
-        table = insiders_table(data.insiders_list(run_id), as_of=as_of, run_id=run_id,
-                               cluster_names=_cluster_names(run_id), forecasts=ahead.result())
-    return to_csv(table)
+    labels, ahead = data_forecasts.insiders_with_forecasts(run_id)
+    as_of = (data.get_run(run_id) or {}).get("as_of")
+    return to_csv(insiders_table(labels, as_of=as_of, run_id=run_id,
+                                 cluster_names=_cluster_names(run_id), forecasts=ahead))
 
 
 @callback(Output(ids.RE_MARKDOWN, "data"), Input(ids.RE_MARKDOWN_BUTTON, "n_clicks"),
