@@ -151,7 +151,10 @@ def _score(run_id: int, partition: int, attempt: int, *, engine: Engine,
                 session, run_id, partition, labels=scores.labels, events=scores.events,
                 ahead=scores.forecasts, summary=scores.summary, previous_run_id=previous_run_id,
             )
-            if written:
+        if written:
+            # its own transaction: two partitions' writes share the run's row lock, and both
+            # raising it to update the row would deadlock
+            with session_scope(engine) as session:
                 counts = partitions.status(session.connection(), run_id)
                 done, total = counts[partitions.DONE], counts["total"]
                 runs.record_progress(session, run_id, stage(done, total),
