@@ -22,6 +22,9 @@ FALLBACK_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c56
 FONT = {"family": "Lato, -apple-system, 'Segoe UI', Roboto, sans-serif", "size": 12,
         "color": "#2c3e50"}
 GRID = "#ecf0f1"
+# the zoom toolbar of a chart that has one stands along its right edge: across the top it
+# covers the title on a phone-wide screen
+SIDE_TOOLBAR = {"orientation": "v"}
 
 
 def _layout(title: str, height: int, **extra) -> dict:
@@ -92,7 +95,8 @@ def embedding_figure(points: pd.DataFrame, clusters: list[dict], sampled: bool) 
     return {"data": traces, "layout": _layout(
         title, 480, legend={"itemsizing": "constant", "orientation": "h", "y": -0.02,
                             "yanchor": "top"},
-        xaxis=_axis(showticklabels=False), yaxis=_axis(showticklabels=False))}
+        xaxis=_axis(showticklabels=False), yaxis=_axis(showticklabels=False),
+        modebar=SIDE_TOOLBAR)}
 
 
 def _map_trace(group: pd.DataFrame, name: str, hover: str, custom_dtype: str,
@@ -178,7 +182,8 @@ def sankey_figure(moves: pd.DataFrame, before: list[dict], after: list[dict]) ->
                  "value": [int(v) for v in moves["customers"]],
                  "color": "rgba(44,62,80,0.18)"},
     }
-    return {"data": [trace], "layout": _layout("Where customers moved between clusters", 420)}
+    return {"data": [trace], "layout": _layout("Where customers moved between clusters", 420,
+                                               modebar=SIDE_TOOLBAR)}
 
 
 def timeline_figure(history: pd.DataFrame) -> dict:
@@ -281,8 +286,10 @@ def grid(grid_id: str, rows: list[dict], columns: list[dict],
 
 
 def number_column(field: str, header: str, fmt: str = ",.0f", **extra) -> dict:
+    # wide enough for a one-word header beside its menu and filter icons ("Customers" broke
+    # into "Customer/s" at the default width on a phone)
     return {"field": field, "headerName": header, "filter": "agNumberColumnFilter",
-            "type": "rightAligned",
+            "type": "rightAligned", "minWidth": min(135, extra.get("maxWidth", 135)),
             "valueFormatter": {"function": f"params.value == null ? '' : "
                                            f"d3.format('{fmt}')(params.value)"},
             **extra}

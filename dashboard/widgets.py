@@ -63,8 +63,8 @@ def run_caption(run: dict) -> html.Div:
     ]
     return html.Div(
         [html.Span([html.Small(label, className="text-muted me-1"), html.Strong(value)],
-                   className="me-4") for label, value in parts],
-        className="mb-3 run-caption",
+                   className="me-4 text-nowrap") for label, value in parts],
+        className="mb-3 run-caption d-flex flex-wrap row-gap-1",
     )
 
 

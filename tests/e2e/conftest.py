@@ -187,7 +187,8 @@ def phone_width(driver, height: int = PHONE[1]) -> None:
 def overflow(driver) -> list[str]:
     """Elements wider than the page's viewport (empty when nothing scrolls sideways)."""
     return driver.execute_script("""
-        const width = window.innerWidth, out = [];
+        // a mobile viewport widens to fit what overflows it: the device's width is the bound
+        const width = Math.min(window.innerWidth, screen.width), out = [];
         if (document.documentElement.scrollWidth > width) {
           for (const el of document.querySelectorAll('body *')) {
             const box = el.getBoundingClientRect();
