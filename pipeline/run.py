@@ -34,7 +34,7 @@ from pipeline.report import Report, build_report
 from pipeline.report_forecast import FORECAST_DAYS
 from pipeline.run_data import RunData, run_data_from_clean
 from pipeline.run_forecast import PARAMS_KEY, ForecastSettings, forecast_summary
-from pipeline.segment import SegmentationModel
+from pipeline.segment import MAX_FIT_CUSTOMERS, SegmentationModel
 from pipeline.thresholds import SmoothingPolicy, ThresholdPolicy, has_character, next_thresholds
 
 __all__ = ["ModelState", "RunData", "RunResult", "run_segmentation"]
@@ -79,6 +79,7 @@ def run_segmentation(
     progress: Progress | None = None,
     currency: str = "£",
     forecast: ForecastSettings | None = None,
+    max_fit_customers: int = MAX_FIT_CUSTOMERS,
 ) -> RunResult:
     """Segment the customers of ``transactions`` (canonical columns, + line_no, cleaned here
     with ``profile``) as of ``as_of``, or of a :class:`~pipeline.run_data.RunData` (figures
@@ -89,7 +90,9 @@ def run_segmentation(
     is_insiders, cluster and the features) gives each customer's previous membership and the
     before values of the reasons; ``currency`` is the symbol money is written with in them.
     ``forecast`` also looks ahead: a new version fits the forward model and keeps its
-    parameters (``parameters["forecast"]``), a scoring run applies the version's.
+    parameters (``parameters["forecast"]``), a scoring run applies the version's. Above
+    ``max_fit_customers`` customers a new version is fitted on a sample of them (drawn here, or
+    beforehand: ``RunData.fit_sample``), its forward model on the same sample's RFM summary.
     """
     timer = _Timer(progress)
     horizon = FORECAST_DAYS if forecast is None else forecast.horizon_days
@@ -104,8 +107,8 @@ def run_segmentation(
     refitted = state is None or refit
     if refitted:
         with timer("fit"):
-            model = SegmentationModel(n_clusters=n_clusters, random_state=random_state)
-            model.fit(features, progress=timer.within("fit"))
+            model = _fitted_model(data, n_clusters, random_state, max_fit_customers,
+                                  timer.within("fit"))
         with timer("version"):
             current, model_labels, embedding = _new_version(model, features, day, state,
                                                             previous, was)
@@ -130,8 +133,9 @@ def run_segmentation(
     ahead, ahead_metrics = None, None
     if forecast is not None:
         with timer("forecast"):
-            ahead, ahead_metrics = _look_ahead(data, membership, current, refitted,
-                                               random_state, forecast)
+            ahead, ahead_metrics = _look_ahead(
+                data, membership, current, refitted, random_state, forecast,
+                fit_rfm=_sample_rfm(data, current.model) if refitted else None)
     with timer("report"):
         answers = build_report(labels, as_of=day, inputs=data.report,
                                thresholds=current.thresholds, random_state=random_state,
@@ -168,16 +172,47 @@ def _run_data(transactions: pd.DataFrame, as_of: dt.date | str | None,
                                    n_transactions=len(transactions))
 
 
+def _fitted_model(data: RunData, n_clusters: int, random_state: int, max_customers: int,
+                  progress: Progress) -> SegmentationModel:
+    """A new segmentation model, fitted on the sample the database drew (``data.fit_sample``)
+    or on ``data.features`` (drawing its sample above ``MAX_FIT_CUSTOMERS``)."""
+    model = SegmentationModel(n_clusters=n_clusters, random_state=random_state,
+                              max_fit_customers=max_customers)
+    sample = data.fit_sample
+    if sample is None:
+        return model.fit(data.features, progress=progress)
+    drawn = (sample.random_state, sample.max_customers, sample.drawn_from)
+    if drawn != (random_state, max_customers, len(data.features)):
+        raise PipelineInputError(
+            f"the fitting sample (seed, size, customers {drawn}) was not drawn as this run "
+            f"draws it {(random_state, max_customers, len(data.features))}")
+    return model.fit(sample.features, progress=progress, drawn_from=sample.drawn_from)
+
+
+def _sample_rfm(data: RunData, model: SegmentationModel | None) -> pd.DataFrame | None:
+    """The RFM summary a new version's forward model fits on: the segmentation's fitting
+    sample's when it fitted on a sample (the same customers whichever drew it), else None
+    (every customer's)."""
+    if data.fit_sample is not None:
+        return data.fit_sample.rfm
+    if model is None or not model.fitted_on_sample_:
+        return None
+    fitted = pd.Index(model.customer_ids_[model.fit_sample_])
+    return data.rfm.loc[data.rfm.index.intersection(fitted, sort=False).sort_values()]
+
+
 def _look_ahead(data: RunData, membership: pd.Series, current: ModelState, refitted: bool,
-                random_state: int, settings: ForecastSettings
-                ) -> tuple[pd.DataFrame | None, dict]:
+                random_state: int, settings: ForecastSettings,
+                fit_rfm: pd.DataFrame | None = None) -> tuple[pd.DataFrame | None, dict]:
     """Forecasts and their metrics with ``current``'s forward model; a new version (or an
-    older one that has none) fits it and a new version keeps its parameters."""
+    older one that has none) fits it, on ``fit_rfm`` (None: every customer's RFM summary),
+    and a new version keeps its parameters."""
     stored = None if refitted else current.parameters.get(PARAMS_KEY)
     try:
         ahead = forecast_summary(data.rfm, data.features, membership, current.thresholds,
                                  data.as_of, params=stored, guest_id_range=data.guest_id_range,
-                                 random_state=random_state, settings=settings)
+                                 random_state=random_state, settings=settings,
+                                 fit_rfm=fit_rfm)
     except PipelineInputError as exc:
         # too little history to learn from: the run still segments, without a forecast
         return None, {"error": str(exc)}
@@ -196,9 +231,8 @@ def _new_version(
 ) -> tuple[ModelState, np.ndarray, np.ndarray]:
     """Model version ``state.version + 1`` (1 without ``state``) around the freshly fitted
     ``model``: clusters matched to ``state``'s, thresholds smoothed from its thresholds."""
-    order = pd.Index(model.customer_ids_).get_indexer(features.index)
-    model_labels = np.asarray(model.labels_)[order]
-    embedding = np.asarray(model.embedding_)[order]
+    embedding = model.place(features)
+    model_labels = model.mixture_.predict(embedding)
     insiders = model_labels == model.insiders_cluster_
     mapping = {}
     if state is not None:

@@ -21,6 +21,20 @@ from pipeline.report_inputs import ReportInputs, report_inputs
 
 
 @dataclass
+class FitSample:
+    """The customers a new model version is fitted on, drawn (for example by the database,
+    :mod:`store.fit_sample`) by :func:`pipeline.segment.fit_sample`'s rule (at most
+    ``max_customers``, seeded with ``random_state``) from ``drawn_from`` customers: their
+    features and RFM summary."""
+
+    features: pd.DataFrame
+    rfm: pd.DataFrame
+    random_state: int
+    max_customers: int
+    drawn_from: int
+
+
+@dataclass
 class RunData:
     """A run's data as of ``as_of``."""
 
@@ -37,6 +51,9 @@ class RunData:
     cleaning: dict = field(default_factory=dict)
     """Rows the cleaning profile dropped, by reason."""
     n_transactions: int = 0
+    fit_sample: FitSample | None = None
+    """A refit's fitting sample when it was drawn beforehand (above ``MAX_FIT_CUSTOMERS``);
+    None: a refit draws it from ``features``."""
 
 
 def run_data_from_clean(

@@ -99,15 +99,17 @@ def forecast_summary(
     guest_id_range: tuple[int, int] | None = None,
     random_state: int = 42,
     settings: ForecastSettings | None = None,
+    fit_rfm: pd.DataFrame | None = None,
 ) -> RunForecast:
     """:func:`run_forecast` from every customer's RFM summary as of ``as_of`` (guests
-    included: they are predicted, never fitted on)."""
+    included: they are predicted, never fitted on); without ``params`` the forward model is
+    fitted on ``fit_rfm`` (the rows of a sample of customers; default: ``rfm``)."""
     settings = settings or ForecastSettings()
     started = time.perf_counter()
     fitted = params is None
     if fitted:
-        params = fit_forward_summary(rfm, as_of, guest_id_range=guest_id_range,
-                                     random_state=random_state,
+        params = fit_forward_summary(rfm if fit_rfm is None else fit_rfm, as_of,
+                                     guest_id_range=guest_id_range, random_state=random_state,
                                      max_fit_customers=settings.max_fit_customers)
     fit_seconds = time.perf_counter() - started
     ahead, soon = predict_summary(rfm, features.index, params,

@@ -27,6 +27,15 @@ the exact neighbour search is quadratic and UMAP's seeded layout runs on one cor
 REVENUE_STRATA = 100
 """Gross-revenue quantile bins the fitting sample is drawn from (the high-value tail included)."""
 
+ID_HASH_PRIME = 2_147_483_647
+ID_HASH_STEPS: tuple[tuple[str, int], ...] = (
+    ("multiply", 1_583_458_089), ("xorshift", 13), ("multiply", 1_067_922_161),
+    ("xorshift", 16), ("multiply", 739_275_961),
+)
+"""The sample's key of a customer id: the id (and the seed) modulo the prime 2**31 - 1, then
+these steps (multiply modulo the prime; x xor x >> n). Every value stays below 2**31 and every
+product below 2**62, so SQL's 64-bit integers compute it too, on PostgreSQL and SQLite."""
+
 
 class SegmentationModel(BaseEstimator):
     """Segment customers from their features (``pipeline.features.customer_features`` output).
@@ -38,7 +47,12 @@ class SegmentationModel(BaseEstimator):
     With more than ``max_fit_customers`` customers (``None``: no limit) the embedding and the
     mixture are fitted on a sample of that many, drawn within gross-revenue quantiles by a
     seeded hash of the customer id; the other customers are then embedded and labelled by the
-    fitted model. ``labels_`` and ``embedding_`` always cover every customer given to ``fit``.
+    fitted model. ``labels_`` and ``embedding_`` always cover every customer given to ``fit``;
+    what the fit learns (the mixture, ``cluster_profiles_``, ``insiders_cluster_``,
+    ``silhouette_``) comes from the fitted customers alone. ``fit(sample, drawn_from=n)`` fits on
+    a sample drawn beforehand by the same rule from ``n`` customers (by the database:
+    :mod:`store.fit_sample`) and learns exactly what ``fit`` on the ``n`` would; :meth:`place`
+    then gives any customer the position that fit would have given them.
 
     ``scoring`` chooses how customers outside the fitted ones are placed: ``"exact"`` runs UMAP's
     transform (about 0.2 ms a customer), ``"fast"`` the ``fast_scorer_`` forest learnt at fit
@@ -64,12 +78,16 @@ class SegmentationModel(BaseEstimator):
         )
 
     def fit(
-        self, features: pd.DataFrame, y: None = None, *, progress: Progress | None = None
+        self, features: pd.DataFrame, y: None = None, *, progress: Progress | None = None,
+        drawn_from: int | None = None,
     ) -> Self:
+        """Fit on ``features``; ``drawn_from``: they are the fitting sample already, drawn by
+        :func:`fit_sample` from that many customers (none is drawn here)."""
         ordered = _ordered_features(features, minimum=max(self.n_clusters, self.umap_neighbors) + 1)
         started = time.perf_counter()
-        fitted = self._fit_embedding(ordered)
+        fitted = self._fit_embedding(ordered, given=drawn_from is not None)
         self.embedding_model_, self.fast_scorer_, self.fit_sample_, self.embedding_ = fitted
+        self.fitted_on_sample_ = not self.fit_sample_.all() or (drawn_from or 0) > len(ordered)
         self.scaler_ = self.embedding_model_.scaler_
         self.forest_ = self.embedding_model_.forest_
         self.umap_ = self.embedding_model_.umap_
@@ -83,9 +101,11 @@ class SegmentationModel(BaseEstimator):
         self.customer_ids_ = ordered.index.to_numpy()
         self.feature_names_in_ = np.array(FEATURE_COLUMNS, dtype=object)
         self.n_features_in_ = len(FEATURE_COLUMNS)
-        self.cluster_profiles_ = cluster_profiles(ordered, self.labels_)
+        learnt = self.fit_sample_
+        self.cluster_profiles_ = cluster_profiles(ordered[learnt], self.labels_[learnt])
         self.insiders_cluster_ = insiders_cluster(self.cluster_profiles_)
-        self.silhouette_ = silhouette(self.embedding_, self.labels_, random_state=self.random_state)
+        self.silhouette_ = silhouette(self.embedding_[learnt], self.labels_[learnt],
+                                      random_state=self.random_state)
         self.fit_seconds_ = {
             "embed": embedded - started,
             "cluster": time.perf_counter() - embedded,
@@ -101,6 +121,18 @@ class SegmentationModel(BaseEstimator):
         if progress:
             progress("embed", 1.0)
         return _in_input_order(embedding, ordered.index, features.index)
+
+    def place(self, features: pd.DataFrame) -> np.ndarray:
+        """The (n, 2) embedding ``fit`` gave each customer of ``features`` it was given (caller's
+        row order); any other customer's from :meth:`transform`."""
+        check_is_fitted(self, "mixture_")
+        known = pd.Index(self.customer_ids_).get_indexer(features.index)
+        if (known >= 0).all():
+            return np.asarray(self.embedding_)[known]
+        embedding = np.empty((len(features), np.shape(self.embedding_)[1]), dtype=np.float64)
+        embedding[known >= 0] = np.asarray(self.embedding_)[known[known >= 0]]
+        embedding[known < 0] = self.transform(features.iloc[np.flatnonzero(known < 0)])
+        return embedding
 
     def transform(self, features: pd.DataFrame) -> np.ndarray:
         """The (n, 2) embedding of ``features``, in the caller's row order."""
@@ -120,7 +152,9 @@ class SegmentationModel(BaseEstimator):
         # Models pickled before the fast scorer existed have none: they score exactly, as before.
         if getattr(self, "fast_scorer_", None) is None:
             return False
-        return _is_fast(self.scoring, self.fit_sample_)
+        # models pickled before fitting on a given sample: a sample is a mask not all true
+        sampled = getattr(self, "fitted_on_sample_", not self.fit_sample_.all())
+        return _is_fast(self.scoring, sampled)
 
     def __setstate__(self, state: dict) -> None:
         state.setdefault("scoring", "auto")  # artifacts pickled before the parameter existed
@@ -136,13 +170,14 @@ class SegmentationModel(BaseEstimator):
         return _in_input_order(self.labels_, pd.Index(self.customer_ids_), features.index)
 
     def _fit_embedding(
-        self, ordered: pd.DataFrame
+        self, ordered: pd.DataFrame, *, given: bool = False
     ) -> tuple[LeafEmbedding, EmbeddingForest, np.ndarray, np.ndarray]:
-        """The embedding fitted on the sample, the fast scorer learnt from it, the sample mask
-        and every customer's embedding (the others placed by ``scoring``)."""
+        """The embedding fitted on the sample (``given``: every row of ``ordered``), the fast
+        scorer learnt from it, the sample mask and every customer's embedding (the others
+        placed by ``scoring``)."""
         scoring = check_scoring(self.scoring)
         matrix = ordered.to_numpy()
-        sample = fit_sample(
+        sample = np.ones(len(ordered), dtype=bool) if given else fit_sample(
             ordered.index.to_numpy(),
             ordered["gross_revenue"].to_numpy(),
             self.max_fit_customers,
@@ -158,7 +193,7 @@ class SegmentationModel(BaseEstimator):
         embedding = np.empty((len(ordered), embedder.embedding_.shape[1]), dtype=np.float64)
         embedding[sample] = embedder.embedding_
         rest = matrix[~sample]
-        fast = _is_fast(scoring, sample)
+        fast = _is_fast(scoring, True)
         embedding[~sample] = scorer.predict(rest) if fast else embedder.transform(rest)
         return embedder, scorer, sample, embedding
 
@@ -192,7 +227,7 @@ def fit_sample(
     stratum = np.empty(n, dtype=np.int64)
     stratum[order] = np.arange(n) * strata // n
     frame = pd.DataFrame(
-        {"stratum": stratum, "key": _id_hash(customer_ids, random_state or 0)}
+        {"stratum": stratum, "key": id_hash(customer_ids, random_state or 0)}
     ).sort_values(["stratum", "key"], kind="stable")
     rank = frame.groupby("stratum").cumcount().to_numpy()
     size = np.bincount(frame["stratum"].to_numpy(), minlength=strata)
@@ -203,20 +238,20 @@ def fit_sample(
     return mask
 
 
-def _is_fast(scoring: str, sample: np.ndarray) -> bool:
+def _is_fast(scoring: str, sampled: bool) -> bool:
     """``scoring`` resolved: "auto" is fast only for a model fitted on a sample."""
-    return check_scoring(scoring) == "fast" or (scoring == "auto" and not sample.all())
+    return check_scoring(scoring) == "fast" or (scoring == "auto" and sampled)
 
 
-def _id_hash(customer_ids: np.ndarray, seed: int) -> np.ndarray:
-    """A seeded 64-bit mix (splitmix64 finaliser) of each id: a fixed pseudo-random key per id."""
-    with np.errstate(over="ignore"):
-        z = np.asarray(customer_ids).astype(np.uint64) + np.uint64(seed) * np.uint64(
-            0x9E3779B97F4A7C15
-        )
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return z ^ (z >> np.uint64(31))
+def id_hash(customer_ids: np.ndarray, seed: int) -> np.ndarray:
+    """A seeded pseudo-random key per id (0 <= key < ID_HASH_PRIME), from :data:`ID_HASH_STEPS`
+    in 64-bit signed integers, so that a database computes the same keys
+    (:func:`store.fit_sample.id_hash_sql`)."""
+    x = (np.asarray(customer_ids, dtype=np.int64) % ID_HASH_PRIME + seed % ID_HASH_PRIME) \
+        % ID_HASH_PRIME
+    for step, value in ID_HASH_STEPS:
+        x = x * value % ID_HASH_PRIME if step == "multiply" else x ^ (x >> value)
+    return x
 
 
 def _ordered_features(features: pd.DataFrame, *, minimum: int) -> pd.DataFrame:

@@ -21,7 +21,7 @@ from pipeline.errors import InsidersError, PipelineInputError
 from pipeline.features import ALL_FEATURE_COLUMNS, resolve_as_of
 from store.bulk import copy_out
 from store.rollup import RollupBatch, RollupState
-from store.run_inputs import partition_filter
+from store.run_inputs import customer_filter, partition_filter
 from store.schema import TransactionBatch
 
 INTEGER_FEATURES = ("recency_days", "invoice_quantity", "items_quantity", "products_quantity",
@@ -38,15 +38,16 @@ class RollupNotReady(InsidersError):
 
 def rollup_features(
     engine: Engine | Connection, as_of: dt.date | str | None = None,
-    partition: tuple[int, int] | None = None,
+    partition: tuple[int, int] | None = None, *, customers: str | None = None,
 ) -> pd.DataFrame:
     """Features per customer (index ``customer_id``, ascending) as of ``as_of`` (default: the
     latest invoice day of the cleaned rows), from the rollup; ``partition=(p, n)``: only the
-    customers whose id modulo n is p."""
+    customers whose id modulo n is p; ``customers``: only those a query of the store's own
+    (never a caller's text) selects, such as :func:`store.fit_sample.sample_ids_sql`."""
     if isinstance(engine, Connection):
-        return _features(engine, as_of, partition)
+        return _features(engine, as_of, partition, customers)
     with engine.connect() as connection:
-        return _features(connection, as_of, partition)
+        return _features(connection, as_of, partition, customers)
 
 
 def rollup_last_day(connection: Connection) -> dt.date | None:
@@ -57,9 +58,10 @@ def rollup_last_day(connection: Connection) -> dt.date | None:
 
 
 def features_sql(dialect: str, as_of: dt.date | None,
-                 partition: tuple[int, int] | None = None) -> str:
+                 partition: tuple[int, int] | None = None, customers: str | None = None) -> str:
     """The one aggregate query, for ``dialect``; ``as_of`` None takes the latest day;
-    ``partition=(p, n)`` keeps the customers whose id modulo n is p."""
+    ``partition=(p, n)`` keeps the customers whose id modulo n is p; ``customers`` (a query
+    giving customer_id) those it selects."""
     postgres = dialect == "postgresql"
     real = "DOUBLE PRECISION" if postgres else "REAL"
     if as_of is None:
@@ -92,19 +94,19 @@ SELECT c.customer_id AS customer_id,
        CAST(SUM(c.invoices) AS {real}) / CAST({days_to(first)} + 1 AS {real})
            AS purchase_frequency
 FROM customer_days c CROSS JOIN w
-WHERE c.day <= w.as_of{partition_filter(partition)}
+WHERE c.day <= w.as_of{partition_filter(partition)}{customer_filter(customers)}
 GROUP BY c.customer_id, w.as_of
 HAVING SUM(c.purchase_lines) > 0
 ORDER BY c.customer_id"""
 
 
 def _features(connection: Connection, as_of: dt.date | str | None,
-              partition: tuple[int, int] | None) -> pd.DataFrame:
+              partition: tuple[int, int] | None, customers: str | None) -> pd.DataFrame:
     day = None if as_of is None else resolve_as_of(pd.DataFrame(), as_of)
     has_batches = _check_ready(connection)
     if day is None and (not has_batches or rollup_last_day(connection) is None):
         raise PipelineInputError("no transactions: cannot choose an as-of date")
-    sql = features_sql(connection.dialect.name, day, partition)
+    sql = features_sql(connection.dialect.name, day, partition, customers)
     if not has_batches:
         frame = pd.DataFrame({name: pd.Series(dtype=kind.to_pandas_dtype())
                               for name, kind in _TYPES.items()})

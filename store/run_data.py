@@ -4,7 +4,8 @@ transaction (:mod:`store.features_sql`, :mod:`store.run_inputs`).
 
 ``partition=(p, n)`` reads only the customers whose id modulo n is p (one partition of a
 partitioned scoring run); ``report=False`` leaves out the report's figures, which a run needs
-once over every customer rather than per partition.
+once over every customer rather than per partition; ``fit_sample_seed`` also reads a refit's
+fitting sample, drawn by the database (:mod:`store.fit_sample`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from sqlalchemy import Connection
 from pipeline.forecast_check import CheckSpends
 from pipeline.report_inputs import OUT_OF_TIME_DAYS, CheckInputs, ReportInputs, check_day
 from pipeline.run_data import RunData
+from pipeline.segment import MAX_FIT_CUSTOMERS
 from store.features_sql import rollup_features
+from store.fit_sample import load_fit_sample
 from store.run_inputs import (
     Partition,
     rollup_cleaning,
@@ -36,9 +39,12 @@ def load_run_data(
     horizon_days: int,
     partition: Partition | None = None,
     report: bool = True,
+    fit_sample_seed: int | None = None,
+    max_fit_customers: int = MAX_FIT_CUSTOMERS,
 ) -> RunData:
     """The figures a run as of ``as_of`` reads (raises ``store.features_sql.RollupNotReady``
-    when the rollup does not hold every stored batch)."""
+    when the rollup does not hold every stored batch); with ``fit_sample_seed``, a refit's
+    sample of ``max_fit_customers`` drawn with it, when there are more customers."""
     features = rollup_features(connection, as_of, partition)
     span = rollup_day_range(connection)
     inputs = None
@@ -54,6 +60,8 @@ def load_run_data(
         guest_id_range=rollup_guest_range(connection),
         cleaning=rollup_cleaning(connection),
         n_transactions=n_rows,
+        fit_sample=None if fit_sample_seed is None else load_fit_sample(
+            connection, as_of, random_state=fit_sample_seed, max_customers=max_fit_customers),
     )
 
 

@@ -50,6 +50,12 @@ def partition_filter(partition: Partition | None, column: str = "c.customer_id")
     return f" AND {column} % {n} = {p}"
 
 
+def customer_filter(customers: str | None, column: str = "c.customer_id") -> str:
+    """`` AND column IN (customers)`` for a query of the store's own giving customer_id, or
+    nothing."""
+    return "" if customers is None else f" AND {column} IN ({customers})"
+
+
 def day_literal(dialect: str, day: dt.date) -> str:
     """A date's own ISO text as a literal (nothing of a caller's text reaches a statement)."""
     day = dt.date.fromisoformat(day.isoformat())
@@ -63,14 +69,17 @@ def _days(dialect: str, later: str, earlier: str) -> str:
     return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
 
 
-def rfm_sql(dialect: str, as_of: dt.date, partition: Partition | None = None) -> str:
-    """The RFM summary query as of ``as_of`` (columns customer_id + RFM_COLUMNS)."""
+def rfm_sql(dialect: str, as_of: dt.date, partition: Partition | None = None,
+            customers: str | None = None) -> str:
+    """The RFM summary query as of ``as_of`` (columns customer_id + RFM_COLUMNS);
+    ``customers``: only those a query of the store's own giving customer_id selects."""
     real = "DOUBLE PRECISION" if dialect == "postgresql" else "REAL"
     day = day_literal(dialect, as_of)
     return f"""
 WITH d AS (
     SELECT c.customer_id, c.day, c.revenue_micro FROM customer_days c
-    WHERE c.purchase_lines > 0 AND c.day <= {day}{partition_filter(partition)}
+    WHERE c.purchase_lines > 0 AND c.day <= {day}{partition_filter(partition)}\
+{customer_filter(customers)}
 ), s AS (
     SELECT customer_id, MIN(day) AS first_day, MAX(day) AS last_day, COUNT(*) AS n_days,
            SUM(revenue_micro) AS total
@@ -102,10 +111,13 @@ ORDER BY c.customer_id"""
 
 
 def rollup_rfm(connection: Connection, as_of: dt.date,
-               partition: Partition | None = None) -> pd.DataFrame:
+               partition: Partition | None = None, *,
+               customers: str | None = None) -> pd.DataFrame:
     """:func:`pipeline.btyd.rfm_summary` of every customer's purchases up to ``as_of``
-    (guests included; index customer_id ascending; float columns :data:`RFM_COLUMNS`)."""
-    frame = _read(connection, rfm_sql(connection.dialect.name, as_of, partition), _RFM_TYPES)
+    (guests included; index customer_id ascending; float columns :data:`RFM_COLUMNS`);
+    ``customers``: see :func:`rfm_sql`."""
+    sql = rfm_sql(connection.dialect.name, as_of, partition, customers)
+    frame = _read(connection, sql, _RFM_TYPES)
     return frame.set_index("customer_id").astype("float64")
 
 

@@ -154,7 +154,8 @@ def load_inputs(engine: Engine, run_id: int, settings: Settings) -> RunInputs:
     )
     previous_labels = results.load_labels(engine, previous.id) if previous else None
     with _snapshot(engine) as connection:
-        data = load_run_data(connection, as_of, horizon_days=settings.forecast_horizon_days)
+        data = load_run_data(connection, as_of, horizon_days=settings.forecast_horizon_days,
+                             fit_sample_seed=None if reason is None else settings.random_state)
     return RunInputs(
         as_of=as_of,
         profile=profile,

@@ -115,7 +115,7 @@ def test_above_the_cap_the_model_fits_on_a_sample_and_scores_everyone(sampled, f
     assert sampled.labels_.shape == (len(features),)
     assert sampled.embedding_.shape == (len(features), 2)
     assert np.isfinite(sampled.embedding_).all()
-    assert sampled.cluster_profiles_["size"].sum() == len(features)
+    assert sampled.cluster_profiles_["size"].sum() == sampled.fit_sample_.sum()  # learnt on it
     np.testing.assert_array_equal(
         sampled.embedding_[sampled.fit_sample_], sampled.umap_.embedding_
     )
@@ -128,6 +128,34 @@ def test_sampled_fit_is_deterministic_and_row_order_independent(sampled, feature
     np.testing.assert_array_equal(again.embedding_, sampled.embedding_)
     np.testing.assert_array_equal(again.labels_, sampled.labels_)
     assert again.insiders_cluster_ == sampled.insiders_cluster_
+
+
+def test_a_sample_drawn_beforehand_learns_what_the_whole_fit_learns(sampled, features) -> None:
+    # the refit's path when the database draws the sample (store.fit_sample)
+    ordered = features.sort_index()
+    drawn = ordered[sampled.fit_sample_].sample(frac=1.0, random_state=4)
+    given = SegmentationModel(**SAMPLED).fit(drawn, drawn_from=len(features))
+    assert given.fitted_on_sample_ and given.fast_scoring_
+    assert len(given.customer_ids_) == len(drawn)
+    assert given.insiders_cluster_ == sampled.insiders_cluster_
+    assert given.silhouette_ == sampled.silhouette_
+    pd.testing.assert_frame_equal(given.cluster_profiles_, sampled.cluster_profiles_)
+    shuffled = features.sample(frac=1.0, random_state=8)
+    placed = given.place(shuffled)
+    np.testing.assert_array_equal(placed, sampled.place(shuffled))
+    np.testing.assert_array_equal(
+        placed, sampled.embedding_[ordered.index.get_indexer(shuffled.index)])
+    np.testing.assert_array_equal(given.mixture_.predict(placed),
+                                  sampled.labels_[ordered.index.get_indexer(shuffled.index)])
+    # fitted customers keep their fitted place; the others are scored
+    assert not np.array_equal(given.place(drawn), given.transform(drawn))
+
+
+def test_a_whole_frame_given_as_the_sample_is_a_whole_fit(model, features) -> None:
+    given = SegmentationModel(**PARAMS).fit(features, drawn_from=len(features))
+    assert not given.fitted_on_sample_ and not given.fast_scoring_
+    np.testing.assert_array_equal(given.embedding_, model.embedding_)
+    np.testing.assert_array_equal(given.place(features), model.place(features))
 
 
 def test_the_sample_covers_every_revenue_band(features: pd.DataFrame) -> None:
