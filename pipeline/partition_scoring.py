@@ -25,11 +25,16 @@ from pipeline.conditions import levels
 from pipeline.errors import PipelineInputError
 from pipeline.membership import EVENT_COLUMNS, assign_membership, membership_events
 from pipeline.model_state import ModelState
-from pipeline.plain import finite_or_none
+from pipeline.plain import finite_or_none, plain_value
 from pipeline.report import build_report
-from pipeline.run import _labels, clusters_table
+from pipeline.report_forecast import evidence_from_inputs
+from pipeline.report_inputs import ReportInputs, check_day
+from pipeline.run import _labels
 
 FORECAST_SUMS = ("n_at_risk", "n_at_risk_leaving", "n_about_to_qualify", "n_without_forecast")
+SCORES_PER_CUSTOMER = "scores_per_customer"
+"""The key of a model version's stored parameters saying :func:`scores_per_customer`, so a run
+decides its split without unpickling the version."""
 
 
 @dataclass
@@ -104,54 +109,85 @@ def _empty(features: pd.DataFrame, state: ModelState,
                                                     "seconds": 0.0})
 
 
-@dataclass
-class Combined:
-    clusters: pd.DataFrame
-    metrics: dict
-    report: dict
-
-
-def combine(
-    labels: pd.DataFrame,
-    summaries: list[dict],
-    state: ModelState,
-    *,
-    as_of: dt.date,
-    random_state: int,
-    report_inputs: object | None,
-    forecast_days: int | None = None,
-    guest_id_range: tuple[int, int] | None = None,
-) -> Combined:
-    """The run's clusters table, metrics and report from every partition's ``labels`` (index
-    customer_id) and ``summaries`` (:attr:`PartitionScores.summary`, with ``n_customers``)."""
+def label_figures(labels: pd.DataFrame, state: ModelState) -> dict:
+    """The run's counts and shares from every customer's ``labels`` (index customer_id, in
+    order), summed as one process sums them."""
     labels = labels.sort_index()
-    if sum(int(s["n_customers"]) for s in summaries) != len(labels):
-        raise PipelineInputError("the partitions' labels do not add up to the run's customers")
     member = labels["is_insiders"].to_numpy(dtype=bool)
     revenue = labels["gross_revenue"].to_numpy(dtype=float)
     in_cluster = np.isin(labels["cluster"].to_numpy(),
                          [r["cluster"] for r in state.clusters if r["is_insiders"]])
-    model_labels = labels["cluster"].to_numpy()
-    embedding = labels[["embedding_x", "embedding_y"]].to_numpy()
+    return {
+        "n_customers": len(labels),
+        "n_insiders": int(member.sum()),
+        "insiders_share": float(member.mean()) if len(member) else 0.0,
+        "revenue_share": float(revenue[member].sum() / revenue.sum()) if revenue.sum() else 0.0,
+        "insiders_cluster_size": int(in_cluster.sum()),
+        "insiders_in_cluster": int((member & in_cluster).sum()),
+    }
+
+
+def run_silhouette(labels: pd.DataFrame, *, random_state: int) -> float | None:
+    """The run's silhouette from every customer's cluster and position (``labels``)."""
+    labels = labels.sort_index()
+    return finite_or_none(silhouette(labels[["embedding_x", "embedding_y"]].to_numpy(),
+                                     labels["cluster"].to_numpy(), random_state=random_state))
+
+
+def check_needs_labels(span: tuple[dt.date, dt.date] | None, as_of: dt.date,
+                       horizon_days: int) -> bool:
+    """Whether the report's forecast check needs the run's Insiders: it is fitted as of the
+    run's own date (the data, first to last day ``span``, hold no ``horizon_days`` after an
+    earlier one), so it waits until every partition is scored."""
+    return span is not None and check_day(*span, as_of, horizon_days) == as_of
+
+
+def forecast_check(inputs: ReportInputs | None, as_of: dt.date, state: ModelState, *,
+                   random_state: int, guest_id_range: tuple[int, int] | None,
+                   labels: pd.DataFrame | None = None) -> dict | None:
+    """The report's forecast check (question 7), as :func:`pipeline.report.build_report` makes
+    it; ``labels`` only when :func:`check_needs_labels`."""
+    labels = pd.DataFrame({"is_insiders": pd.Series(dtype=bool)}) if labels is None else labels
+    return plain_value(evidence_from_inputs(labels, inputs, as_of, state.thresholds,
+                                            guest_id_range=guest_id_range,
+                                            random_state=random_state))
+
+
+def run_report(labels: pd.DataFrame, state: ModelState, *, as_of: dt.date, random_state: int,
+               report_inputs: ReportInputs | None, forecast: dict | None = None,
+               forecast_days: int | None = None,
+               guest_id_range: tuple[int, int] | None = None) -> dict:
+    """The run's report from every customer's ``labels``; ``forecast``: its forecast check
+    made beforehand (:func:`forecast_check`), else made here."""
+    report = build_report(labels, as_of=as_of, thresholds=state.thresholds,
+                          random_state=random_state, inputs=report_inputs,
+                          guest_id_range=guest_id_range, forecast=forecast,
+                          **({} if forecast_days is None else {"forecast_days": forecast_days}))
+    return report.to_dict()
+
+
+def run_metrics(summaries: list[dict], figures: dict, state: ModelState, *, as_of: dt.date,
+                silhouette_value: float | None) -> dict:
+    """The run's metrics from its partitions' ``summaries`` (:attr:`PartitionScores.summary`
+    with ``n_customers``), :func:`label_figures` and :func:`run_silhouette`."""
+    if sum(int(s["n_customers"]) for s in summaries) != figures["n_customers"]:
+        raise PipelineInputError("the partitions' labels do not add up to the run's customers")
     events: dict[str, int] = {}
     for summary in summaries:
         for key, n in summary.get("events", {}).items():
             events[key] = events.get(key, 0) + int(n)
     metrics = {
-        "n_customers": len(labels),
-        "n_insiders": int(member.sum()),
-        "insiders_share": float(member.mean()) if len(member) else 0.0,
-        "revenue_share": float(revenue[member].sum() / revenue.sum()) if revenue.sum() else 0.0,
+        **{k: figures[k] for k in ("n_customers", "n_insiders", "insiders_share",
+                                   "revenue_share")},
         "model_version": state.version,
         "thresholds": {"entry": levels(state.thresholds, "entry"),
                        "exit": levels(state.thresholds, "exit")},
-        "insiders_cluster_size": int(in_cluster.sum()),
-        "insiders_in_cluster": int((member & in_cluster).sum()),
+        "insiders_cluster_size": figures["insiders_cluster_size"],
+        "insiders_in_cluster": figures["insiders_in_cluster"],
         "n_events": sum(int(s.get("n_events", 0)) for s in summaries),
         "events": dict(sorted(events.items())),
         "n_previous_missing": sum(int(s.get("n_previous_missing", 0)) for s in summaries),
-        "silhouette": finite_or_none(silhouette(embedding, model_labels,
-                                                random_state=random_state)),
+        "silhouette": silhouette_value,
         "as_of": as_of.isoformat(),
         "partitions": len(summaries),
         "seconds": {"partitions": round(sum(float(s.get("seconds", 0)) for s in summaries), 3)},
@@ -159,12 +195,7 @@ def combine(
     ahead = [s["forecast"] for s in summaries if "forecast" in s]
     if ahead:
         metrics["forecast"] = _forecast_metrics(ahead)
-    report = build_report(labels, as_of=as_of, thresholds=state.thresholds,
-                          random_state=random_state, inputs=report_inputs,
-                          guest_id_range=guest_id_range,
-                          **({} if forecast_days is None else {"forecast_days": forecast_days}))
-    return Combined(clusters=clusters_table(labels, state.clusters), metrics=metrics,
-                    report=report.to_dict())
+    return metrics
 
 
 def _forecast_metrics(parts: list[dict]) -> dict:

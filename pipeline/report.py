@@ -101,13 +101,15 @@ def build_report(
     guest_id_range: tuple[int, int] | None = None,
     forecast_days: int = FORECAST_DAYS,
     inputs: ReportInputs | None = None,
+    forecast: dict | None = None,
 ) -> Report:
     """Answer the seven questions for a labels frame: ``is_insiders`` is the membership decided
     with ``thresholds`` (those of the model version in use, see :mod:`pipeline.thresholds`).
     ``guest_id_range``: the cleaning's guest ids, left out of the forecast check over
     ``forecast_days``. The out-of-time checks read ``inputs`` (per-customer figures, see
     :mod:`pipeline.report_inputs`), or else compute them from ``clean``; without either there
-    are none."""
+    are none. ``forecast``: the forecast check made beforehand from the same ``inputs``
+    (:func:`pipeline.report_forecast.evidence_from_inputs`); None: made here."""
     _check_labels(labels)
     if inputs is None:
         inputs = report_inputs(clean, as_of, horizon_days=forecast_days)
@@ -134,8 +136,9 @@ def build_report(
         threshold_counts=_threshold_counts(features, insiders, thresholds),
         evidence={c: _compare(features[c].to_numpy(), insiders, rng) for c in EVIDENCE_FEATURES},
         out_of_time=_out_of_time(labels, insiders, inputs, as_of, rng),
-        forecast=evidence_from_inputs(labels, inputs, as_of, thresholds,
-                                      guest_id_range=guest_id_range, random_state=random_state),
+        forecast=forecast if forecast is not None else evidence_from_inputs(
+            labels, inputs, as_of, thresholds, guest_id_range=guest_id_range,
+            random_state=random_state),
     )
 
 

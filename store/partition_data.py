@@ -1,7 +1,7 @@
-"""What one partition of a scoring run reads, and what its publication reads: the rollup's
-figures of the partition's customers (``customer_id % n = p``, :mod:`store.run_inputs`) and
-their labels in the previous run; for the publication, the run's report inputs, fingerprint and
-cleaning counts."""
+"""What the jobs of a scoring run in partitions read: a range's rollup figures (through the
+rollup's (customer_id, day) key, :mod:`store.run_inputs`) and its customers' labels in the
+previous run; the forecast check's and the report's inputs; the publication's fingerprint and
+cleaning counts; a model version's facts without its artifact."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import pandas as pd
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, select
 
+from pipeline.report_inputs import OUT_OF_TIME_DAYS, ReportInputs
 from store.features_sql import rollup_features
 from store.results import load_labels
 from store.run_data import report_inputs
@@ -20,8 +21,10 @@ from store.run_inputs import (
     rollup_day_range,
     rollup_guest_range,
     rollup_rfm,
+    rollup_spend,
     run_fingerprint,
 )
+from store.schema import ModelVersion
 
 
 @dataclass
@@ -35,17 +38,7 @@ class PartitionData:
 @dataclass
 class PublishData:
     fingerprint: str
-    report: object | None = None
     cleaning: dict = field(default_factory=dict)
-    guest_id_range: tuple[int, int] | None = None
-
-
-def count_customers(connection: Connection, as_of: dt.date) -> int:
-    """About how many customers a run as of ``as_of`` has (those with a day in the rollup)."""
-    return int(connection.execute(
-        text("SELECT COUNT(DISTINCT customer_id) FROM customer_days WHERE day <= :as_of"),
-        {"as_of": as_of},
-    ).scalar_one())
 
 
 def partition_data(connection: Connection, as_of: dt.date, part: Partition, *,
@@ -59,10 +52,35 @@ def partition_data(connection: Connection, as_of: dt.date, part: Partition, *,
                          guest_id_range=rollup_guest_range(connection))
 
 
-def publish_data(connection: Connection, as_of: dt.date, *, horizon_days: int) -> PublishData:
-    """What the publication of a run as of ``as_of`` reads besides its labels."""
+def check_inputs(connection: Connection, as_of: dt.date, *,
+                 horizon_days: int) -> ReportInputs | None:
+    """The report's inputs as one process reads them (the forecast check reads them all)."""
     span = rollup_day_range(connection)
-    report = None if span is None else report_inputs(connection, as_of, span, horizon_days)
-    return PublishData(fingerprint=run_fingerprint(connection, as_of), report=report,
-                       cleaning=rollup_cleaning(connection),
-                       guest_id_range=rollup_guest_range(connection))
+    return None if span is None else report_inputs(connection, as_of, span, horizon_days)
+
+
+def report_after(connection: Connection, as_of: dt.date, *,
+                 horizon_days: int) -> ReportInputs | None:
+    """The report's inputs but the forecast check's (made by a job of its own): what each
+    customer spent in the days after ``as_of``."""
+    span = rollup_day_range(connection)
+    if span is None:
+        return None
+    after = rollup_spend(connection, as_of, as_of + dt.timedelta(days=OUT_OF_TIME_DAYS))
+    return ReportInputs(last_day=span[1], after=after if len(after) else None, check=None,
+                        horizon_days=horizon_days)
+
+
+def publish_data(connection: Connection, as_of: dt.date) -> PublishData:
+    """What the publication of a run as of ``as_of`` reads besides its jobs' results."""
+    return PublishData(fingerprint=run_fingerprint(connection, as_of),
+                       cleaning=rollup_cleaning(connection))
+
+
+def version_facts(connection: Connection, version: int | None = None):
+    """The latest (or given) model version's number, fitting date and stored parameters,
+    read without its artifact; None before the first fit."""
+    query = select(ModelVersion.version, ModelVersion.fitted_as_of, ModelVersion.parameters)
+    query = (query.where(ModelVersion.version == version) if version is not None
+             else query.order_by(ModelVersion.version.desc()).limit(1))
+    return connection.execute(query).first()

@@ -1,5 +1,9 @@
-"""The partitions of a run scored in parts: customers hashed by id (``customer_id % n = p``),
-one row per partition recording who works on it, its heartbeat and, once done, its counts.
+"""The partitions of a run scored in parts: ranges of customer id (``lo <= customer_id < hi``,
+boundaries at quantiles of the run's customers, so each reads its slice of the rollup through
+its key), one row per partition recording who works on it, its heartbeat and, once done, its
+counts. Besides the ranges, a run has its finishing jobs, taken by whichever worker is free: the
+forecast check (from the rollup alone, so it runs beside the ranges), then, once every range is
+scored, the silhouette and the report (from the combined labels); each records its result.
 
 A partition's labels, events and forecasts are written under the run's id while the run is
 still running: every reader reads succeeded runs only, so they become visible when the run is
@@ -11,10 +15,12 @@ transaction that marks it done, so a redelivered or taken-over partition leaves 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 import pandas as pd
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Connection,
     DateTime,
     ForeignKey,
@@ -26,6 +32,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -33,16 +40,21 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from pipeline.plain import plain_value
 from store import forecasts
 from store.results import RunNoLongerActive, write_clusters, write_events, write_labels
+from store.run_inputs import CustomerRange
 from store.runs import mark_succeeded, utcnow
 from store.schema import Base, CustomerLabel, MembershipEvent, Run
 from store.webhook_events import record_run_succeeded
 
 PENDING, WORKING, DONE = "pending", "running", "done"
+SCORE, CHECK, SILHOUETTE, REPORT = "score", "check", "silhouette", "report"
+FINISHING = (CHECK, SILHOUETTE, REPORT)
+AFTER_SCORING = (SILHOUETTE, REPORT)  # they read every customer's labels
 PUBLISHING = "publishing"  # the run's progress stage while one process publishes it
 
 
 class RunPartition(Base):
-    """One partition of a run: pending, running (``worker``, ``heartbeat_at``) or done."""
+    """One partition of a run (a range of customers, or a finishing job): pending, running
+    (``worker``, ``heartbeat_at``) or done."""
 
     __tablename__ = "run_partitions"
 
@@ -51,6 +63,9 @@ class RunPartition(Base):
     )
     partition: Mapped[int] = mapped_column(Integer, primary_key=True)
     n_partitions: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16), default=SCORE, server_default=SCORE)
+    lo: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    hi: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
@@ -69,28 +84,58 @@ def partition_count(n_customers: int, *, rows: int, fixed: int = 0) -> int:
     return max(1, -(-int(n_customers) // max(1, int(rows))))
 
 
-def create_partitions(session: Session, run_id: int, n_partitions: int) -> None:
-    """Partitions 0 .. n-1 of the run, all pending."""
+def customer_ranges(connection: Connection, as_of, *, rows: int,
+                    fixed: int = 0) -> list[CustomerRange]:
+    """Ranges of customer id holding about as many of the customers with a day in the rollup up
+    to ``as_of`` each: ``fixed`` ranges when set, else one per ``rows`` customers (fewer when
+    there are fewer customers; one at least); the first and last are open, so every customer
+    falls in exactly one."""
+    ids = connection.execute(
+        text("SELECT DISTINCT customer_id FROM customer_days WHERE day <= :as_of "
+             "ORDER BY customer_id"), {"as_of": as_of},
+    ).scalars().all()
+    n = partition_count(len(ids), rows=rows, fixed=fixed)
+    cuts = sorted({int(ids[len(ids) * i // n]) for i in range(1, n)} if ids else set())
+    bounds = [None, *cuts, None]
+    return [CustomerRange(lo, hi) for lo, hi in pairwise(bounds)]
+
+
+def create_partitions(session: Session, run_id: int, ranges: list[CustomerRange]) -> list[int]:
+    """The run's ranges (partitions 0 .. n-1) and finishing jobs (n ..), all pending; returns
+    the partitions, the forecast check first."""
     session.execute(delete(RunPartition).where(RunPartition.run_id == run_id))
+    n = len(ranges)
+    rows = [{"partition": p, "kind": SCORE, "lo": r.lo, "hi": r.hi}
+            for p, r in enumerate(ranges)]
+    rows += [{"partition": n + i, "kind": kind, "lo": None, "hi": None}
+             for i, kind in enumerate(FINISHING)]
     session.execute(insert(RunPartition), [
-        {"run_id": run_id, "partition": p, "n_partitions": n_partitions, "status": PENDING,
-         "attempts": 0, "summary": {}} for p in range(n_partitions)
+        {**row, "run_id": run_id, "n_partitions": n, "status": PENDING, "attempts": 0,
+         "summary": {}} for row in rows
     ])
+    return [n, *range(n), *range(n + 1, n + len(FINISHING))]
 
 
-def _claimable(stale_before: datetime):
-    return or_(RunPartition.status == PENDING,
-               and_(RunPartition.status == WORKING, RunPartition.heartbeat_at < stale_before))
+def _claimable(run_id: int, stale_before: datetime):
+    unscored = select(RunPartition.partition).where(
+        RunPartition.run_id == run_id, RunPartition.kind == SCORE, RunPartition.status != DONE,
+    ).exists()
+    return and_(
+        or_(RunPartition.status == PENDING,
+            and_(RunPartition.status == WORKING, RunPartition.heartbeat_at < stale_before)),
+        or_(RunPartition.kind.not_in(AFTER_SCORING), ~unscored),
+    )
 
 
 def claim(session: Session, run_id: int, partition: int, *, worker: str,
           stale_before: datetime) -> int | None:
     """Take the partition if it is pending or its worker went silent (heartbeat before
-    ``stale_before``); returns the attempt number, or None (done, or someone works on it)."""
+    ``stale_before``), and, for the silhouette and the report, every range is scored; returns
+    the attempt number, or None (done, someone works on it, or not yet)."""
     result = session.execute(
         update(RunPartition)
         .where(RunPartition.run_id == run_id, RunPartition.partition == partition,
-               _claimable(stale_before))
+               _claimable(run_id, stale_before))
         .values(status=WORKING, attempts=RunPartition.attempts + 1, worker=worker[:200],
                 heartbeat_at=utcnow())
         .returning(RunPartition.attempts)
@@ -100,11 +145,13 @@ def claim(session: Session, run_id: int, partition: int, *, worker: str,
 
 def claim_next(session: Session, run_id: int, *, worker: str,
                stale_before: datetime) -> tuple[int, int] | None:
-    """Take any claimable partition of the run (lowest first): (partition, attempt) or None."""
+    """Take any claimable partition of the run (the forecast check first, then the ranges
+    lowest first, then the rest): (partition, attempt) or None."""
     candidates = session.scalars(
         select(RunPartition.partition)
-        .where(RunPartition.run_id == run_id, _claimable(stale_before))
-        .order_by(RunPartition.partition)
+        .where(RunPartition.run_id == run_id, _claimable(run_id, stale_before))
+        .order_by(RunPartition.kind != CHECK, RunPartition.kind != SCORE,
+                  RunPartition.partition)
     ).all()
     for partition in candidates:
         attempt = claim(session, run_id, partition, worker=worker, stale_before=stale_before)
@@ -137,8 +184,31 @@ def write_partition(
     """Replace the partition's rows with these and mark it done, in the caller's transaction;
     False (nothing written) when another attempt finished it first. Raises RunNoLongerActive
     when the run is no longer running (reaped meanwhile)."""
+    row = _lock(session, run_id, partition)
+    if row.status == DONE:
+        return False
+    connection = session.connection()
+    discard_rows(connection, run_id, partition=CustomerRange(row.lo, row.hi))
+    write_labels(connection, run_id, labels)
+    write_events(connection, run_id, events, previous_run_id=previous_run_id)
+    if ahead is not None:
+        forecasts.write_forecasts(connection, run_id, ahead)
+    _done(session, run_id, partition, summary, n_customers=len(labels))
+    return True
+
+
+def finish_job(session: Session, run_id: int, partition: int, result: dict) -> bool:
+    """Record a finishing job's ``result`` and mark it done, in the caller's transaction; False
+    when another attempt finished it first (RunNoLongerActive as :func:`write_partition`)."""
+    if _lock(session, run_id, partition).status == DONE:
+        return False
+    _done(session, run_id, partition, result)
+    return True
+
+
+def _lock(session: Session, run_id: int, partition: int):
     row = session.execute(
-        select(RunPartition.status, RunPartition.n_partitions)
+        select(RunPartition.status, RunPartition.lo, RunPartition.hi)
         .where(RunPartition.run_id == run_id, RunPartition.partition == partition)
         .with_for_update()
     ).first()
@@ -147,39 +217,50 @@ def write_partition(
     ).first()
     if running is None or row is None:
         raise RunNoLongerActive(f"run {run_id} is no longer running; partition not written")
-    if row.status == DONE:
-        return False
-    connection = session.connection()
-    discard_rows(connection, run_id, partition=(partition, int(row.n_partitions)))
-    write_labels(connection, run_id, labels)
-    write_events(connection, run_id, events, previous_run_id=previous_run_id)
-    if ahead is not None:
-        forecasts.write_forecasts(connection, run_id, ahead)
+    return row
+
+
+def _done(session: Session, run_id: int, partition: int, summary: dict,
+          n_customers: int | None = None) -> None:
     session.execute(
         update(RunPartition)
         .where(RunPartition.run_id == run_id, RunPartition.partition == partition)
-        .values(status=DONE, finished_at=utcnow(), n_customers=len(labels),
+        .values(status=DONE, finished_at=utcnow(), n_customers=n_customers,
                 summary=plain_value(summary))
     )
-    return True
+
+
+def job(connection: Connection, run_id: int, partition: int) -> tuple[str, CustomerRange]:
+    """A partition's kind and, for a range, its customers."""
+    row = connection.execute(
+        select(RunPartition.kind, RunPartition.lo, RunPartition.hi)
+        .where(RunPartition.run_id == run_id, RunPartition.partition == partition)
+    ).one()
+    return row.kind, CustomerRange(row.lo, row.hi)
 
 
 def discard_rows(connection: Connection, run_id: int,
-                 partition: tuple[int, int] | None = None) -> None:
-    """Delete the run's labels, events and forecasts (of one (partition, n) only, if given)."""
+                 partition: CustomerRange | None = None) -> None:
+    """Delete the run's labels, events and forecasts (of one range of customers only, if
+    given)."""
     for table in (CustomerLabel.__table__, MembershipEvent.__table__,
                   forecasts.Forecast.__table__):
         where = [table.c.run_id == run_id]
-        if partition is not None:
-            where.append(table.c.customer_id % partition[1] == partition[0])
+        if partition is not None and partition.lo is not None:
+            where.append(table.c.customer_id >= partition.lo)
+        if partition is not None and partition.hi is not None:
+            where.append(table.c.customer_id < partition.hi)
         connection.execute(delete(table).where(*where))
 
 
-def status(connection: Connection, run_id: int) -> dict[str, int]:
-    """How many of the run's partitions are pending, running and done (and in all)."""
+def status(connection: Connection, run_id: int, kinds: tuple[str, ...] = (SCORE,)
+           ) -> dict[str, int]:
+    """How many of the run's ranges (or partitions of ``kinds``) are pending, running and done
+    (and in all)."""
     rows = connection.execute(
         select(RunPartition.status, func.count())
-        .where(RunPartition.run_id == run_id).group_by(RunPartition.status)
+        .where(RunPartition.run_id == run_id, RunPartition.kind.in_(kinds))
+        .group_by(RunPartition.status)
     ).all()
     counts = {PENDING: 0, WORKING: 0, DONE: 0, **{s: int(n) for s, n in rows}}
     counts["total"] = sum(counts[s] for s in (PENDING, WORKING, DONE))
@@ -187,13 +268,24 @@ def status(connection: Connection, run_id: int) -> dict[str, int]:
 
 
 def summaries(connection: Connection, run_id: int) -> list[dict]:
-    """Each done partition's summary (with its partition and customer count), in order."""
+    """Each done range's summary (with its partition and customer count), in order."""
     rows = connection.execute(
         select(RunPartition.partition, RunPartition.n_customers, RunPartition.summary)
-        .where(RunPartition.run_id == run_id, RunPartition.status == DONE)
+        .where(RunPartition.run_id == run_id, RunPartition.status == DONE,
+               RunPartition.kind == SCORE)
         .order_by(RunPartition.partition)
     ).all()
     return [{**(summary or {}), "partition": p, "n_customers": n} for p, n, summary in rows]
+
+
+def job_results(connection: Connection, run_id: int) -> dict[str, dict]:
+    """The done finishing jobs' results, by kind."""
+    rows = connection.execute(
+        select(RunPartition.kind, RunPartition.summary)
+        .where(RunPartition.run_id == run_id, RunPartition.status == DONE,
+               RunPartition.kind.in_(FINISHING))
+    ).all()
+    return {kind: summary or {} for kind, summary in rows}
 
 
 def claim_publication(session: Session, run_id: int) -> bool:

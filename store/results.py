@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session
 
 from pipeline.columns import FEATURE_COLUMNS, INTEGER_FEATURE_COLUMNS
 from pipeline.model_state import ModelState
+from pipeline.partition_scoring import SCORES_PER_CUSTOMER, scores_per_customer
 from pipeline.plain import plain_value
 from store.bulk import copy_out, insert_frame
+from store.run_inputs import CustomerRange, Partition
 from store.runs import mark_succeeded, utcnow
 from store.schema import Cluster, CustomerLabel, MembershipEvent, ModelVersion
 from store.webhook_events import record_run_succeeded
@@ -98,7 +100,8 @@ def write_model_version(
             fitted_as_of=state.fitted_as_of,
             data_fingerprint=getattr(result, "data_fingerprint", "") or "",
             code_version=code_version,
-            parameters=plain_value(state.parameters),
+            parameters=plain_value({**(state.parameters or {}),
+                                    SCORES_PER_CUSTOMER: scores_per_customer(state)}),
             thresholds=plain_value(state.thresholds),
             clusters=plain_value(state.clusters),
             metrics=plain_value(state.metrics),
@@ -186,9 +189,10 @@ def latest_model_state(connection: Connection, artifact_key: bytes) -> ModelStat
 
 
 def load_labels(engine: Engine | Connection, run_id: int,
-                partition: tuple[int, int] | None = None) -> pd.DataFrame:
+                partition: Partition | None = None) -> pd.DataFrame:
     """A run's labels: index customer_id; cluster, is_insiders, features, embedding;
-    ``partition=(p, n)``: only the customers whose id modulo n is p."""
+    ``partition=(p, n)``: only the customers whose id modulo n is p; a
+    :class:`~store.run_inputs.CustomerRange`: only those in it."""
     if isinstance(engine, Engine):
         with engine.connect() as connection:
             return _load_labels(connection, run_id, partition)
@@ -196,12 +200,17 @@ def load_labels(engine: Engine | Connection, run_id: int,
 
 
 def _load_labels(connection: Connection, run_id: int,
-                 partition: tuple[int, int] | None) -> pd.DataFrame:
+                 partition: Partition | None) -> pd.DataFrame:
     columns = [getattr(CustomerLabel, name) for name in LABEL_COLUMNS[1:]]
     query = select(*columns).where(CustomerLabel.run_id == int(run_id)).order_by(
         CustomerLabel.customer_id
     )
-    if partition is not None:
+    if isinstance(partition, CustomerRange):
+        if partition.lo is not None:
+            query = query.where(CustomerLabel.customer_id >= int(partition.lo))
+        if partition.hi is not None:
+            query = query.where(CustomerLabel.customer_id < int(partition.hi))
+    elif partition is not None:
         p, n = int(partition[0]), int(partition[1])
         # the query's text is sent through COPY on PostgreSQL, where '%' would come out doubled
         modulo = (func.mod(CustomerLabel.customer_id, n)

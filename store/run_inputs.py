@@ -14,7 +14,8 @@ on SQLite, equal to what :mod:`pipeline.run_data` computes from cleaned transact
   batches (see its docstring).
 
 None of them reads the ``transactions`` table. Every per-customer query takes an optional
-``partition=(p, n)``: only customers with ``customer_id % n = p``.
+``partition``: ``(p, n)``, only customers with ``customer_id % n = p``, or a
+:class:`CustomerRange`, only those in it (read through the rollup's (customer_id, day) key).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from dataclasses import dataclass
 
 import pandas as pd
 import pyarrow as pa
@@ -32,8 +34,17 @@ from store.bulk import copy_out
 from store.rollup import RollupBatch, RollupState
 from store.schema import TransactionBatch
 
-Partition = tuple[int, int]
-"""(p, n): the customers whose id modulo n is p."""
+
+@dataclass(frozen=True)
+class CustomerRange:
+    """The customers with ``lo <= customer_id < hi`` (None: no bound on that side)."""
+
+    lo: int | None
+    hi: int | None
+
+
+Partition = tuple[int, int] | CustomerRange
+"""(p, n): the customers whose id modulo n is p; or a range of customer ids."""
 
 FINGERPRINT_FORMAT = "rollup-1"
 _RFM_TYPES = {"customer_id": pa.int64(), **{name: pa.float64() for name in RFM_COLUMNS}}
@@ -41,9 +52,13 @@ _SPEND_TYPES = {"customer_id": pa.int64(), "spend": pa.float64()}
 
 
 def partition_filter(partition: Partition | None, column: str = "c.customer_id") -> str:
-    """`` AND column % n = p`` for ``partition``, or nothing (only integers reach the text)."""
+    """`` AND column % n = p`` (or the range's bounds) for ``partition``, or nothing (only
+    integers reach the text)."""
     if partition is None:
         return ""
+    if isinstance(partition, CustomerRange):
+        lo = "" if partition.lo is None else f" AND {column} >= {int(partition.lo)}"
+        return lo + ("" if partition.hi is None else f" AND {column} < {int(partition.hi)}")
     p, n = (int(v) for v in partition)
     if n < 1 or not 0 <= p < n:
         raise ValueError(f"partition {p} of {n} does not exist")

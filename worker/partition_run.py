@@ -17,13 +17,14 @@ from sqlalchemy import Engine, select
 
 from pipeline.errors import PipelineInputError
 from pipeline.model_state import ModelState
-from pipeline.partition_scoring import scores_per_customer
+from pipeline.partition_scoring import SCORES_PER_CUSTOMER, scores_per_customer
 from pipeline.run_forecast import PARAMS_KEY
 from settings import Settings
-from store import partitions, results, runs
+from store import partitions, runs
 from store import transactions as store_transactions
 from store.db import session_scope
-from store.partition_data import count_customers
+from store.partition_data import version_facts
+from store.run_inputs import CustomerRange
 from store.schema import ModelVersion
 
 log = logging.getLogger(__name__)
@@ -63,11 +64,12 @@ def model_version(engine: Engine, version: int, artifact_key: bytes) -> ModelSta
 def start_if_due(run_id: int, *, engine: Engine, settings: Settings,
                  refit_reason: Callable[..., str | None]) -> str | None:
     """Start the claimed run ``run_id`` in partitions when :func:`plan` says so ("partitioned");
-    None to run it in one process. ``refit_reason``: the runner's refit policy."""
+    None to run it in one process. ``refit_reason``: the runner's refit policy. The model
+    version is not unpickled here unless it predates its stored scoring flag."""
     with engine.connect() as connection:
         last = store_transactions.max_invoice_date(connection)
         profile = store_transactions.latest_profile(connection) or settings.profile
-        state = results.latest_model_state(connection, settings.model_artifact_key())
+        facts = version_facts(connection)
     with session_scope(engine) as session:
         run = runs.get_run(session, run_id)
         as_of = run.as_of or (last.date() if last is not None else None)
@@ -75,10 +77,10 @@ def start_if_due(run_id: int, *, engine: Engine, settings: Settings,
         previous = runs.previous_run(session, as_of, run_id) if as_of else None
     if as_of is None:
         return None
-    reason = refit_reason(state, as_of=as_of, requested=requested,
+    reason = refit_reason(facts, as_of=as_of, requested=requested,
                           every_days=settings.refit_every_days)
-    n = plan(engine, settings, state=state, refit=reason is not None, as_of=as_of)
-    if not n:
+    ranges = plan(engine, settings, facts=facts, refit=reason is not None, as_of=as_of)
+    if not ranges:
         return None
     parameters = {
         "profile": profile, "n_clusters": settings.n_clusters,
@@ -87,44 +89,51 @@ def start_if_due(run_id: int, *, engine: Engine, settings: Settings,
         "forecast_horizon_days": settings.forecast_horizon_days,
         "at_risk_days": settings.at_risk_days, "at_risk_probability": settings.at_risk_probability,
     }
-    return start(run_id, n, engine=engine, parameters=parameters, as_of=as_of, state=state,
-                 previous_run_id=previous.id if previous else None)
+    return start(run_id, ranges, engine=engine, parameters=parameters, as_of=as_of,
+                 version=int(facts.version), previous_run_id=previous.id if previous else None)
 
 
-def plan(engine: Engine, settings: Settings, *, state: ModelState | None, refit: bool,
-         as_of: date) -> int:
-    """How many partitions this run is scored in; 0 for one process.
+def plan(engine: Engine, settings: Settings, *, facts, refit: bool,
+         as_of: date) -> list[CustomerRange]:
+    """The ranges of customers this run is scored in; none for one process.
 
     Only a scoring run (no refit) whose model version places each customer on their own and
-    carries its forward model is split; then by ``INSIDERS_PARTITIONS`` when set, else when it
-    has more than ``INSIDERS_PARTITION_ROWS`` customers."""
-    if refit or state is None or not scores_per_customer(state):
-        return 0
-    if PARAMS_KEY not in (state.parameters or {}):
-        return 0
-    if settings.partitions:
-        return settings.partitions
+    carries its forward model is split (as its stored parameters say); then in
+    ``INSIDERS_PARTITIONS`` ranges when set, else when it has more than
+    ``INSIDERS_PARTITION_ROWS`` customers."""
+    if refit or facts is None:
+        return []
+    stored = dict(facts.parameters or {})
+    if PARAMS_KEY not in stored:
+        return []
+    if SCORES_PER_CUSTOMER in stored:
+        per_customer = bool(stored[SCORES_PER_CUSTOMER])
+    else:  # a version stored before the flag: loaded once, kept for the partitions
+        per_customer = scores_per_customer(
+            model_version(engine, int(facts.version), settings.model_artifact_key()))
+    if not per_customer:
+        return []
     with engine.connect() as connection:
-        n_customers = count_customers(connection, as_of)
-    n = partitions.partition_count(n_customers, rows=settings.partition_rows)
-    return n if n > 1 else 0
+        ranges = partitions.customer_ranges(connection, as_of, rows=settings.partition_rows,
+                                            fixed=settings.partitions)
+    return ranges if len(ranges) > 1 or settings.partitions else []
 
 
-def start(run_id: int, n_partitions: int, *, engine: Engine, parameters: dict,
-          as_of: date, state: ModelState, previous_run_id: int | None) -> str:
+def start(run_id: int, ranges: list[CustomerRange], *, engine: Engine, parameters: dict,
+          as_of: date, version: int, previous_run_id: int | None) -> str:
     """Record the run's partitions and queue a task for each; the run stays running."""
-    parameters = {**parameters, "partitions": n_partitions, "model_version": int(state.version),
+    parameters = {**parameters, "partitions": len(ranges), "model_version": version,
                   "previous_run_id": previous_run_id}
     with session_scope(engine) as session:
         runs.set_run_inputs(session, run_id, as_of=as_of, parameters=parameters)
-        partitions.create_partitions(session, run_id, n_partitions)
-        runs.record_progress(session, run_id, stage(0, n_partitions), SCORE_START)
+        order = partitions.create_partitions(session, run_id, ranges)
+        runs.record_progress(session, run_id, stage(0, len(ranges)), SCORE_START)
     # deferred: importing the app builds it from the environment's settings
     from worker.celery_app import app
 
-    for partition in range(n_partitions):
+    for partition in order:
         app.send_task(PARTITION_TASK, args=[run_id, partition])
-    log.info("run %s: %s partitions queued", run_id, n_partitions)
+    log.info("run %s: %s partitions queued", run_id, len(ranges))
     return "partitioned"
 
 

@@ -1,14 +1,15 @@
 """A scoring run in partitions: the run task (:mod:`worker.partition_run`) splits the customers
-by id and queues one ``insiders.score_partition`` task per partition; any worker process, on any
-machine, takes them.
+in ranges of id and queues one ``insiders.score_partition`` task per partition (each range, and
+each finishing job of :mod:`worker.partition_jobs`); any worker process, on any machine, takes
+them.
 
 A partition task scores its partition (features, forecasts and the previous run's labels of its
 customers only, with the model version loaded once per process), then replaces the partition's
 rows and marks it done in one transaction. It then takes any partition still pending or whose
 worker went silent (no heartbeat for ``INSIDERS_STALE_AFTER_SECONDS``), so a partition lost with
 its worker is scored again by a live one without waiting for the broker to hand its message back;
-when the broker does, the task finds the partition done and stops. Once every partition is done,
-exactly one process (the first to claim it) combines them and publishes the run atomically.
+when the broker does, the task finds the partition done and stops. Once every partition and job
+is done, exactly one process (the first to claim it) publishes the run atomically.
 """
 
 from __future__ import annotations
@@ -23,19 +24,24 @@ from sqlalchemy import Connection, Engine, select
 
 from pipeline.errors import PipelineInputError
 from pipeline.model_state import ModelState
-from pipeline.partition_scoring import combine, score_partition
+from pipeline.partition_scoring import score_partition
 from pipeline.run_forecast import PARAMS_KEY, forecast_summary
 from settings import Settings
 from store import partitions, results, runs
 from store.db import session_scope
-from store.partition_data import PartitionData, partition_data, publish_data
+from store.partition_data import PartitionData, partition_data
+from store.run_inputs import CustomerRange
 from store.schema import Run
 from store.webhook_events import record_run_failed
+from worker import partition_jobs
 from worker.partition_run import SCORE_END, SCORE_START, model_version, stage, worker_name
-from worker.runner import code_version, describe_error, forecast_settings
+from worker.runner import describe_error, forecast_settings
 from worker.webhook_delivery import send_pending
 
 log = logging.getLogger(__name__)
+
+EVERY_KIND = (partitions.SCORE, *partitions.FINISHING)
+WAIT_SECONDS = 0.25
 
 
 def work(run_id: int, partition: int, *, engine: Engine, settings: Settings) -> str:
@@ -63,25 +69,28 @@ def work(run_id: int, partition: int, *, engine: Engine, settings: Settings) -> 
 
 
 def _work(run_id: int, partition: int, *, engine: Engine, settings: Settings, me: str) -> str:
-    outcome = "skipped"
+    outcome, beaten = "skipped", 0.0
     taken = _claim(engine, run_id, settings, me, partition)
     while True:
         if taken is not None:
-            _score(run_id, *taken, engine=engine, settings=settings)
+            _do(run_id, *taken, engine=engine, settings=settings)
             outcome = "scored"
         with engine.connect() as connection:
-            counts = partitions.status(connection, run_id)
+            counts = partitions.status(connection, run_id, kinds=EVERY_KIND)
             running = _running(connection, run_id)
         if not running:
             return outcome
         if counts["total"] and counts[partitions.DONE] == counts["total"]:
-            return _publish(run_id, engine=engine, settings=settings) or outcome
+            return partition_jobs.publish(run_id, engine=engine, settings=settings) or outcome
         taken = _claim(engine, run_id, settings, me)
         if taken is None:
-            # the rest is being scored by live workers: wait, to take over any that goes silent
-            with session_scope(engine) as session:
-                runs.record_heartbeat(session, run_id)
-            time.sleep(max(0.2, settings.heartbeat_seconds / 2))
+            # the rest is taken by live workers: wait (briefly: the silhouette and the report
+            # become free the moment the last range is scored), to take over any gone silent
+            if time.monotonic() - beaten >= settings.heartbeat_seconds:
+                with session_scope(engine) as session:
+                    runs.record_heartbeat(session, run_id)
+                beaten = time.monotonic()
+            time.sleep(WAIT_SECONDS)
 
 
 def _claim(engine: Engine, run_id: int, settings: Settings, me: str,
@@ -130,35 +139,49 @@ class _PartitionBeat:
         self._thread.join(timeout=5)
 
 
-def _score(run_id: int, partition: int, attempt: int, *, engine: Engine,
-           settings: Settings) -> None:
+def _do(run_id: int, partition: int, attempt: int, *, engine: Engine,
+        settings: Settings) -> None:
+    """Score the range ``partition`` or run the finishing job it is."""
     with session_scope(engine) as session:
         run = runs.get_run(session, run_id)
         as_of, parameters = run.as_of, dict(run.parameters or {})
+        kind, customers = partitions.job(session.connection(), run_id, partition)
+    with _PartitionBeat(engine, run_id, partition, attempt, settings.heartbeat_seconds):
+        if kind == partitions.SCORE:
+            _score(run_id, partition, customers, as_of=as_of, parameters=parameters,
+                   engine=engine, settings=settings)
+            return
+        started = time.perf_counter()
+        result = partition_jobs.run_job(kind, run_id, as_of=as_of, parameters=parameters,
+                                        engine=engine, settings=settings)
+        with session_scope(engine) as session:
+            partitions.finish_job(session, run_id, partition, result)
+    log.info("run %s: %s done in %.1f s", run_id, kind, time.perf_counter() - started)
+
+
+def _score(run_id: int, partition: int, customers: CustomerRange, *, as_of: date,
+           parameters: dict, engine: Engine, settings: Settings) -> None:
     n = int(parameters["partitions"])
     state = model_version(engine, int(parameters["model_version"]),
                           settings.model_artifact_key())
     previous_run_id = parameters.get("previous_run_id")
-    with _PartitionBeat(engine, run_id, partition, attempt, settings.heartbeat_seconds):
-        with engine.connect() as connection:
-            data = partition_data(connection, as_of, (partition, n),
-                                  previous_run_id=previous_run_id)
-        scores = score_partition(data.features, state, data.previous,
-                                 currency=settings.currency,
-                                 forecast=_forecaster(data, state, as_of, settings))
+    with engine.connect() as connection:
+        data = partition_data(connection, as_of, customers, previous_run_id=previous_run_id)
+    scores = score_partition(data.features, state, data.previous, currency=settings.currency,
+                             forecast=_forecaster(data, state, as_of, settings))
+    with session_scope(engine) as session:
+        written = partitions.write_partition(
+            session, run_id, partition, labels=scores.labels, events=scores.events,
+            ahead=scores.forecasts, summary=scores.summary, previous_run_id=previous_run_id,
+        )
+    if written:
+        # its own transaction: two partitions' writes share the run's row lock, and both
+        # raising it to update the row would deadlock
         with session_scope(engine) as session:
-            written = partitions.write_partition(
-                session, run_id, partition, labels=scores.labels, events=scores.events,
-                ahead=scores.forecasts, summary=scores.summary, previous_run_id=previous_run_id,
-            )
-        if written:
-            # its own transaction: two partitions' writes share the run's row lock, and both
-            # raising it to update the row would deadlock
-            with session_scope(engine) as session:
-                counts = partitions.status(session.connection(), run_id)
-                done, total = counts[partitions.DONE], counts["total"]
-                runs.record_progress(session, run_id, stage(done, total),
-                                     SCORE_START + (SCORE_END - SCORE_START) * done / total)
+            counts = partitions.status(session.connection(), run_id)
+            done, total = counts[partitions.DONE], counts["total"]
+            runs.record_progress(session, run_id, stage(done, total),
+                                 SCORE_START + (SCORE_END - SCORE_START) * done / total)
     log.info("run %s: partition %s of %s %s (%s customers)", run_id, partition, n,
              "written" if written else "already done by another attempt", len(scores.labels))
 
@@ -179,53 +202,6 @@ def _forecaster(data: PartitionData, state: ModelState, as_of: date, settings: S
         return ahead.frame, ahead.metrics
 
     return forecast
-
-
-def _publish(run_id: int, *, engine: Engine, settings: Settings) -> str | None:
-    """Combine the partitions and publish the run, if this process is the one to do it."""
-    with session_scope(engine) as session:
-        if not partitions.claim_publication(session, run_id):
-            return None
-        run = runs.get_run(session, run_id)
-        as_of, parameters = run.as_of, dict(run.parameters or {})
-    state = model_version(engine, int(parameters["model_version"]),
-                          settings.model_artifact_key())
-    with engine.connect() as connection:
-        summaries = partitions.summaries(connection, run_id)
-        data = publish_data(connection, as_of, horizon_days=settings.forecast_horizon_days)
-    labels = results.load_labels(engine, run_id)
-    combined = combine(labels, summaries, state, as_of=as_of,
-                       random_state=settings.random_state, report_inputs=data.report,
-                       forecast_days=forecast_settings(settings).horizon_days,
-                       guest_id_range=data.guest_id_range)
-    metrics = {**combined.metrics, "cleaning": data.cleaning, "refitted": False}
-    values = {
-        "model_version": int(state.version), "data_fingerprint": data.fingerprint,
-        "code_version": code_version(), "n_customers": metrics["n_customers"],
-        "n_insiders": metrics["n_insiders"], "insiders_share": metrics["insiders_share"],
-        "revenue_share": metrics["revenue_share"], "silhouette": metrics["silhouette"],
-        "metrics": metrics, "report": combined.report, "random_state": settings.random_state,
-    }
-    with session_scope(engine) as session:
-        if _mark_unchanged(session, run_id, as_of, parameters, data.fingerprint, state):
-            partitions.discard_rows(session.connection(), run_id)
-            return "unchanged"
-        partitions.publish(session, run_id, values, combined.clusters)
-    log.info("run %s published from %s partitions", run_id, len(summaries))
-    return "succeeded"
-
-
-def _mark_unchanged(session, run_id: int, as_of: date, parameters: dict, fingerprint: str,
-                    state: ModelState) -> bool:
-    """A run that repeats the latest run on its date adds no history (as a single process)."""
-    same = runs.same_run(session, run_id, as_of=as_of, data_fingerprint=fingerprint,
-                         parameters=parameters, model_version=int(state.version))
-    if same is None:
-        return False
-    if not runs.mark_unchanged(session, run_id, same, data_fingerprint=fingerprint,
-                               model_version=int(state.version)):
-        raise results.RunNoLongerActive(run_id)
-    return True
 
 
 def _discard_if_finished(engine: Engine, run_id: int) -> None:

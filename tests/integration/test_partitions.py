@@ -10,15 +10,18 @@ fitted on a sample of a large set uses), the only placement a run is split with.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
 import time
+from itertools import pairwise
 
 import pandas as pd
 import pytest
 from sqlalchemy import text
 
+from pipeline.partition_scoring import SCORES_PER_CUSTOMER
 from store import partitions
 from store.db import session_scope
 from store.queue import request_run, send_run_task
@@ -60,8 +63,11 @@ def fitted(pg_engine, redis_client, service_env, tmp_path_factory):
     with pg_engine.begin() as connection:
         state = latest_model_state(connection, key)
         state.model.set_params(scoring="fast")
-        connection.execute(text("UPDATE model_versions SET artifact = :a WHERE version = :v"),
-                           {"a": state.to_bytes(key), "v": state.version})
+        stored = {**state.parameters, SCORES_PER_CUSTOMER: True}
+        connection.execute(text("UPDATE model_versions SET artifact = :a, parameters = :p "
+                                "WHERE version = :v"),
+                           {"a": state.to_bytes(key), "p": json.dumps(stored),
+                            "v": state.version})
     yield pg_engine, last
     _truncate(pg_engine)
     redis_client.flushdb()
@@ -189,7 +195,7 @@ def test_a_partition_scored_again_replaces_its_rows(fitted, single, service_env)
     """A redelivered partition (here: its task body run twice in this process, the partition
     put back to pending between) leaves one set of rows, equal to the first."""
     from worker.partition_run import start
-    from worker.partitions import _claim, _score
+    from worker.partitions import _claim, _do
 
     engine, last = fitted
     settings = _settings(service_env)
@@ -201,34 +207,39 @@ def test_a_partition_scored_again_replaces_its_rows(fitted, single, service_env)
         previous = previous_run(session, last, run.id)
     with engine.connect() as connection:
         state = latest_model_state(connection, settings.model_artifact_key())
+        ranges = partitions.customer_ranges(connection, last, rows=1, fixed=2)
     sent = []
     import worker.celery_app as celery_app
 
     original = celery_app.app.send_task
-    celery_app.app.send_task = lambda *args, **kwargs: sent.append(args)
+    celery_app.app.send_task = lambda *args, **kwargs: sent.append(kwargs["args"])
     try:
-        start(run.id, 2, engine=engine, parameters={}, as_of=last, state=state,
-              previous_run_id=previous.id)
+        start(run.id, ranges, engine=engine, parameters={}, as_of=last,
+              version=int(state.version), previous_run_id=previous.id)
     finally:
         celery_app.app.send_task = original
-    assert len(sent) == 2
+    # the forecast check first, then both ranges, then the silhouette and the report
+    assert [args[1] for args in sent] == [2, 0, 1, 3, 4]
+    hi = ranges[0].hi
 
     def rows() -> int:
         with engine.connect() as connection:
             return connection.execute(text(
-                "SELECT COUNT(*) FROM customer_labels WHERE run_id = :id AND customer_id % 2 = 0"
-            ), {"id": run.id}).scalar_one()
+                "SELECT COUNT(*) FROM customer_labels WHERE run_id = :id AND customer_id < :hi"
+            ), {"id": run.id, "hi": hi}).scalar_one()
 
+    # the report waits for every range to be scored
+    assert _claim(engine, run.id, settings, "test", 4) is None
     taken = _claim(engine, run.id, settings, "test", 0)
-    _score(run.id, *taken, engine=engine, settings=settings)
+    _do(run.id, *taken, engine=engine, settings=settings)
     first = rows()
     with engine.begin() as connection:
         connection.execute(text("UPDATE run_partitions SET status = 'pending' "
                                 "WHERE run_id = :id AND partition = 0"), {"id": run.id})
     taken = _claim(engine, run.id, settings, "test", 0)
     assert taken == (0, 2)
-    _score(run.id, *taken, engine=engine, settings=settings)
-    assert rows() == first == (single["labels"].index % 2 == 0).sum()
+    _do(run.id, *taken, engine=engine, settings=settings)
+    assert rows() == first == (single["labels"].index < hi).sum()
     # a late attempt of a partition already done writes nothing
     assert _claim(engine, run.id, settings, "test", 0) is None
     _set_aside(engine, run.id)
@@ -271,3 +282,33 @@ def test_killing_one_of_two_workers_mid_run_still_succeeds(fitted, single, two_w
     assert labelled[0] == labelled[1] == len(single["labels"]) == row["n_customers"]
     _assert_same(_snapshot(engine, run_id), single)
     print(f"killed partition {killed}: done after {attempts.attempts} attempts")
+
+
+def test_ranges_hold_every_customer_once_in_about_equal_parts(fitted, single):
+    engine, last = fitted
+    ids = single["labels"].index.to_numpy()
+    with engine.connect() as connection:
+        ranges = partitions.customer_ranges(connection, last, rows=1, fixed=4)
+        one = partitions.customer_ranges(connection, last, rows=10_000)
+    assert ranges[0].lo is None and ranges[-1].hi is None and len(ranges) == 4
+    assert all(a.hi == b.lo for a, b in pairwise(ranges))
+    sizes = [int(((ids >= (ids[0] if r.lo is None else r.lo))
+                  & (ids <= (ids[-1] if r.hi is None else r.hi - 1))).sum()) for r in ranges]
+    assert sum(sizes) == len(ids)
+    assert max(sizes) - min(sizes) <= len(ids) // 20
+    assert one == [partitions.CustomerRange(None, None)]
+
+
+def test_the_split_is_decided_without_unpickling_the_model(fitted, service_env):
+    """With a wrong artifact key, unpickling the version would fail its signature check: the
+    split is read from the version's stored parameters."""
+    from store.partition_data import version_facts
+    from worker.partition_run import plan
+
+    engine, last = fitted
+    settings = _settings(service_env, INSIDERS_PARTITIONS="3",
+                         INSIDERS_ARTIFACT_KEY="ab" * 32)
+    with engine.connect() as connection:
+        facts = version_facts(connection)
+    assert len(plan(engine, settings, facts=facts, refit=False, as_of=last)) == 3
+    assert plan(engine, settings, facts=facts, refit=True, as_of=last) == []
