@@ -109,14 +109,14 @@ def _empty(features: pd.DataFrame, state: ModelState,
                                                     "seconds": 0.0})
 
 
-def label_figures(labels: pd.DataFrame, state: ModelState) -> dict:
+def label_figures(labels: pd.DataFrame, identities: list[dict]) -> dict:
     """The run's counts and shares from every customer's ``labels`` (index customer_id, in
-    order), summed as one process sums them."""
+    order), summed as one process sums them; ``identities``: the model version's clusters."""
     labels = labels.sort_index()
     member = labels["is_insiders"].to_numpy(dtype=bool)
     revenue = labels["gross_revenue"].to_numpy(dtype=float)
     in_cluster = np.isin(labels["cluster"].to_numpy(),
-                         [r["cluster"] for r in state.clusters if r["is_insiders"]])
+                         [r["cluster"] for r in identities if r["is_insiders"]])
     return {
         "n_customers": len(labels),
         "n_insiders": int(member.sum()),
@@ -142,32 +142,32 @@ def check_needs_labels(span: tuple[dt.date, dt.date] | None, as_of: dt.date,
     return span is not None and check_day(*span, as_of, horizon_days) == as_of
 
 
-def forecast_check(inputs: ReportInputs | None, as_of: dt.date, state: ModelState, *,
+def forecast_check(inputs: ReportInputs | None, as_of: dt.date, thresholds: dict, *,
                    random_state: int, guest_id_range: tuple[int, int] | None,
                    labels: pd.DataFrame | None = None) -> dict | None:
     """The report's forecast check (question 7), as :func:`pipeline.report.build_report` makes
     it; ``labels`` only when :func:`check_needs_labels`."""
     labels = pd.DataFrame({"is_insiders": pd.Series(dtype=bool)}) if labels is None else labels
-    return plain_value(evidence_from_inputs(labels, inputs, as_of, state.thresholds,
+    return plain_value(evidence_from_inputs(labels, inputs, as_of, thresholds,
                                             guest_id_range=guest_id_range,
                                             random_state=random_state))
 
 
-def run_report(labels: pd.DataFrame, state: ModelState, *, as_of: dt.date, random_state: int,
+def run_report(labels: pd.DataFrame, thresholds: dict, *, as_of: dt.date, random_state: int,
                report_inputs: ReportInputs | None, forecast: dict | None = None,
                forecast_days: int | None = None,
                guest_id_range: tuple[int, int] | None = None) -> dict:
     """The run's report from every customer's ``labels``; ``forecast``: its forecast check
     made beforehand (:func:`forecast_check`), else made here."""
-    report = build_report(labels, as_of=as_of, thresholds=state.thresholds,
+    report = build_report(labels, as_of=as_of, thresholds=thresholds,
                           random_state=random_state, inputs=report_inputs,
                           guest_id_range=guest_id_range, forecast=forecast,
                           **({} if forecast_days is None else {"forecast_days": forecast_days}))
     return report.to_dict()
 
 
-def run_metrics(summaries: list[dict], figures: dict, state: ModelState, *, as_of: dt.date,
-                silhouette_value: float | None) -> dict:
+def run_metrics(summaries: list[dict], figures: dict, *, version: int, thresholds: dict,
+                as_of: dt.date, silhouette_value: float | None) -> dict:
     """The run's metrics from its partitions' ``summaries`` (:attr:`PartitionScores.summary`
     with ``n_customers``), :func:`label_figures` and :func:`run_silhouette`."""
     if sum(int(s["n_customers"]) for s in summaries) != figures["n_customers"]:
@@ -179,9 +179,9 @@ def run_metrics(summaries: list[dict], figures: dict, state: ModelState, *, as_o
     metrics = {
         **{k: figures[k] for k in ("n_customers", "n_insiders", "insiders_share",
                                    "revenue_share")},
-        "model_version": state.version,
-        "thresholds": {"entry": levels(state.thresholds, "entry"),
-                       "exit": levels(state.thresholds, "exit")},
+        "model_version": version,
+        "thresholds": {"entry": levels(thresholds, "entry"),
+                       "exit": levels(thresholds, "exit")},
         "insiders_cluster_size": figures["insiders_cluster_size"],
         "insiders_in_cluster": figures["insiders_in_cluster"],
         "n_events": sum(int(s.get("n_events", 0)) for s in summaries),

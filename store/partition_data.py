@@ -78,9 +78,10 @@ def publish_data(connection: Connection, as_of: dt.date) -> PublishData:
 
 
 def version_facts(connection: Connection, version: int | None = None):
-    """The latest (or given) model version's number, fitting date and stored parameters,
-    read without its artifact; None before the first fit."""
-    query = select(ModelVersion.version, ModelVersion.fitted_as_of, ModelVersion.parameters)
+    """The latest (or given) model version's number, fitting date, stored parameters,
+    thresholds and clusters, read without its artifact; None before the first fit."""
+    query = select(ModelVersion.version, ModelVersion.fitted_as_of, ModelVersion.parameters,
+                   ModelVersion.thresholds, ModelVersion.clusters)
     query = (query.where(ModelVersion.version == version) if version is not None
              else query.order_by(ModelVersion.version.desc()).limit(1))
     return connection.execute(query).first()

@@ -8,6 +8,7 @@ process is free, and its publication from their results.
   combined labels exactly as one process sums them.
 
 The publication reads only these results and the partitions' counts: no label is read again.
+None of them unpickles the model version: its thresholds and clusters are stored beside it.
 """
 
 from __future__ import annotations
@@ -31,9 +32,8 @@ from pipeline.run import clusters_table
 from settings import Settings
 from store import partitions, results, runs
 from store.db import session_scope
-from store.partition_data import check_inputs, publish_data, report_after
+from store.partition_data import check_inputs, publish_data, report_after, version_facts
 from store.run_inputs import rollup_day_range, rollup_guest_range
-from worker.partition_run import model_version
 from worker.runner import code_version, forecast_settings
 
 log = logging.getLogger(__name__)
@@ -49,34 +49,28 @@ def run_job(kind: str, run_id: int, *, as_of: date, parameters: dict, engine: En
     with engine.connect() as connection:
         span = rollup_day_range(connection)
         guests = rollup_guest_range(connection)
+        facts = version_facts(connection, int(parameters["model_version"]))
     deferred = check_needs_labels(span, as_of, settings.forecast_horizon_days)
     if kind == partitions.CHECK:
         if deferred:
             return {"deferred": True}
-        state = _state(engine, parameters, settings)
         with engine.connect() as connection:
             inputs = check_inputs(connection, as_of, horizon_days=settings.forecast_horizon_days)
-        return {"evidence": forecast_check(inputs, as_of, state,
+        return {"evidence": forecast_check(inputs, as_of, facts.thresholds,
                                            random_state=settings.random_state,
                                            guest_id_range=guests)}
     labels = results.load_labels(engine, run_id)
     if kind == partitions.SILHOUETTE:
         return {"silhouette": run_silhouette(labels, random_state=settings.random_state)}
-    state = _state(engine, parameters, settings)
     with engine.connect() as connection:
         read = check_inputs if deferred else report_after
         inputs = read(connection, as_of, horizon_days=settings.forecast_horizon_days)
-    report = run_report(labels, state, as_of=as_of, random_state=settings.random_state,
+    report = run_report(labels, facts.thresholds, as_of=as_of, random_state=settings.random_state,
                         report_inputs=inputs, forecast=None if deferred else {},
                         forecast_days=horizon, guest_id_range=guests)
     return {"report": report, "forecast_made": deferred,
-            "figures": label_figures(labels, state),
-            "clusters": plain_value(clusters_table(labels, state.clusters))}
-
-
-def _state(engine: Engine, parameters: dict, settings: Settings):
-    return model_version(engine, int(parameters["model_version"]),
-                         settings.model_artifact_key())
+            "figures": label_figures(labels, facts.clusters),
+            "clusters": plain_value(clusters_table(labels, facts.clusters))}
 
 
 def publish(run_id: int, *, engine: Engine, settings: Settings) -> str | None:
@@ -86,8 +80,9 @@ def publish(run_id: int, *, engine: Engine, settings: Settings) -> str | None:
             return None
         run = runs.get_run(session, run_id)
         as_of, parameters = run.as_of, dict(run.parameters or {})
-    state = _state(engine, parameters, settings)
+    version = int(parameters["model_version"])
     with engine.connect() as connection:
+        facts = version_facts(connection, version)
         summaries = partitions.summaries(connection, run_id)
         done = partitions.job_results(connection, run_id)
         data = publish_data(connection, as_of)
@@ -96,18 +91,19 @@ def publish(run_id: int, *, engine: Engine, settings: Settings) -> str | None:
     if not made["forecast_made"]:
         report["forecast"] = done[partitions.CHECK]["evidence"]
     silhouette = done[partitions.SILHOUETTE]["silhouette"]
-    metrics = {**run_metrics(summaries, made["figures"], state, as_of=as_of,
+    metrics = {**run_metrics(summaries, made["figures"], version=version,
+                             thresholds=facts.thresholds, as_of=as_of,
                              silhouette_value=silhouette),
                "cleaning": data.cleaning, "refitted": False}
     values = {
-        "model_version": int(state.version), "data_fingerprint": data.fingerprint,
+        "model_version": version, "data_fingerprint": data.fingerprint,
         "code_version": code_version(), "n_customers": metrics["n_customers"],
         "n_insiders": metrics["n_insiders"], "insiders_share": metrics["insiders_share"],
         "revenue_share": metrics["revenue_share"], "silhouette": silhouette,
         "metrics": metrics, "report": report, "random_state": settings.random_state,
     }
     with session_scope(engine) as session:
-        if _mark_unchanged(session, run_id, as_of, parameters, data.fingerprint, state):
+        if _mark_unchanged(session, run_id, as_of, parameters, data.fingerprint, version):
             partitions.discard_rows(session.connection(), run_id)
             return "unchanged"
         partitions.publish(session, run_id, values,
@@ -117,13 +113,13 @@ def publish(run_id: int, *, engine: Engine, settings: Settings) -> str | None:
 
 
 def _mark_unchanged(session, run_id: int, as_of: date, parameters: dict, fingerprint: str,
-                    state) -> bool:
+                    version: int) -> bool:
     """A run that repeats the latest run on its date adds no history (as a single process)."""
     same = runs.same_run(session, run_id, as_of=as_of, data_fingerprint=fingerprint,
-                         parameters=parameters, model_version=int(state.version))
+                         parameters=parameters, model_version=version)
     if same is None:
         return False
     if not runs.mark_unchanged(session, run_id, same, data_fingerprint=fingerprint,
-                               model_version=int(state.version)):
+                               model_version=version):
         raise results.RunNoLongerActive(run_id)
     return True
