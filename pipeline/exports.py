@@ -141,10 +141,13 @@ def _texts(column: pd.Series) -> list[str]:
             texts[i] = text
         return texts
     values = column.tolist()
+    constant = len(values) > 1 and (column.dtype.kind in "iu" or isinstance(values[0], str))
+    if constant and values.count(values[0]) == len(values):  # one value (a run id, a date)
+        return _texts(column.iloc[:1]) * len(values)
     if column.dtype.kind in "biu" or isinstance(column.dtype, pd.Int64Dtype):
-        return [str(value) for value in values]
+        return list(map(str, values))
     if column.dtype.kind == "f":
-        return [repr(value) for value in values]
+        return list(map(repr, values))
     return [_field(value if isinstance(value, str) else
                    repr(value) if isinstance(value, float) else str(value)) for value in values]
 

@@ -120,11 +120,12 @@ def insiders_forecasts(engine: Engine, run_id: int,
     frame["customer_id"] = frame["customer_id"].astype("int64")
     for name in NUMBER_COLUMNS:
         frame[name] = frame[name].astype(float)
-    for name in DATE_COLUMNS:
-        frame[name] = [date.fromisoformat(v[:10]) if isinstance(v, str) else None
-                       for v in frame[name].tolist()]
-    for name in TEXT_COLUMNS:
-        frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
+    for name in (*DATE_COLUMNS, *TEXT_COLUMNS):  # mostly empty: only the values present
+        present = frame[name].notna().to_numpy()
+        values = np.full(len(frame), None, dtype=object)
+        values[present] = [date.fromisoformat(v[:10]) if name in DATE_COLUMNS else v
+                           for v in frame[name].to_numpy()[present].tolist()]
+        frame[name] = values
     return frame
 
 

@@ -92,6 +92,7 @@ def _tables(draw) -> pd.DataFrame:
         "datetime": lambda: pd.to_datetime(pd.Series(column(st.none() | day), dtype=object)),
         "mixed": lambda: pd.Series(column(st.none() | _FLOATS | _TEXT | st.integers()),
                                    dtype=object),
+        "same": lambda: pd.Series([draw(st.integers() | _TEXT | _FLOATS)] * rows),
     }
     names = draw(st.lists(st.sampled_from(sorted(kinds)), min_size=1, max_size=5))
     return pd.DataFrame({f"{name}_{i}": kinds[name]() for i, name in enumerate(names)},
