@@ -1,13 +1,18 @@
-"""A scoring run through Celery with 1 and then 2 worker processes (separate ``celery worker``
-commands, one child each), on the product's synthetic customers.
+"""A scoring run through Celery in one process (not split) and in partitions with 1 and then 2
+worker processes (separate ``celery worker`` commands, one child each), on the product's
+synthetic customers.
 
     python benchmarks/partitions.py --database-url URL --redis-url URL [--customers 100000]
-        [--partitions 8] [--repeat 2] [--reuse --data-dir DIR]
+        [--partitions 8] [--repeat 2] [--reuse [--refit] --data-dir DIR]
 
 Empties the database and the Redis db, ingests the synthetic set, refits in this process (as of
-20 days before the last day), then times queue -> succeeded for scoring runs as of the last day,
-alternating 1 and 2 workers; each run follows the refit run (the previous scoring run is set
-aside). Prints the figures and the machine.
+20 days before the last day; ``--reuse --refit``: only the refit, on the data left), then times
+queue -> succeeded for scoring runs as of the last day, alternating one process, 1 and 2
+workers; the workers are started fresh for each pair of runs: the first ("cold") loads the model
+version in each worker process, the second ("warm") finds it loaded, as a long-lived worker
+does (one process unpickles it for every run). Each run follows the refit run (the previous
+scoring run is set aside). Prints the figures, the load average around each run and the
+machine.
 """
 
 from __future__ import annotations
@@ -35,11 +40,16 @@ from store.transactions import ingest_file  # noqa: E402
 from worker.celery_app import create_app  # noqa: E402
 from worker.runner import execute_run  # noqa: E402
 
+MODES = (("one process", 1, 0), ("1 worker", 1, None), ("2 workers", 2, None))
+"""(name, worker processes, partitions: 0 = not split, None = --partitions)."""
+
 
 def environment(database_url: str, redis_url: str, data_dir: str, partitions: int) -> dict:
     return {"INSIDERS_ENV": "test", "INSIDERS_DATABASE_URL": database_url,
             "INSIDERS_BROKER_URL": redis_url, "INSIDERS_DATA_DIR": data_dir,
             "INSIDERS_PROFILE": "default", "INSIDERS_PARTITIONS": str(partitions),
+            # not split unless INSIDERS_PARTITIONS says so
+            "INSIDERS_PARTITION_ROWS": "100000000",
             "INSIDERS_HEARTBEAT_SECONDS": "2", "INSIDERS_STALE_AFTER_SECONDS": "60"}
 
 
@@ -54,7 +64,7 @@ def start_workers(count: int, env: dict, folder: Path) -> list[subprocess.Popen]
              "--pool=prefork", "--concurrency=1", "--loglevel=WARNING", "--without-mingle",
              "--without-gossip", f"--hostname=bench{i}@%h"],
             cwd=ROOT, env=clean, stdout=log, stderr=subprocess.STDOUT))
-    time.sleep(8)  # imports of the pipeline, before the clock starts
+    time.sleep(12)  # imports of the pipeline, before the clock starts
     return started
 
 
@@ -70,20 +80,40 @@ def wait(engine, run_id: int, timeout: float = 1800) -> str:
     raise TimeoutError(f"run {run_id} still not finished")
 
 
+def timed_run(engine, app, last: dt.date) -> tuple[float, float]:
+    """Queue a scoring run as of ``last`` and time it to succeeded; then set it aside so the
+    next run follows the same run. Returns the seconds and the load average before."""
+    load = os.getloadavg()[0]
+    run, _ = request_run(engine, trigger="cli", as_of=last,
+                         enqueue=lambda run_id: send_run_task(run_id, app))
+    started = time.perf_counter()
+    status = wait(engine, run.id)
+    seconds = time.perf_counter() - started
+    assert status == "succeeded", status
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE runs SET status = 'failed', active_slot = NULL "
+                                "WHERE id = :id"), {"id": run.id})
+    return seconds, load
+
+
 def prepare(engine, args, folder: Path, settings) -> None:
     """Empty the database and Redis, ingest the synthetic customers, refit in this process."""
     import redis
 
-    with engine.begin() as connection:
-        connection.execute(text("TRUNCATE runs, model_versions, transaction_batches, "
-                                "customer_days, rollup_batches, rollup_state CASCADE"))
+    if args.reuse:
+        with engine.begin() as connection:
+            connection.execute(text("TRUNCATE runs, model_versions CASCADE"))
+    else:
+        with engine.begin() as connection:
+            connection.execute(text("TRUNCATE runs, model_versions, transaction_batches, "
+                                    "customer_days, rollup_batches, rollup_state CASCADE"))
+        path = folder / "synthetic.csv"
+        started = time.perf_counter()
+        synthetic.generate_transactions(args.customers, seed=5).to_csv(path, index=False)
+        ingest_file(engine, path, profile="default")
+        print(f"{args.customers} customers generated and ingested in "
+              f"{time.perf_counter() - started:.0f} s")
     redis.Redis.from_url(args.redis_url).flushdb()
-    path = folder / "synthetic.csv"
-    started = time.perf_counter()
-    synthetic.generate_transactions(args.customers, seed=5).to_csv(path, index=False)
-    ingest_file(engine, path, profile="default")
-    print(f"{args.customers} customers generated and ingested in "
-          f"{time.perf_counter() - started:.0f} s")
     with engine.connect() as connection:
         last = connection.execute(text("SELECT MAX(day) FROM customer_days")).scalar_one()
     refit, _ = request_run(engine, trigger="cli", as_of=last - dt.timedelta(days=20),
@@ -102,6 +132,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--reuse", action="store_true",
                         help="keep the data and model version a previous call left")
+    parser.add_argument("--refit", action="store_true",
+                        help="with --reuse: refit on the data left (a version of this code)")
     parser.add_argument("--data-dir", help="where the model key is kept (reuse: the same)")
     args = parser.parse_args()
     folder = Path(args.data_dir or tempfile.mkdtemp(prefix="partitions-bench-"))
@@ -110,35 +142,33 @@ def main() -> None:
     os.environ.update(env)
     migrations.upgrade(args.database_url)
     engine = create_engine(args.database_url)
-    if not args.reuse:
+    if not args.reuse or args.refit:
         prepare(engine, args, folder, settings)
     with engine.connect() as connection:
         last = connection.execute(text("SELECT MAX(day) FROM customer_days")).scalar_one()
     app = create_app(settings)
-    times: dict[int, list[float]] = {1: [], 2: []}
+    times: dict[tuple[str, str], list[float]] = {}
     for _ in range(args.repeat):
-        for count in (1, 2):
+        for name, count, parts in MODES:
+            env = environment(args.database_url, args.redis_url, str(folder),
+                              args.partitions if parts is None else parts)
             workers = start_workers(count, env, folder)
             try:
-                run, _ = request_run(engine, trigger="cli", as_of=last,
-                                     enqueue=lambda run_id: send_run_task(run_id, app))
-                started = time.perf_counter()
-                status = wait(engine, run.id)
-                seconds = time.perf_counter() - started
+                for state in ("cold", "warm"):
+                    seconds, load = timed_run(engine, app, last)
+                    times.setdefault((name, state), []).append(seconds)
+                    print(f"scoring run, {name}, {state}: {seconds:.1f} s (load average "
+                          f"{load:.1f} before, {os.getloadavg()[0]:.1f} after)", flush=True)
             finally:
                 for process in workers:
                     process.terminate()
                     process.wait(timeout=60)
-            assert status == "succeeded", status
-            times[count].append(seconds)
-            print(f"scoring run with {count} worker process(es), {args.partitions} partitions: "
-                  f"{seconds:.1f} s")
-            with engine.begin() as connection:
-                connection.execute(text("UPDATE runs SET status = 'failed', active_slot = NULL "
-                                        "WHERE id = :id"), {"id": run.id})
-    one, two = min(times[1]), min(times[2])
-    print(f"best of {args.repeat}: 1 worker {one:.1f} s, 2 workers {two:.1f} s, "
-          f"ratio {two / one:.2f}")
+    for state in ("cold", "warm"):
+        best = {name: min(times[name, state]) for name, _, _ in MODES}
+        print(f"{state}, best of {args.repeat}: "
+              + ", ".join(f"{k} {v:.1f} s" for k, v in best.items())
+              + f"; 2 workers / 1 worker {best['2 workers'] / best['1 worker']:.2f}, "
+              f"1 worker / one process {best['1 worker'] / best['one process']:.2f}")
     print(f"machine: {platform.platform()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}")
 
