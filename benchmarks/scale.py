@@ -3,7 +3,8 @@ the steps a daily deployment runs, with time and peak memory of each step's proc
 
     python benchmarks/scale.py --database-url postgresql+psycopg://USER@HOST/DB
                                [--customers 1000000] [--seed 0] [--piece-rows 500000]
-                               [--workdir DIR] [--keep-file] [--code DIR]
+                               [--workdir DIR] [--keep-file] [--code DIR] [--steps a,b]
+                               [--redis-url redis://HOST:6379/N] [--real-data FILE]
 
 The generator writes about 96 rows per customer (1M customers: about 96M rows). The database's
 transaction tables are emptied first: use a database of its own. Each step runs in a child
@@ -15,9 +16,19 @@ process of its own, so its peak resident memory (``ru_maxrss``) is that step's a
 * ``storage``: the size the tables take in the database (``pg_total_relation_size``);
 * ``features``: every customer's features as of the last day, from the rollup.
 
-Later steps of the issue (refit run, scoring run with one and two workers, storage added by a
-daily run, a day dropped into the inbox, dashboard p95) are functions added to ``STEPS``: each
-takes the :class:`Scale` and returns its figures as (measure, value) pairs.
+The run steps (``benchmarks/scale_runs.py``, ``benchmarks/scale_daily.py``) start real
+``insiders worker`` commands on the same database and on ``--redis-url`` as their broker, and
+time runs from queued to succeeded with the workers' peak memory read from ``/proc``:
+
+* ``refit``: a refit run, 1 worker process;
+* ``scoring``: a scoring run with 1, then 2 worker processes;
+* ``daily``: one more day of transactions ingested and scored: what the database grew by;
+* ``inbox``: another day dropped into the inbox, the scheduled run: time until it is current;
+* ``real``: the real data set (``--real-data``) refitted and scored through a worker; it
+  empties the database, so it runs last.
+
+Each step is a function in ``STEPS`` taking the :class:`Scale` and returning its figures as
+(measure, value) pairs; ``--steps`` picks some (the database must hold what they need).
 
 ``--code DIR`` imports the product from another checkout (for a before/after comparison on the
 same machine; give it a database of its own, its schema is that checkout's).
@@ -39,6 +50,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks import scale_daily, scale_runs  # noqa: E402 (after the repository is on the path)
+
 PROFILE = "online-retail"
 TABLES = ("transactions", "transaction_batches", "customer_days", "rollup_batches",
           "rollup_state")
@@ -54,6 +69,8 @@ class Scale:
     piece_rows: int
     code: str
     path: Path
+    redis_url: str = scale_runs.BROKER_DB_DEFAULT
+    real_data: str | None = None
     rows: int = 0
     figures: list[tuple[str, str]] = field(default_factory=list)
 
@@ -190,6 +207,11 @@ STEPS: dict[str, Callable[[Scale], list[tuple[str, str]]]] = {
     "ingest": ingest,
     "storage": storage,
     "features": features,
+    "refit": scale_runs.refit,
+    "scoring": scale_runs.scoring,
+    "daily": scale_daily.daily,
+    "inbox": scale_daily.inbox,
+    "real": scale_runs.real,
 }
 
 
@@ -197,6 +219,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--redis-url", default=scale_runs.BROKER_DB_DEFAULT,
+                        help="the broker of the run steps' workers (a Redis db of its own)")
+    parser.add_argument("--real-data", default=os.environ.get("INSIDERS_REAL_DATA"),
+                        help="the real data set's file, for the last step (empties the database)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--piece-rows", type=int, default=500_000)
     parser.add_argument("--workdir", default=None, help="where the Parquet file goes")
@@ -205,9 +231,11 @@ def main() -> None:
     parser.add_argument("--steps", default=",".join(STEPS), help="comma-separated steps")
     args = parser.parse_args()
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="insiders-scale-"))
+    workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / f"synthetic-{args.customers}-{args.seed}.parquet"
     scale = Scale(args.database_url, args.customers, args.seed, args.piece_rows,
-                  str(Path(args.code).resolve()), path)
+                  str(Path(args.code).resolve()), path, args.redis_url,
+                  args.real_data)
     if path.exists():  # a kept file: the generate step may be skipped
         import pyarrow.parquet as pq  # deferred: only to count a kept file's rows
 
@@ -220,7 +248,6 @@ def main() -> None:
     finally:
         if not args.keep_file:
             path.unlink(missing_ok=True)
-    sys.path.insert(0, str(ROOT))
     from benchmarks.ingest_features import machine  # deferred: after the children ran
 
     print(f"\n{args.customers:,} customers, code {scale.code}\n{machine()}\n")
