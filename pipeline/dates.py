@@ -30,10 +30,20 @@ _EARLIEST_US = EARLIEST.to_datetime64().astype("datetime64[us]")
 _LATEST_US = LATEST.to_datetime64().astype("datetime64[us]")
 
 
+def format_family(date_format: str) -> tuple[str, ...]:
+    """The family :func:`parse_dates` reported as ``date_format`` (its first format), so that
+    the rest of a file is read as its first part was; a format of no family alone."""
+    for family in DATE_FORMAT_FAMILIES:
+        if family[0] == date_format:
+            return family
+    return (date_format,)
+
+
 def parse_dates(
-    series: pd.Series, date_format: str | None = None
+    series: pd.Series, date_format: str | tuple[str, ...] | None = None
 ) -> tuple[pd.Series, str | None, pd.Series]:
-    """Parse a date column into naive datetime64[ns] (NaT where unparseable or out of range).
+    """Parse a date column into naive datetime64[ns] (NaT where unparseable or out of range);
+    ``date_format``, a format or a family of them (:func:`format_family`), is not guessed.
 
     Returns the dates, the format used for text dates, and a mask of the dates that were read but
     fall outside what datetime64[ns] holds (:data:`EARLIEST`..:data:`LATEST`), such as the
@@ -50,7 +60,7 @@ def parse_dates(
     codes, uniques = pd.factorize(text)
     uniques = pd.Series(uniques, dtype="str")
     if date_format is not None:
-        family: tuple[str, ...] = (date_format,)
+        family = (date_format,) if isinstance(date_format, str) else date_format
     else:
         family = _best_family(uniques)
     parsed = _parse_with(uniques, family).to_numpy()

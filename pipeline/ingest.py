@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.columns import CANONICAL_COLUMNS
-from pipeline.dates import parse_dates
+from pipeline.dates import format_family, parse_dates
 from pipeline.errors import IngestError
 from pipeline.readers import read_pieces, read_table
 from pipeline.row_rules import REJECT_REASONS, RowLimits, blank_text, row_reasons
@@ -48,7 +48,7 @@ OPTIONAL_COLUMNS: tuple[str, ...] = ("description", "country")
 DEFAULT_LIMITS = RowLimits(max_quantity=1_000_000, max_unit_price=100_000.0)
 """The bounds used when the caller gives none (the settings' defaults)."""
 PIECE_ROWS = 500_000
-"""Rows of a Parquet file read and validated at a time by :func:`read_transaction_pieces`."""
+"""Rows of a Parquet or CSV file read and validated at a time by :func:`read_transaction_pieces`."""
 
 # Normalised header spellings (lowercase, letters and digits only) of the exports users bring.
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
@@ -140,24 +140,29 @@ def read_transaction_pieces(
     limits: RowLimits = DEFAULT_LIMITS,
     rows: int = PIECE_ROWS,
 ) -> Iterator[IngestResult]:
-    """:func:`read_transactions` in pieces of at most ``rows`` rows (a Parquet file; other
-    formats are one piece), each piece's ``line_no`` counted from the file's first row.
+    """:func:`read_transactions` in pieces of at most ``rows`` rows (a Parquet or CSV file;
+    an Excel file is one piece), each piece's ``line_no`` counted from the file's first row.
 
     The first piece raises IngestError for a problem of the whole file (no rows, a column
-    missing). Text dates are read with the format family that fits each piece best.
+    missing). Text dates are read with the format family that fits the first piece with an
+    accepted row best, and that family holds for the rest of the file (a file of one piece
+    reads as :func:`read_transactions` reads it).
     """
     path = Path(path)
     pieces, used_encoding = read_pieces(path, encoding, rows)
     first_line = 0
+    dates: str | tuple[str, ...] | None = date_format
     for raw in pieces:
         if first_line and len(raw) == 0:
             continue
         result = validate_transactions(
-            raw, source=str(path), column_map=column_map, date_format=date_format,
+            raw, source=str(path), column_map=column_map, date_format=dates,
             limits=limits, first_line=first_line,
         )
         result.encoding = used_encoding
         first_line += len(raw)
+        if dates is None and result.date_format is not None and result.n_accepted:
+            dates = format_family(result.date_format)
         yield result
 
 
@@ -166,12 +171,13 @@ def validate_transactions(
     *,
     source: str = "<dataframe>",
     column_map: dict[str, str] | None = None,
-    date_format: str | None = None,
+    date_format: str | tuple[str, ...] | None = None,
     limits: RowLimits = DEFAULT_LIMITS,
     first_line: int = 0,
 ) -> IngestResult:
     """Map columns, parse values and split rows into accepted and rejected (with reasons);
-    ``line_no`` counts from ``first_line`` (the position of ``raw``'s first row in its file)."""
+    ``line_no`` counts from ``first_line`` (the position of ``raw``'s first row in its file).
+    ``date_format`` may be a family of formats (:func:`pipeline.dates.format_family`)."""
     if len(raw) == 0:
         raise IngestError(f"{source}: the table has a header but no rows")
     mapping = resolve_columns(list(raw.columns), column_map, source)
@@ -256,7 +262,7 @@ def _explicit_mapping(
 
 
 def _parse_values(
-    frame: pd.DataFrame, date_format: str | None
+    frame: pd.DataFrame, date_format: str | tuple[str, ...] | None
 ) -> tuple[pd.DataFrame, str | None]:
     dates, used_format, out_of_range = parse_dates(frame["invoice_date"], date_format)
     customer = _to_number(frame["customer_id"])

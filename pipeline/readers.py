@@ -16,6 +16,7 @@ and raises :class:`~pipeline.errors.IngestError` with one line naming the file:
 
 from __future__ import annotations
 
+import codecs
 import csv
 import re
 from collections.abc import Iterator
@@ -33,6 +34,7 @@ _OLE_MAGIC = b"\xd0\xcf\x11\xe0"
 _DELIMITERS = (",", ";", "\t", "|")
 _ESCAPED = re.compile("[\udc80-\udcff]")  # bytes that are not UTF-8, kept by surrogateescape
 _NON_ASCII = re.compile("[^\x00-\x7f\udc80-\udcff]")  # a character UTF-8 did decode
+_BLOCK = 1 << 24  # bytes decoded at a time when a text file is checked
 
 
 def read_table(path: Path, encoding: str | None) -> tuple[pd.DataFrame, str | None]:
@@ -57,19 +59,63 @@ def read_table(path: Path, encoding: str | None) -> tuple[pd.DataFrame, str | No
 def read_pieces(
     path: Path, encoding: str | None, rows: int
 ) -> tuple[Iterator[pd.DataFrame], str | None]:
-    """:func:`read_table` in pieces: a Parquet file ``rows`` rows at a time, so that its size
-    does not bound memory; CSV and Excel files whole (one piece)."""
+    """:func:`read_table` in pieces: a Parquet or CSV file ``rows`` rows at a time, so that
+    its size does not bound memory; an Excel file whole (one piece: a workbook is unzipped
+    whole by openpyxl anyway). A CSV file's encoding is decided before its first piece (a
+    guessed UTF-8 by one pass over its bytes)."""
     if path.is_file():
         with path.open("rb") as handle:
-            if handle.read(len(_PARQUET_MAGIC)) == _PARQUET_MAGIC:
-                return _parquet_pieces(path, rows), None
+            head = handle.read(65536)
+        if head.startswith(_PARQUET_MAGIC):
+            return _parquet_pieces(path, rows), None
+        if head.strip() and not head.startswith((_ZIP_MAGIC, _OLE_MAGIC)):
+            return _text_pieces(path, head, encoding, rows)
     frame, used = read_table(path, encoding)
     return iter([frame]), used
 
 
+def _text_pieces(
+    path: Path, head: bytes, encoding: str | None, rows: int
+) -> tuple[Iterator[pd.DataFrame], str]:
+    chosen = _text_encoding(path, head, encoding)
+    enc = chosen or "utf-8"
+    if chosen is None and not _decodes(path, enc):
+        enc = _undecodable(path, enc, guessing=True)
+    return _csv_pieces(path, head, enc, rows), enc
+
+
+def _decodes(path: Path, enc: str) -> bool:
+    decoder = codecs.getincrementaldecoder(enc)()
+    try:
+        with path.open("rb") as handle:
+            while block := handle.read(_BLOCK):
+                decoder.decode(block)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _csv_pieces(path: Path, head: bytes, enc: str, rows: int) -> Iterator[pd.DataFrame]:
+    """The file's rows ``rows`` at a time, each piece refused as :func:`_read_csv` and
+    :func:`_refuse_multiline_fields` refuse the whole file."""
+    try:
+        with _read_csv(path, head, enc, chunksize=rows) as reader:
+            for frame in reader:
+                _refuse_multiline_fields(path, frame, enc)
+                yield frame
+    except UnicodeDecodeError:
+        _undecodable(path, enc, guessing=False)  # raises IngestError
+        raise
+    except pd.errors.ParserError as exc:
+        raise _parser_error(path, enc, exc) from exc
+
+
 def _parquet_pieces(path: Path, rows: int) -> Iterator[pd.DataFrame]:
     try:
-        parquet = pq.ParquetFile(path)
+        # no pre-buffering: its read cache keeps every row group's bytes read so far, so
+        # memory grew with the file (about the compressed file's size)
+        parquet = pq.ParquetFile(path, pre_buffer=False)
         schema = parquet.schema_arrow
         empty = True
         for batch in parquet.iter_batches(batch_size=rows):
@@ -121,23 +167,27 @@ def _read_text(path: Path, head: bytes, encoding: str | None) -> tuple[pd.DataFr
     return frame, enc
 
 
-def _read_csv(path: Path, head: bytes, enc: str) -> pd.DataFrame:
-    """The file as text columns; UnicodeDecodeError passes through to the caller."""
+def _read_csv(path: Path, head: bytes, enc: str, chunksize: int | None = None):
+    """The file as text columns (a reader of pieces with ``chunksize``); UnicodeDecodeError
+    passes through to the caller."""
     try:
         sep = _sniff_delimiter(head.decode(enc, errors="replace"))
         return pd.read_csv(
             path, sep=sep, dtype=str, keep_default_na=False, na_values=[""],
-            encoding=enc, skipinitialspace=False,
+            encoding=enc, skipinitialspace=False, chunksize=chunksize,
         )
     except LookupError as exc:
         raise IngestError(f"{path}: unknown encoding {enc!r}") from exc
     except pd.errors.EmptyDataError as exc:
         raise IngestError(f"{path}: the file is empty") from exc
     except pd.errors.ParserError as exc:
-        if "EOF inside string" in str(exc):
-            line = _multiline_record_line(path, enc)
-            raise IngestError(f"{path}: {_broken_quote(line)}") from exc
-        raise IngestError(f"{path}: not a table ({_first_line(exc)})") from exc
+        raise _parser_error(path, enc, exc) from exc
+
+
+def _parser_error(path: Path, enc: str, exc: pd.errors.ParserError) -> IngestError:
+    if "EOF inside string" in str(exc):
+        return IngestError(f"{path}: {_broken_quote(_multiline_record_line(path, enc))}")
+    return IngestError(f"{path}: not a table ({_first_line(exc)})")
 
 
 def _undecodable(path: Path, enc: str, *, guessing: bool) -> str:
@@ -152,30 +202,46 @@ def _undecodable(path: Path, enc: str, *, guessing: bool) -> str:
         if guessing
         else "wrong encoding? try latin-1 or leave the encoding unset"
     )
-    data = path.read_bytes()
     try:
-        text = data.decode(enc, errors="surrogateescape")
+        lines, byte, non_ascii = _bad_lines(path, enc)
     except UnicodeDecodeError as exc:  # codecs other than UTF-8 cannot keep the bad bytes
+        data = path.read_bytes()  # this error's line only, for such a codec
         line = data[: exc.start].decode(enc, errors="replace").count("\n") + 1
         raise IngestError(
             f"{path}: cannot be decoded as {enc} (byte {exc.start}, line {line}); {hint}"
         ) from exc
-    bad = [m.start() for m in _ESCAPED.finditer(text)]
-    if guessing and bad and _NON_ASCII.search(text) is None:
+    if guessing and lines and not non_ascii:
         return "latin-1"
-    lines, line, previous = [], 1, 0
-    for pos in bad:  # ascending: one pass over the text
-        line += text.count("\n", previous, pos)
-        previous = pos
-        if not lines or lines[-1] != line:
-            lines.append(line)
-        if len(lines) > 5:
-            break
     shown = ", ".join(map(str, lines[:5])) + (", ..." if len(lines) > 5 else "")
-    byte = ord(text[bad[0]]) - 0xDC00 if bad else 0
     raise IngestError(
         f"{path}: cannot be decoded as {enc} (byte 0x{byte:02x} on line(s) {shown}); {hint}"
     )
+
+
+def _bad_lines(path: Path, enc: str) -> tuple[list[int], int, bool]:
+    """The first lines (up to six) holding bytes ``enc`` cannot decode, the first such byte,
+    and whether any character above ASCII did decode; read in blocks, not whole."""
+    decoder = codecs.getincrementaldecoder(enc)(errors="surrogateescape")
+    lines: list[int] = []
+    byte, line, non_ascii = 0, 1, False
+    with path.open("rb") as handle:
+        while True:
+            block = handle.read(_BLOCK)
+            text = decoder.decode(block, final=not block)
+            non_ascii = non_ascii or _NON_ASCII.search(text) is not None
+            previous = 0
+            for match in _ESCAPED.finditer(text) if len(lines) <= 5 else ():
+                if not lines:
+                    byte = ord(match.group()) - 0xDC00
+                line += text.count("\n", previous, match.start())
+                previous = match.start()
+                if not lines or lines[-1] != line:
+                    lines.append(line)
+                if len(lines) > 5:
+                    break
+            line += text.count("\n", previous)
+            if not block or (non_ascii and len(lines) > 5):
+                return lines, byte, non_ascii
 
 
 def _refuse_multiline_fields(path: Path, frame: pd.DataFrame, enc: str) -> None:

@@ -109,7 +109,7 @@ def ingest_file(
     piece_rows: int = PIECE_ROWS,
 ) -> BatchOutcome:
     """Validate ``path`` with the pipeline's ingest and append its new invoices as one batch,
-    ``piece_rows`` rows of a Parquet file at a time (memory does not grow with the file).
+    ``piece_rows`` rows of a Parquet or CSV file at a time (memory does not grow with the file).
 
     Raises IngestError (nothing written) when the file cannot be read as transactions.
     The same content a second time returns the existing batch with ``created=False``.
