@@ -19,9 +19,7 @@ import dataclasses
 from collections.abc import Callable
 from datetime import date, datetime
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -39,7 +37,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pipeline.clean import CleaningProfile, clean_transactions, load_profile, profile_from_dict
-from pipeline.columns import CANONICAL_COLUMNS
 from pipeline.errors import ProfileError
 from pipeline.rollup import (
     ROLLUP_COLUMNS,
@@ -53,19 +50,13 @@ from pipeline.rollup import (
 )
 from pipeline.rollup import guest_stats as frame_guest_stats
 from store import rollup_merge
-from store.bulk import copy_out, insert_frame
+from store.bulk import insert_frame
 from store.runs import utcnow
 from store.schema import Base, TransactionBatch
 
 Progress = Callable[[int, int, int], None]
 """Called after each batch a rebuild adds: (batches done, batches in all, rows read so far)."""
 
-_ROWS = ("line_no", *CANONICAL_COLUMNS)
-_ROW_TYPES = {
-    "line_no": pa.int64(), "invoice_no": pa.string(), "stock_code": pa.string(),
-    "description": pa.string(), "quantity": pa.int64(), "invoice_date": pa.timestamp("us"),
-    "unit_price": pa.float64(), "customer_id": pa.int64(), "country": pa.string(),
-}
 _KEY = ("customer_id", "day")
 
 
@@ -236,9 +227,8 @@ def rebuild(
     n_rows = 0
     for done, batch in enumerate(stats, start=1):
         if cleaning is not None:
-            rows = _batch_rows(connection, batch.batch_id)
-            n_rows += len(rows)
-            _add(connection, _rollup(rows, cleaning, layout.first_id.get(batch.batch_id)), 1)
+            n_rows += rollup_merge.add_stored(connection, batch.batch_id, cleaning,
+                                              layout.first_id.get(batch.batch_id))
         if progress is not None:
             progress(done, len(stats), n_rows)
     n_days = connection.execute(select(func.count()).select_from(CustomerDay)).scalar_one()
@@ -361,23 +351,8 @@ def _insert_stats(connection: Connection, stats: list[GuestStats]) -> None:
 
 
 def _batch_rows(connection: Connection, batch_id: int) -> pd.DataFrame:
-    return _read_rows(connection, f"batch_id = {int(batch_id)}")
+    return rollup_merge.read_rows(connection, f"batch_id = {int(batch_id)}")
 
 
 def _guest_rows(connection: Connection, exclude: int) -> pd.DataFrame:
-    return _read_rows(connection, f"customer_id IS NULL AND batch_id <> {int(exclude)}")
-
-
-def _read_rows(connection: Connection, where: str) -> pd.DataFrame:
-    """Stored rows matching ``where``, in (batch, line) order, as ingest left them."""
-    query = f"SELECT {', '.join(_ROWS)} FROM transactions WHERE {where}"
-    if connection.dialect.name == "postgresql":
-        table = copy_out(connection, f"{query} ORDER BY batch_id, line_no", _ROW_TYPES)
-        frame = table.to_pandas()
-        frame["invoice_date"] = frame["invoice_date"].astype("datetime64[ns]")
-    else:
-        frame = pd.read_sql_query(f"{query} ORDER BY batch_id, line_no", connection)
-        frame["invoice_date"] = pd.to_datetime(frame["invoice_date"], format="ISO8601")
-    frame["customer_id"] = frame["customer_id"].astype("Int64")
-    frame["line_no"] = np.arange(len(frame), dtype="int64")
-    return frame
+    return rollup_merge.read_rows(connection, f"customer_id IS NULL AND batch_id <> {int(exclude)}")

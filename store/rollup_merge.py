@@ -6,18 +6,38 @@ The merge does what :func:`pipeline.rollup.daily_rollup` does over the whole bat
 sums are summed, an invoice counts on its least day over the pieces, and guests are numbered
 from the batch's first guest id in order of their invoice's first line. A guest whose id the
 profile excludes is dropped, as :func:`pipeline.clean.clean_transactions` drops it.
-:func:`stored_stats` gives what guest numbering needs of every stored batch.
+:func:`stored_stats` gives what guest numbering needs of every stored batch. A rebuild adds
+each stored batch the same way (:func:`add_stored`), reading its rows by ranges of lines.
 """
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
+import pyarrow as pa
 from sqlalchemy import Connection, func, select, text
 
-from pipeline.rollup import PURCHASE, RETURN, ROLLUP_COLUMNS, GuestStats, PartialRollup
-from store.bulk import insert_frame
+from pipeline.clean import CleaningProfile
+from pipeline.columns import CANONICAL_COLUMNS
+from pipeline.ingest import PIECE_ROWS
+from pipeline.rollup import (
+    PURCHASE,
+    RETURN,
+    ROLLUP_COLUMNS,
+    GuestStats,
+    PartialRollup,
+    partial_rollup,
+)
+from store.bulk import copy_out, insert_frame
 from store.schema import Transaction, TransactionBatch
 
 _SUMS = ("lines", "purchase_lines", "items", "revenue_micro", "returned_items", "returns_micro")
+_ROWS = ("line_no", *CANONICAL_COLUMNS)
+_ROW_TYPES = {
+    "line_no": pa.int64(), "invoice_no": pa.string(), "stock_code": pa.string(),
+    "description": pa.string(), "quantity": pa.int64(), "invoice_date": pa.timestamp("us"),
+    "unit_price": pa.float64(), "customer_id": pa.int64(), "country": pa.string(),
+}
 _TABLES = {
     "stream_days": "customer_id BIGINT, guest_invoice VARCHAR(32), day INTEGER, "
     + ", ".join(f"{name} BIGINT" for name in _SUMS),
@@ -118,3 +138,41 @@ def stored_stats(connection: Connection, start: int | None) -> list[GuestStats]:
                    min_id_from_start=row[3] if start is not None else None)
         for row in connection.execute(query)
     ]
+
+
+def add_stored(
+    connection: Connection, batch_id: int, cleaning: CleaningProfile, first_guest: int | None
+) -> int:
+    """Add batch ``batch_id``'s rollup from its rows read by ranges of lines and merged as
+    ingest merges its pieces, so memory does not grow with the batch; returns its rows."""
+    last = connection.execute(
+        select(func.max(Transaction.line_no)).where(Transaction.batch_id == batch_id)
+    ).scalar_one()
+    start(connection)
+    n_rows = 0
+    for low in range(0, -1 if last is None else last + 1, PIECE_ROWS):
+        where = f"batch_id = {int(batch_id)} AND line_no >= {low} AND line_no < {low + PIECE_ROWS}"
+        rows = read_rows(connection, where, renumber=False)  # first lines as stored
+        n_rows += len(rows)
+        if len(rows):
+            add(connection, partial_rollup(rows, cleaning))
+    guest_invoices(connection)
+    merge(connection, first_guest, cleaning.excluded_customers)
+    return n_rows
+
+
+def read_rows(connection: Connection, where: str, *, renumber: bool = True) -> pd.DataFrame:
+    """Stored rows matching ``where``, in (batch, line) order, as ingest left them; their
+    ``line_no`` renumbered from 0 in that order unless ``renumber`` is false."""
+    query = f"SELECT {', '.join(_ROWS)} FROM transactions WHERE {where}"
+    if connection.dialect.name == "postgresql":
+        table = copy_out(connection, f"{query} ORDER BY batch_id, line_no", _ROW_TYPES)
+        frame = table.to_pandas()
+        frame["invoice_date"] = frame["invoice_date"].astype("datetime64[ns]")
+    else:
+        frame = pd.read_sql_query(f"{query} ORDER BY batch_id, line_no", connection)
+        frame["invoice_date"] = pd.to_datetime(frame["invoice_date"], format="ISO8601")
+    frame["customer_id"] = frame["customer_id"].astype("Int64")
+    if renumber:
+        frame["line_no"] = np.arange(len(frame), dtype="int64")
+    return frame

@@ -1,6 +1,7 @@
 """Features from the daily rollup equal the pandas features exactly on the real data set
-(5,695 customers, every feature), on PostgreSQL and on SQLite; batch removal with guests on
-PostgreSQL (its upsert and delete run through a temporary table)."""
+(5,695 customers, every feature), on PostgreSQL and on SQLite, as ingested and rebuilt in
+ranges of lines; batch removal with guests on PostgreSQL (its upsert and delete run through a
+temporary table)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from sqlalchemy import create_engine, text
 
 from pipeline.clean import clean_transactions, load_profile
 from pipeline.features import customer_features
+from store import rollup_merge
 from store.batches import remove_batch
 from store.features_sql import rollup_features
+from store.rollup import rebuild
 from store.schema import Base
 from store.transactions import ingest_file, load_transactions
 from tests.unit.test_rollup import EDGES, line, write
@@ -57,6 +60,20 @@ def test_rollup_features_equal_pandas_on_the_real_data(database, clean_real, req
         expected = customer_features(clean_real, as_of)
         pd.testing.assert_frame_equal(rollup_features(engine, as_of), expected, check_exact=True)
     assert len(rollup_features(engine)) == 5695
+
+
+@pytest.mark.parametrize("database", ["pg_real", "sqlite_real"])
+def test_a_rebuild_in_ranges_of_lines_equals_pandas_on_the_real_data(
+    database, clean_real, request, monkeypatch
+):
+    engine = request.getfixturevalue(database)
+    monkeypatch.setattr(rollup_merge, "PIECE_ROWS", 100_000)  # six ranges of the file
+    with engine.begin() as connection:
+        outcome = rebuild(connection, "online-retail")
+    assert outcome.n_rows == len(load_transactions(engine))
+    for as_of in DATES:
+        expected = customer_features(clean_real, as_of)
+        pd.testing.assert_frame_equal(rollup_features(engine, as_of), expected, check_exact=True)
 
 
 def test_removing_a_batch_on_postgresql(clean_db, tmp_path):

@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, text
 from cli import cli
 from pipeline.clean import clean_transactions, load_profile
 from pipeline.features import customer_features
+from store import rollup_merge
 from store.batches import remove_batch
 from store.features_sql import RollupNotReady, rollup_features
 from store.rollup import rebuild
@@ -156,6 +157,24 @@ def test_a_batch_with_another_profile_rebuilds_with_it(engine, tmp_path):
     assert 19000 not in rollup_features(engine).index  # default drops guests
     remove_batch(engine, 2)  # the latest batch's profile is online-retail again
     assert_same(engine, profile="online-retail")
+
+
+def test_a_rebuild_reading_batches_in_ranges_of_lines_gives_the_same_rollup(
+    engine, tmp_path, monkeypatch
+):
+    guests = [line(536501, "2010-12-01 10:00", customer=""),
+              line(536500, "2010-12-03 11:00", customer="", qty=2),
+              line(536501, "2010-12-02 09:00", customer="", qty=-1)]
+    ingest_file(engine, write(tmp_path, "edges.csv", EDGES + guests), profile="online-retail")
+    later = [line(536601, "2010-12-05 12:00", customer=""), line(536600, "2010-12-06 09:00")]
+    ingest_file(engine, write(tmp_path, "later.csv", later), profile="online-retail")
+    before = rollup_features(engine)
+    monkeypatch.setattr(rollup_merge, "PIECE_ROWS", 2)  # guest invoices across ranges
+    with engine.begin() as connection:
+        outcome = rebuild(connection, "online-retail")
+    assert (outcome.n_batches, outcome.n_rows) == (2, 17)
+    pd.testing.assert_frame_equal(rollup_features(engine), before, check_exact=True)
+    assert_same(engine, dates=(None, "2010-12-02", "2010-12-05"))
 
 
 def test_an_unknown_profile_or_a_rollup_missing_batches_is_refused(engine, tmp_path):
