@@ -64,6 +64,13 @@ def worded(details: dict | None, currency: str) -> bool:
         and mark.get("currency") == currency
 
 
+def without_wording(details: dict | None) -> dict | None:
+    """``details`` as shown outside (the API): without ``wording``, the readers' own mark."""
+    if not isinstance(details, dict) or "wording" not in details:
+        return details
+    return {key: value for key, value in details.items() if key != "wording"}
+
+
 def _condition(column: str, rule: dict, after: pd.Series, before: pd.Series) -> dict:
     return {
         "feature": column,

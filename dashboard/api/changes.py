@@ -8,6 +8,7 @@ from dashboard import data, data_customer
 from dashboard.api import contacts, forecasts, paging, reads, schemas, tables
 from dashboard.api.problems import problem
 from dashboard.api.runs import RUN_ID
+from pipeline.reasons import without_wording
 
 blueprint = APIBlueprint("changes", __name__, tag="Changes")
 
@@ -72,6 +73,7 @@ def customer(customer_id: int):
         "contact": contacts.contact(customer_id, reads.engine()),
         **forecasts.customer_forecast(customer_id, current["id"] if current else None,
                                       reads.engine()),
-        "history": tables.records(history), "reasons": data_customer.customer_events(
-            customer_id, reads.engine()),
+        "history": tables.records(history), "reasons": [
+            {**event, "details": without_wording(event["details"])}
+            for event in data_customer.customer_events(customer_id, reads.engine())],
     }

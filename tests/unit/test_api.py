@@ -8,9 +8,10 @@ from sqlalchemy import select
 
 import migrations
 from dashboard.app import create_app
+from pipeline.reasons import without_wording, wording
 from settings import load_settings
 from store.db import make_engine, session_scope
-from store.schema import AuditEntry
+from store.schema import AuditEntry, MembershipEvent
 from store.tokens import create_token, revoke_token
 from tests.dashboard_seed import ORIGIN, call, login, page, seed
 
@@ -161,6 +162,23 @@ def test_one_customer_status_history_and_reasons(api):
     assert customer["status"] == ("insider" if mover["kind"] == "entered" else "not_insider")
     assert any(r["run_id"] == 3 and r["kind"] == mover["kind"] for r in customer["reasons"])
     assert client.get("/api/v1/customers/1", headers=h).status_code == 404
+
+
+def test_a_customers_reasons_do_not_show_the_wording_mark(api):
+    """The worker marks each reason's details with its wording version (for the dashboard's
+    readers); the API shows the details without that mark."""
+    client, tokens, engine, _queued = api
+    mover = client.get("/api/v1/runs/3/changes", headers=_h(tokens["read"])).get_json()["items"][0]
+    with session_scope(engine) as session:
+        event = session.scalars(select(MembershipEvent).where(
+            MembershipEvent.customer_id == mover["customer_id"],
+            MembershipEvent.run_id == 3)).one()
+        event.details = {**event.details, "wording": wording("£")}
+    customer = client.get(f"/api/v1/customers/{mover['customer_id']}",
+                          headers=_h(tokens["read"])).get_json()
+    shown = next(r["details"] for r in customer["reasons"] if r["run_id"] == 3)
+    assert "wording" not in shown and shown["feature"] == "gross_revenue"
+    assert without_wording({"feature": "x", "wording": {"version": 1}}) == {"feature": "x"}
 
 
 def test_post_runs_starts_a_run_then_409_then_rate_limited(api):
