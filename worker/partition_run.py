@@ -34,6 +34,7 @@ SCORE_START, SCORE_END = 5.0, 90.0  # the progress bar's share of the partitions
 MODELS_KEPT = 2
 _models: OrderedDict[int, ModelState] = OrderedDict()
 _models_lock = threading.Lock()
+_loading: dict[int, threading.Lock] = {}  # a version being loaded, by version
 
 
 def worker_name() -> str:
@@ -42,23 +43,55 @@ def worker_name() -> str:
 
 
 def model_version(engine: Engine, version: int, artifact_key: bytes) -> ModelState:
-    """Model version ``version``, unpickled once per process (the latest few kept)."""
+    """Model version ``version``, unpickled once per process (the latest few kept); a caller
+    arriving while another thread loads it waits for that load."""
     with _models_lock:
         if version in _models:
             _models.move_to_end(version)
             return _models[version]
+        loading = _loading.setdefault(version, threading.Lock())
+    with loading:
+        with _models_lock:
+            if version in _models:
+                return _models[version]
+        try:
+            state = _load(engine, version, artifact_key)
+        except BaseException:
+            with _models_lock:
+                _loading.pop(version, None)
+            raise
+        with _models_lock:
+            _models[version] = state
+            _loading.pop(version, None)
+            while len(_models) > MODELS_KEPT:
+                _models.popitem(last=False)
+    return state
+
+
+def _load(engine: Engine, version: int, artifact_key: bytes) -> ModelState:
     with engine.connect() as connection:
         artifact = connection.execute(
             select(ModelVersion.artifact).where(ModelVersion.version == version)
         ).scalar_one_or_none()
     if artifact is None:
         raise PipelineInputError(f"model version {version} is not stored")
-    state = ModelState.from_bytes(artifact, artifact_key)
+    return ModelState.from_bytes(artifact, artifact_key)
+
+
+def prefetch(engine: Engine, version: int, artifact_key: bytes) -> None:
+    """Start loading model version ``version`` in a thread unless this process holds it, so its
+    reading from the database overlaps the work before the process's first range."""
     with _models_lock:
-        _models[version] = state
-        while len(_models) > MODELS_KEPT:
-            _models.popitem(last=False)
-    return state
+        if version in _models or version in _loading:
+            return
+
+    def load() -> None:
+        try:
+            model_version(engine, version, artifact_key)
+        except Exception:  # the range that needs it loads it again and fails with the reason
+            log.warning("loading model version %s ahead failed", version, exc_info=True)
+
+    threading.Thread(target=load, daemon=True, name=f"model-{version}").start()
 
 
 def start_if_due(run_id: int, *, engine: Engine, settings: Settings,

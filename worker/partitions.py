@@ -34,7 +34,14 @@ from store.run_inputs import CustomerRange
 from store.schema import Run
 from store.webhook_events import record_run_failed
 from worker import partition_jobs
-from worker.partition_run import SCORE_END, SCORE_START, model_version, stage, worker_name
+from worker.partition_run import (
+    SCORE_END,
+    SCORE_START,
+    model_version,
+    prefetch,
+    stage,
+    worker_name,
+)
 from worker.runner import describe_error, forecast_settings
 from worker.webhook_delivery import send_pending
 
@@ -71,6 +78,8 @@ def work(run_id: int, partition: int, *, engine: Engine, settings: Settings) -> 
 def _work(run_id: int, partition: int, *, engine: Engine, settings: Settings, me: str) -> str:
     outcome, beaten = "skipped", 0.0
     taken = _claim(engine, run_id, settings, me, partition)
+    if taken is not None:
+        _load_ahead(engine, run_id, partition, settings)
     while True:
         if taken is not None:
             _do(run_id, *taken, engine=engine, settings=settings)
@@ -91,6 +100,16 @@ def _work(run_id: int, partition: int, *, engine: Engine, settings: Settings, me
                     runs.record_heartbeat(session, run_id)
                 beaten = time.monotonic()
             time.sleep(WAIT_SECONDS)
+
+
+def _load_ahead(engine: Engine, run_id: int, partition: int, settings: Settings) -> None:
+    """A process taking the forecast check or a range will score ranges: its model version is
+    loaded in the background meanwhile (the finishing jobs after the ranges do not need it)."""
+    with session_scope(engine) as session:
+        kind, _ = partitions.job(session.connection(), run_id, partition)
+        version = (runs.get_run(session, run_id).parameters or {}).get("model_version")
+    if kind in (partitions.CHECK, partitions.SCORE) and version is not None:
+        prefetch(engine, int(version), settings.model_artifact_key())
 
 
 def _claim(engine: Engine, run_id: int, settings: Settings, me: str,
