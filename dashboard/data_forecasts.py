@@ -59,9 +59,18 @@ def about_to_qualify(run_id: int, engine: Engine | None = None) -> pd.DataFrame:
 
 def at_risk_count(run_id: int, engine: Engine | None = None) -> int | None:
     """How many Insiders the run lists at risk; None when the run has no forecasts."""
-    if not has_forecasts(run_id, engine):
+    summary = at_risk_summary(run_id, engine)
+    return None if summary is None else summary[0]
+
+
+def at_risk_summary(run_id: int, engine: Engine | None = None) -> tuple[int, int] | None:
+    """(how many Insiders the run lists at risk, within how many days), counted without
+    reading the list; None when the run has no forecasts."""
+    info = forecast_info(run_id, engine)
+    if not info or "error" in info:
         return None
-    return len(at_risk(run_id, engine=engine))
+    return (forecasts.count_at_risk(app_engine(engine), int(run_id)),
+            int(info.get("at_risk_days", 30)))
 
 
 def customer_forecast(run_id: int, customer_id: int, engine: Engine | None = None

@@ -120,13 +120,15 @@ def _copy_sql(query: Select) -> str | None:
         return None
 
 
-def read_frame(engine: Engine, query: Select, *, probe: bool = False) -> pd.DataFrame:
+def read_frame(engine: Engine, query: Select, *, probe: bool = False,
+               serial: bool = False) -> pd.DataFrame:
     """The rows of ``query`` as a frame: COPY into Arrow on PostgreSQL when every column has
     a plain type (several times faster than driver rows for big label sets), rows otherwise.
 
     ``probe``: the query joins a few thousand rows of one run to another run by primary key;
     PostgreSQL would rather hash the whole other run (about 3x slower), so its hash and merge
-    joins are switched off for this one statement.
+    joins are switched off for this one statement. ``serial``: no parallel workers either (for
+    a read of a few thousand rows their start costs more than they save, on busy cores most).
     """
     types = _arrow_types(query) if engine.dialect.name == "postgresql" else None
     sql = _copy_sql(query) if types is not None else None
@@ -135,6 +137,8 @@ def read_frame(engine: Engine, query: Select, *, probe: bool = False) -> pd.Data
             if probe:
                 conn.exec_driver_sql("SET LOCAL enable_hashjoin = off")
                 conn.exec_driver_sql("SET LOCAL enable_mergejoin = off")
+            if serial:
+                conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
             return copy_out(conn, sql, types).to_pandas()
     with engine.connect() as conn:
         result = conn.execute(query)

@@ -22,13 +22,16 @@ from sqlalchemy import (
     Engine,
     Float,
     ForeignKey,
+    Index,
     Integer,
     Select,
     String,
     Text,
     and_,
     cast,
+    func,
     select,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -49,6 +52,10 @@ class Forecast(Base):
     """A customer's forecast in one run."""
 
     __tablename__ = "forecasts"
+    __table_args__ = (  # the Insiders at risk of a run, without reading its every forecast
+        Index("ix_forecasts_at_risk", "run_id", postgresql_where=text("at_risk_reason IS NOT NULL"),
+              sqlite_where=text("at_risk_reason IS NOT NULL")),
+    )
 
     run_id: Mapped[int] = mapped_column(
         Integer, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
@@ -116,7 +123,7 @@ def insiders_forecasts(engine: Engine, run_id: int,
              .outerjoin(Forecast, and_(Forecast.run_id == label.run_id,
                                        Forecast.customer_id == label.customer_id))
              .where(label.run_id == int(run_id), label.is_insiders))
-    frame = read_frame(engine, query, probe=True)
+    frame = read_frame(engine, query, probe=True, serial=True)
     frame["customer_id"] = frame["customer_id"].astype("int64")
     for name in NUMBER_COLUMNS:
         frame[name] = frame[name].astype(float)
@@ -135,6 +142,15 @@ def at_risk(engine_or_connection: Engine | Connection, run_id: int) -> pd.DataFr
                              Forecast.at_risk_reason.is_not(None))
              .order_by(Forecast.expected_spend.desc(), Forecast.customer_id))
     return _sorted(_read(engine_or_connection, [query]))
+
+
+def count_at_risk(engine: Engine, run_id: int) -> int:
+    """How many of run ``run_id``'s Insiders are at risk of leaving (read from the partial
+    index of the rows at risk, not the run's every forecast)."""
+    query = select(func.count()).select_from(Forecast).where(
+        Forecast.run_id == int(run_id), Forecast.at_risk_reason.is_not(None))
+    with engine.connect() as connection:
+        return int(connection.execute(query).scalar_one())
 
 
 def about_to_qualify(engine_or_connection: Engine | Connection, run_id: int) -> pd.DataFrame:

@@ -77,10 +77,10 @@ def _cards(run: dict, summary: dict, dated: list[dict]) -> dbc.Row:
 
 def _at_risk_card(run: dict) -> tuple:
     """How many Insiders leave soon unless they buy (the At risk page lists them)."""
-    count = ahead.at_risk_count(run["id"])
-    if count is None:
+    summary = ahead.at_risk_summary(run["id"])
+    if summary is None:
         return ("At risk", "–", "no forecast for this run", "secondary")
-    days = ahead.forecast_info(run["id"]).get("at_risk_days", 30)
+    count, days = summary
     return ("At risk", f"{count:,}",
             [f"Insiders may leave within {days} days · ",
              html.A("see who", href="/at-risk", id="ov-at-risk-link")], "danger")
