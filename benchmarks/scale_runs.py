@@ -42,12 +42,16 @@ def worker_environment(scale) -> dict[str, str]:
 
 
 def prepare(scale) -> None:
-    """This process talks to the same database and broker as the workers."""
+    """This process talks to the same database and broker as the workers; the schema is
+    brought up to date (a worker refuses an older one)."""
     env = worker_environment(scale)
     os.environ.update(env)
     Path(env["INSIDERS_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
     if scale.code not in sys.path:
         sys.path.insert(0, scale.code)
+    import migrations  # deferred: the benchmark chooses the checkout
+
+    migrations.upgrade(scale.database_url)
 
 
 # ---------------------------------------------------------------- workers and their memory
