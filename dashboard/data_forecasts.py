@@ -29,9 +29,7 @@ QUALIFY_CSV_COLUMNS = ("customer_id", "qualifies_on", "expected_purchases", "exp
 def forecast_info(run_id: int, engine: Engine | None = None) -> dict:
     """The run's looking-ahead settings and counts (``horizon_days``, ``at_risk_days``, ...),
     ``{"error": reason}`` when its forecast could not be made, ``{}`` for a run without one."""
-    with Session(app_engine(engine)) as session:
-        run = runs.get_run(session, int(run_id))
-        info = ((run.metrics or {}) if run is not None else {}).get("forecast")
+    info, _count = forecasts.forecast_metrics(app_engine(engine), int(run_id))
     return dict(info) if isinstance(info, dict) else {}
 
 
@@ -66,11 +64,10 @@ def at_risk_count(run_id: int, engine: Engine | None = None) -> int | None:
 def at_risk_summary(run_id: int, engine: Engine | None = None) -> tuple[int, int] | None:
     """(how many Insiders the run lists at risk, within how many days), counted without
     reading the list; None when the run has no forecasts."""
-    info = forecast_info(run_id, engine)
-    if not info or "error" in info:
+    info, count = forecasts.forecast_metrics(app_engine(engine), int(run_id), count_at_risk=True)
+    if not isinstance(info, dict) or not info or "error" in info:
         return None
-    return (forecasts.count_at_risk(app_engine(engine), int(run_id)),
-            int(info.get("at_risk_days", 30)))
+    return count, int(info.get("at_risk_days", 30))
 
 
 def customer_forecast(run_id: int, customer_id: int, engine: Engine | None = None

@@ -36,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.bulk import insert_frame, read_frame
-from store.schema import Base, CustomerLabel
+from store.schema import Base, CustomerLabel, Run
 
 FORECAST_COLUMNS: tuple[str, ...] = (
     "customer_id", "p_active", "expected_purchases", "expected_spend",
@@ -144,13 +144,22 @@ def at_risk(engine_or_connection: Engine | Connection, run_id: int) -> pd.DataFr
     return _sorted(_read(engine_or_connection, [query]))
 
 
-def count_at_risk(engine: Engine, run_id: int) -> int:
-    """How many of run ``run_id``'s Insiders are at risk of leaving (read from the partial
-    index of the rows at risk, not the run's every forecast)."""
-    query = select(func.count()).select_from(Forecast).where(
-        Forecast.run_id == int(run_id), Forecast.at_risk_reason.is_not(None))
+def forecast_metrics(engine: Engine, run_id: int, *, count_at_risk: bool = False
+                     ) -> tuple[dict | None, int | None]:
+    """Run ``run_id``'s forecast metrics (``runs.metrics["forecast"]``, None without) and, if
+    asked, how many of its Insiders are at risk (from the partial index of the rows at risk,
+    not the run's every forecast), in one query that reads neither the run's report nor a
+    forecast."""
+    columns = [Run.metrics["forecast"]]
+    if count_at_risk:
+        columns.append(select(func.count()).select_from(Forecast).where(
+            Forecast.run_id == int(run_id), Forecast.at_risk_reason.is_not(None))
+            .scalar_subquery())
     with engine.connect() as connection:
-        return int(connection.execute(query).scalar_one())
+        row = connection.execute(select(*columns).where(Run.id == int(run_id))).first()
+    if row is None:
+        return None, None
+    return row[0], (int(row[1]) if count_at_risk else None)
 
 
 def about_to_qualify(engine_or_connection: Engine | Connection, run_id: int) -> pd.DataFrame:

@@ -19,6 +19,7 @@ from store.forecasts import (
     FORECAST_COLUMNS,
     about_to_qualify,
     at_risk,
+    forecast_metrics,
     insiders_forecasts,
     read_forecasts,
     write_forecasts,
@@ -78,6 +79,9 @@ def _assert_round_trip(engine: Engine) -> None:
     assert risky.loc[0, "at_risk_on"] == dt.date(2011, 10, 1)
     assert risky.loc[1, "at_risk_on"] is None
     assert about_to_qualify(engine, run_id)["customer_id"].tolist() == [12350, 2**40]
+    # the run has no forecast metrics here; the count is the at-risk list's length
+    assert forecast_metrics(engine, run_id, count_at_risk=True) == (None, len(risky))
+    assert forecast_metrics(engine, run_id + 1000) == (None, None)
 
     with engine.begin() as connection:  # 12348 is no Insider and 12350 has no label
         connection.execute(insert(CustomerLabel), [_label(run_id, customer, customer != 12348)
