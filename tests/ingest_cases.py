@@ -2,8 +2,7 @@
 
 Rows mix free text (quotes, delimiters, backslashes, any Unicode), dates in several formats
 (and out of range), extreme and non-numeric numbers; invoices come from a small pool so that a
-second file overlaps the first. ``check_round_trip`` loads two files (a Parquet file in pieces
-of four rows) and asserts that every row
+second file overlaps the first. ``check_round_trip`` loads two files (read in pieces of a given size) and asserts that every row
 read is accepted, rejected or already loaded, and that the store holds exactly the accepted rows
 of invoices not stored before: no row lost, none doubled.
 """
@@ -101,8 +100,10 @@ def empty_store(engine: Engine) -> None:
         connection.execute(delete(TransactionBatch))
 
 
-def check_round_trip(engine: Engine, folder: Path, files: list[tuple[list[list[str]], str]]):
-    """Load ``files`` in order into an empty store; assert the accounting and the contents."""
+def check_round_trip(engine: Engine, folder: Path, files: list[tuple[list[list[str]], str]],
+                     piece_rows: int = 4):
+    """Load ``files`` in order into an empty store, read in pieces of ``piece_rows`` rows;
+    assert the accounting and the contents."""
     empty_store(engine)
     limits = stored_limits(max_unit_price=100_000.0, max_quantity=1_000_000)
     expected: list[pd.DataFrame] = []
@@ -110,8 +111,8 @@ def check_round_trip(engine: Engine, folder: Path, files: list[tuple[list[list[s
     for index, (table, kind) in enumerate(files):
         path = write_file(folder / f"file{index}.{kind}", table, kind)
         try:
-            # in pieces of four rows (a Parquet file): rows of one invoice in several pieces
-            pieces = list(read_transaction_pieces(path, limits=limits, rows=4))
+            # in small pieces, rows of one invoice fall in several of them
+            pieces = list(read_transaction_pieces(path, limits=limits, rows=piece_rows))
         except IngestError as exc:
             assert _refusable(table, kind), f"refused unexpectedly: {exc}"
             assert "\n" not in str(exc)

@@ -141,12 +141,12 @@ def test_reaped_run_cannot_publish_or_switch_the_current_run(loaded_db, service_
     current = _succeeded_run(engine)
     run, _ = request_run(engine, trigger="manual", enqueue=lambda _id: None)
 
-    def reaped_meanwhile(transactions, **_kwargs):
+    def reaped_meanwhile(data, **_kwargs):
         with session_scope(engine) as session:
             later = utcnow() + timedelta(seconds=STALE_AFTER + 1)
             assert reap_stale_runs(session, stale_after_seconds=STALE_AFTER,
                                    queued_timeout_seconds=60, now=later) == [run.id]
-        labels = transactions.head(0).assign(is_insiders=False)
+        labels = data.features.head(0).assign(is_insiders=False)
         return SimpleNamespace(metrics={}, labels=labels, state=SimpleNamespace(version=9),
                                data_fingerprint="x", cleaning={}, refitted=True, report={})
 
