@@ -2,9 +2,9 @@
 
 Rows mix free text (quotes, delimiters, backslashes, any Unicode), dates in several formats
 (and out of range), extreme and non-numeric numbers; invoices come from a small pool so that a
-second file overlaps the first. ``check_round_trip`` loads two files (read in pieces of a given size) and asserts that every row
-read is accepted, rejected or already loaded, and that the store holds exactly the accepted rows
-of invoices not stored before: no row lost, none doubled.
+second file overlaps the first. ``check_round_trip`` loads two files (read in pieces of a given
+size) and asserts that every row read is accepted, rejected or already loaded, and that the store
+holds exactly the accepted rows of invoices not stored before: no row lost, none doubled.
 """
 
 from __future__ import annotations
