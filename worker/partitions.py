@@ -15,7 +15,6 @@ is done, exactly one process (the first to claim it) publishes the run atomicall
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from datetime import date
 
@@ -42,7 +41,7 @@ from worker.partition_run import (
     stage,
     worker_name,
 )
-from worker.runner import describe_error, forecast_settings
+from worker.runner import Heartbeat, describe_error, forecast_settings
 from worker.webhook_delivery import send_pending
 
 log = logging.getLogger(__name__)
@@ -129,33 +128,12 @@ def _running(connection: Connection, run_id: int) -> bool:
     return status == "running"
 
 
-class _PartitionBeat:
+def _partition_beat(engine: Engine, run_id: int, partition: int, attempt: int,
+                    seconds: float) -> Heartbeat:
     """Stamps the partition's and the run's heartbeat while the partition is scored."""
-
-    def __init__(self, engine: Engine, run_id: int, partition: int, attempt: int,
-                 seconds: float) -> None:
-        self.args = (run_id, partition, attempt)
-        self.engine, self.seconds = engine, seconds
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, daemon=True,
-                                        name=f"partition-{run_id}-{partition}")
-
-    def _beat(self) -> None:
-        while not self._stop.wait(self.seconds):
-            try:
-                with session_scope(self.engine) as session:
-                    if not partitions.beat(session, *self.args):
-                        return
-            except Exception:  # a missed beat is not fatal; the next one may get through
-                log.warning("heartbeat of partition %s failed", self.args, exc_info=True)
-
-    def __enter__(self) -> _PartitionBeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+    return Heartbeat(engine, run_id, seconds,
+                     stamp=lambda session: partitions.beat(session, run_id, partition, attempt),
+                     name=f"partition-{run_id}-{partition}")
 
 
 def _do(run_id: int, partition: int, attempt: int, *, engine: Engine,
@@ -165,7 +143,7 @@ def _do(run_id: int, partition: int, attempt: int, *, engine: Engine,
         run = runs.get_run(session, run_id)
         as_of, parameters = run.as_of, dict(run.parameters or {})
         kind, customers = partitions.job(session.connection(), run_id, partition)
-    with _PartitionBeat(engine, run_id, partition, attempt, settings.heartbeat_seconds):
+    with _partition_beat(engine, run_id, partition, attempt, settings.heartbeat_seconds):
         if kind == partitions.SCORE:
             _score(run_id, partition, customers, as_of=as_of, parameters=parameters,
                    engine=engine, settings=settings)

@@ -58,21 +58,26 @@ def code_version() -> str:
 
 
 class Heartbeat:
-    """A daemon thread that stamps the run's heartbeat every ``seconds`` while the run works."""
+    """A daemon thread that calls ``stamp(session)`` every ``seconds`` while work goes on; the
+    run's own heartbeat by default. ``stamp`` returning False (the work is no longer running)
+    ends the beats."""
 
-    def __init__(self, engine: Engine, run_id: int, seconds: float) -> None:
+    def __init__(self, engine: Engine, run_id: int, seconds: float, *,
+                 stamp: Callable[[object], bool] | None = None, name: str | None = None) -> None:
         self.engine, self.run_id, self.seconds = engine, run_id, seconds
+        self.stamp = stamp or (lambda session: runs.record_heartbeat(session, run_id))
+        self.name = name or f"heartbeat-{run_id}"
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{run_id}", daemon=True)
+        self._thread = threading.Thread(target=self._beat, name=self.name, daemon=True)
 
     def _beat(self) -> None:
         while not self._stop.wait(self.seconds):
             try:
                 with session_scope(self.engine) as session:
-                    if not runs.record_heartbeat(session, self.run_id):
+                    if not self.stamp(session):
                         return
             except Exception:  # a missed beat is not fatal; the next one may get through
-                log.warning("heartbeat of run %s failed", self.run_id, exc_info=True)
+                log.warning("%s failed", self.name, exc_info=True)
 
     def __enter__(self) -> Heartbeat:
         self._thread.start()
