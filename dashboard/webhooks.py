@@ -37,13 +37,18 @@ def deliveries(limit: int = 50, engine: Engine | None = None) -> list[dict]:
     """The newest deliveries with their last attempt's answer."""
     with session_scope(app_engine(engine)) as session:
         rows = webhooks.recent_deliveries(session, limit)
-        for row in rows:
-            attempts = webhooks.attempts_of(session, row["id"])
-            last = attempts[-1] if attempts else None
-            row["last_answer"] = "" if last is None else (
-                f"{last.status_code or last.error} at {last.attempted_at:%Y-%m-%d %H:%M:%S}"
-                + (f": {last.response_excerpt[:80]}" if last.response_excerpt else ""))
-        return rows
+    for row in rows:
+        row["last_answer"] = _answer(row)
+    return rows
+
+
+def _answer(row: dict) -> str:
+    if row["last_attempted_at"] is None:
+        return ""
+    code = row["last_status_code"] or row["last_error"]
+    excerpt = row["last_excerpt"]
+    return (f"{code} at {row['last_attempted_at']:%Y-%m-%d %H:%M:%S}"
+            + (f": {excerpt[:80]}" if excerpt else ""))
 
 
 def replay(delivery_id: int, engine: Engine | None = None) -> bool:

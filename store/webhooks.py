@@ -24,6 +24,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    func,
     insert,
     select,
     update,
@@ -204,15 +205,25 @@ def get_delivery(session: Session, delivery_id: int) -> WebhookDelivery | None:
 
 
 def recent_deliveries(session: Session, limit: int = 50) -> list[dict]:
-    """The newest deliveries with their subscription's URL, for the Admin page."""
+    """The newest deliveries with their subscription's URL and their last attempt's answer
+    (``last_status_code``, ``last_error``, ``last_attempted_at``, ``last_excerpt``: None before
+    the first attempt), in one query, for the Admin page."""
+    newest = (select(WebhookDelivery).order_by(WebhookDelivery.id.desc()).limit(limit)
+              .subquery())
+    tried = WebhookAttempt.__table__.alias("tried")
+    last_attempt = (select(func.max(tried.c.id)).where(tried.c.delivery_id == newest.c.id)
+                    .correlate(newest).scalar_subquery())
     rows = session.execute(
-        select(WebhookDelivery.id, WebhookDelivery.message_id, WebhookDelivery.event_type,
-               WebhookDelivery.run_id, WebhookDelivery.status, WebhookDelivery.attempts,
-               WebhookDelivery.created_at, WebhookDelivery.delivered_at,
-               WebhookSubscription.url)
-        .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
-        .order_by(WebhookDelivery.id.desc())
-        .limit(limit)
+        select(newest.c.id, newest.c.message_id, newest.c.event_type, newest.c.run_id,
+               newest.c.status, newest.c.attempts, newest.c.created_at, newest.c.delivered_at,
+               WebhookSubscription.url,
+               WebhookAttempt.status_code.label("last_status_code"),
+               WebhookAttempt.error.label("last_error"),
+               WebhookAttempt.attempted_at.label("last_attempted_at"),
+               WebhookAttempt.response_excerpt.label("last_excerpt"))
+        .join(WebhookSubscription, WebhookSubscription.id == newest.c.subscription_id)
+        .outerjoin(WebhookAttempt, WebhookAttempt.id == last_attempt)
+        .order_by(newest.c.id.desc())
     ).mappings().all()
     return [dict(row) for row in rows]
 

@@ -36,9 +36,9 @@ def section() -> html.Div:
             dbc.Col(dbc.Button("Add", id=ADD, color="primary"), md=1),
         ], className="g-2 mb-2"),
         html.Div(id=MESSAGE),
-        html.Div(id=LIST, children=subscription_list()),
+        html.Div(id=LIST),
         html.H5("Recent deliveries", className="mt-3"),
-        charts.grid(DELIVERIES, deliveries_rows(), [
+        charts.grid(DELIVERIES, [], [
             {"field": "id", "headerName": "Delivery", "maxWidth": 110},
             {"field": "event_type", "headerName": "Event", "maxWidth": 170},
             {"field": "run_id", "headerName": "Run", "maxWidth": 90},
@@ -81,16 +81,20 @@ def register_callbacks() -> None:
              Output(DELIVERIES, "rowData"), Input(ADD, "n_clicks"),
              Input({"type": REMOVE, "index": ALL}, "n_clicks"), Input(REPLAY, "n_clicks"),
              State(URL, "value"), State(EVENTS, "value"), State(DESCRIPTION, "value"),
-             State(REPLAY_ID, "value"), prevent_initial_call=True)(change)
+             State(REPLAY_ID, "value"))(change)
 
 
 def change(_add, removes, _replay, url, events, description, replay_id):
-    """Add, remove or replay: admins only (checked here, on the server), audited."""
+    """Add, remove or replay: admins only (checked here, on the server), audited. Called
+    also when the page opens (nothing triggered): then it only lists, so the page's layout
+    is sent without waiting for these reads."""
     engine = app_engine()
+    trigger = ctx.triggered_id
+    if trigger is None:
+        return None, subscription_list(), deliveries_rows()
     if not auth.is_admin():
         return (dbc.Alert("Only an admin can change webhooks.", color="danger"), no_update,
                 no_update)
-    trigger = ctx.triggered_id
     if isinstance(trigger, dict) and trigger.get("type") == REMOVE:
         if not any(removes):
             return no_update, no_update, no_update

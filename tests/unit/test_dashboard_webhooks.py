@@ -38,7 +38,7 @@ def client_for(app_engine, user):
     return client
 
 
-def change(client, trigger: str, url="", events=(), replay_id=None):
+def change(client, trigger: str | None, url="", events=(), replay_id=None):
     body = {
         "output": ".." + "...".join(f"{i}.{p}" for i, p in OUTPUTS) + "..",
         "outputs": [{"id": i, "property": p} for i, p in OUTPUTS],
@@ -48,7 +48,7 @@ def change(client, trigger: str, url="", events=(), replay_id=None):
                   {"id": "wh-events", "property": "value", "value": list(events)},
                   {"id": "wh-description", "property": "value", "value": "CRM"},
                   {"id": "wh-replay-id", "property": "value", "value": replay_id}],
-        "changedPropIds": [f"{trigger}.n_clicks"],
+        "changedPropIds": [f"{trigger}.n_clicks"] if trigger else [],
     }
     return client.post("/_dash-update-component", json=body, headers=ORIGIN)
 
@@ -74,6 +74,29 @@ def test_an_admin_adds_a_webhook_and_replays_a_delivery(app_engine):
         assert webhooks.get_delivery(session, delivery_id).status == webhooks.PENDING
         actions = session.scalars(select(AuditEntry.action)).all()
     assert {"webhook_added", "webhook_replayed"} <= set(actions)
+
+
+def test_opening_the_page_lists_webhooks_and_each_deliverys_last_answer(app_engine):
+    engine = app_engine[1]
+    with session_scope(engine) as session:
+        subscription = webhooks.add_subscription(session, "https://crm.example.com/hook",
+                                                 ["run.succeeded"], created_by="admin")
+        webhooks.record_deliveries(session.connection(), [subscription.id], "run.succeeded",
+                                   [{"run_id": 1}, {"run_id": 2}], run_id=1)
+        first, second = sorted(webhooks.pending_delivery_ids(session))
+        for code, excerpt in ((503, "busy"), (200, "thanks")):
+            webhooks.record_attempt(session, webhooks.get_delivery(session, first),
+                                    status_code=code, duration_ms=5, response_excerpt=excerpt,
+                                    error=None, retry_after=None)
+    admin = client_for(app_engine, ADMIN)
+    answer = change(admin, None).get_json()["response"]
+    assert answer["wh-message"]["children"] is None
+    assert "crm.example.com" in str(answer["wh-list"]["children"])
+    rows = {row["id"]: row for row in answer["wh-deliveries"]["rowData"]}
+    assert set(rows) == {first, second}
+    assert rows[first]["last_answer"].startswith("200 at ")
+    assert rows[first]["last_answer"].endswith(": thanks")
+    assert rows[second]["last_answer"] == ""
 
 
 def test_a_viewer_cannot_change_webhooks(app_engine):
