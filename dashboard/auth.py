@@ -26,9 +26,9 @@ from store.db import session_scope
 from store.schema import User
 from store.users import (
     Account,
+    account_by_id,
     count_actions,
     end_sessions,
-    get_account,
     record,
     save_user,
 )
@@ -99,8 +99,8 @@ def init_auth(server: flask.Flask, engine: Engine, settings: Settings) -> None:
 
     @manager.user_loader
     def _load(user_id: str) -> SessionUser | None:
-        with session_scope(engine) as session:
-            account = get_account(session, int(user_id))
+        with engine.connect() as connection:
+            account = account_by_id(connection, int(user_id))
         if account is None or flask.session.get(SESSION_VERSION_KEY) != account.session_version:
             return None
         return SessionUser(account)

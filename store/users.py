@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -76,6 +76,16 @@ def authenticate(session: Session, username: str, password: str) -> Account | No
 def get_account(session: Session, user_id: int) -> Account | None:
     user = session.get(User, user_id)
     return None if user is None else _account(user)
+
+
+def account_by_id(connection: Connection, user_id: int) -> Account | None:
+    """The account of ``user_id`` in one light query (read on every request of a session)."""
+    row = connection.execute(
+        select(User.id, User.username, User.role, User.session_version)
+        .where(User.id == int(user_id))
+    ).first()
+    return None if row is None else Account(id=row.id, username=row.username, role=row.role,
+                                            session_version=row.session_version)
 
 
 def end_sessions(session: Session, user_id: int) -> None:
