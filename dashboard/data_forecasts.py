@@ -16,9 +16,8 @@ from sqlalchemy.orm import Session
 
 from dashboard.cache import per_run
 from dashboard.config import app_engine
-from pipeline.columns import FEATURE_COLUMNS
 from pipeline.exports import to_csv
-from store import forecasts, runs
+from store import forecasts, run_files, runs
 
 AT_RISK_CSV_COLUMNS = ("customer_id", "leaves_on", "days_left", "expected_spend", "p_active",
                        "reason")
@@ -118,16 +117,12 @@ def forecast_csv(run_id: int, kind: str, engine: Engine | None = None) -> tuple[
     return filename, to_csv(build(run_id, engine=engine))
 
 
-def insiders_with_forecasts(run_id: int, engine: Engine | None = None
-                            ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """The run's Insiders (customer id, cluster and features) and their forecasts, read
-    together for the Insiders CSV; the forecasts are None for a run without."""
-    frame = forecasts.insiders_forecasts(app_engine(engine), int(run_id),
-                                         ["cluster", *FEATURE_COLUMNS])
-    ahead = frame.loc[:, list(forecasts.FORECAST_COLUMNS)]
-    found = ahead[list(forecasts.NUMBER_COLUMNS)].notna().to_numpy().any()
-    labels = frame.drop(columns=list(forecasts.FORECAST_COLUMNS[1:]))
-    return labels, (ahead if found or has_forecasts(run_id, engine) else None)
+def insiders_csv(run_id: int, engine: Engine | None = None) -> str:
+    """The run's Insiders CSV: the file written when the run was published, or else built now
+    (a run published before such files, or whose worker stopped before writing it)."""
+    engine = app_engine(engine)
+    stored = run_files.read_file(engine, int(run_id), run_files.INSIDERS_CSV)
+    return stored if stored is not None else run_files.insiders_csv(engine, int(run_id))
 
 
 def _as_of(run_id: int, engine: Engine | None) -> date | None:

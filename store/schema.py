@@ -167,6 +167,21 @@ class Cluster(Base):
     profile: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
+class RunFile(Base):
+    """A file made once when a run is published (gzip-compressed text), so that a download
+    of a run's file is one read: for now the Insiders CSV of the Report page."""
+
+    __tablename__ = "run_files"
+
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)  # of the text, before compression
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class CustomerLabel(Base):
     """A customer's cluster, Insiders flag and features in one run."""
 

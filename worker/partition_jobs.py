@@ -34,7 +34,7 @@ from store import partitions, results, runs
 from store.db import session_scope
 from store.partition_data import check_inputs, publish_data, report_after, version_facts
 from store.run_inputs import rollup_day_range, rollup_guest_range
-from worker.runner import code_version, forecast_settings
+from worker.runner import code_version, forecast_settings, write_run_files
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,7 @@ def publish(run_id: int, *, engine: Engine, settings: Settings) -> str | None:
         partitions.publish(session, run_id, values,
                            pd.DataFrame(made["clusters"], columns=CLUSTER_COLUMNS))
     log.info("run %s published from %s partitions", run_id, len(summaries))
+    write_run_files(engine, run_id)
     return "succeeded"
 
 

@@ -11,7 +11,7 @@ from dashboard.cache import remember
 from dashboard.config import app_engine
 from dashboard.report_charts import calibration_figure
 from dashboard.report_text import answers, report_markdown
-from pipeline.exports import insiders_filename, insiders_table, to_csv
+from pipeline.exports import insiders_filename
 
 dash.register_page(__name__, path="/report", name="Report", order=3, title="Insiders · Report")
 
@@ -86,13 +86,6 @@ def _download(run_id, name: str, build, filename: str) -> dict:
     return {"content": text, "filename": filename.format(run_id=run_id, as_of=as_of)}
 
 
-def _insiders_csv(run_id: int) -> str:
-    labels, ahead = data_forecasts.insiders_with_forecasts(run_id)
-    as_of = (data.get_run(run_id) or {}).get("as_of")
-    return to_csv(insiders_table(labels, as_of=as_of, run_id=run_id,
-                                 cluster_names=_cluster_names(run_id), forecasts=ahead))
-
-
 @callback(Output(ids.RE_MARKDOWN, "data"), Input(ids.RE_MARKDOWN_BUTTON, "n_clicks"),
           State(ids.RE_RUN, "data"), prevent_initial_call=True)
 def download_markdown(_clicks, run_id):
@@ -105,5 +98,5 @@ def download_markdown(_clicks, run_id):
 @callback(Output(ids.RE_CSV, "data"), Input(ids.RE_CSV_BUTTON, "n_clicks"),
           State(ids.RE_RUN, "data"), prevent_initial_call=True)
 def download_insiders(_clicks, run_id):
-    return _download(run_id, "insiders_table_csv", _insiders_csv,
+    return _download(run_id, "insiders_table_csv", data_forecasts.insiders_csv,
                      insiders_filename("{as_of}", "{run_id}"))

@@ -10,6 +10,7 @@ fitted on a sample of a large set uses), the only placement a run is split with.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import os
 import subprocess
@@ -22,7 +23,7 @@ import pytest
 from sqlalchemy import text
 
 from pipeline.partition_scoring import SCORES_PER_CUSTOMER
-from store import partitions
+from store import partitions, run_files
 from store.db import session_scope
 from store.queue import request_run, send_run_task
 from store.results import latest_model_state, load_labels
@@ -186,6 +187,9 @@ def test_a_partitioned_run_equals_the_run_in_one_process(fitted, single, two_wor
     assert len(single["labels"]) > 1000
     assert single["events"].shape[0] > 0 and single["forecasts"].shape[0] > 0
     _assert_same(got, single)
+    stored = run_files.read_file(engine, run_id, run_files.INSIDERS_CSV)
+    assert stored == run_files.insiders_csv(engine, run_id)
+    assert len(pd.read_csv(io.StringIO(stored))) == row["n_insiders"]
     _set_aside(engine, run_id)
     for worker in workers:
         worker.stop()

@@ -7,11 +7,14 @@ pipeline, a worker killed mid-run. The first run must stay current through the f
 
 from __future__ import annotations
 
+import io
 import time
 
+import pandas as pd
 import pytest
 from sqlalchemy import text
 
+from store import run_files
 from store.db import session_scope
 from store.queue import request_run, send_run_task
 from store.runs import active_run, current_run
@@ -76,6 +79,9 @@ def test_run_end_to_end(history, start_worker, module_enqueue):
     assert count(engine, "clusters", "run_id = :id", id=run.id) >= 2
     assert count(engine, "model_versions") == 1
     assert _current_id(engine) == run.id
+    stored = run_files.read_file(engine, run.id, run_files.INSIDERS_CSV)
+    assert stored == run_files.insiders_csv(engine, run.id)
+    assert len(pd.read_csv(io.StringIO(stored))) == row["n_insiders"]
     state["first"] = run.id
 
 

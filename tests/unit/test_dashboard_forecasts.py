@@ -8,12 +8,16 @@ from datetime import date
 
 import pandas as pd
 import pytest
+from sqlalchemy import delete
 
 import migrations
+from dashboard import cache
 from dashboard import data_forecasts as ahead
 from dashboard.app import create_app
 from settings import load_settings
+from store import run_files
 from store.db import make_engine, session_scope
+from store.schema import RunFile
 from store.users import save_user
 from tests.dashboard_seed import AS_OF, call, login, page, seed
 from tests.forecast_seed import seed_forecasts
@@ -103,6 +107,7 @@ def viewer(tmp_path_factory):
         save_user(session, "vic", "correct-horse-1", "viewer")
     client = create_app(settings, engine).server.test_client()
     assert login(client, "vic", "correct-horse-1").status_code == 302
+    client.application.config["TEST_ENGINE"] = engine  # the app's database, for direct writes
     yield client, written
     engine.dispose()
 
@@ -152,3 +157,26 @@ def test_the_report_pages_insiders_csv_carries_the_forecast(viewer):
     want = written.set_index("customer_id")["expected_spend"]
     assert table["expected_spend"].to_numpy() == pytest.approx(
         want.reindex(table["customer_id"]).to_numpy())
+
+
+def test_the_insiders_csv_is_the_file_written_with_the_run_when_there_is_one(viewer):
+    client, _written = viewer
+    engine = client.application.config["TEST_ENGINE"]
+
+    def download() -> str:
+        cache.clear()
+        response = call(client, [("re-csv", "data")], [("re-csv-button", "n_clicks", 1)],
+                        [("re-run", "data", CURRENT)])
+        return response.get_json()["response"]["re-csv"]["data"]["content"]
+
+    built = run_files.insiders_csv(engine, CURRENT)
+    assert download() == built  # no file yet: built on demand
+    run_files.write_insiders_csv(engine, CURRENT)
+    assert run_files.read_file(engine, CURRENT, run_files.INSIDERS_CSV) == built
+    run_files.write_file(engine, CURRENT, run_files.INSIDERS_CSV, "customer_id\n12011\n")
+    try:
+        assert download() == "customer_id\n12011\n"  # the stored file, not a new build
+    finally:
+        with engine.begin() as connection:
+            connection.execute(delete(RunFile))
+        cache.clear()

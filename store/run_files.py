@@ -1,0 +1,72 @@
+"""Files made once when a run is published and read whole afterwards: the Insiders CSV.
+
+The worker writes a run's Insiders CSV right after publishing it (:func:`write_insiders_csv`);
+the Report page's download reads it (:func:`read_file`) and builds it only for a run that has
+none (runs published before this, or a worker stopped between the two transactions).
+"""
+
+from __future__ import annotations
+
+import gzip
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, delete, insert, select
+
+from pipeline.columns import FEATURE_COLUMNS
+from pipeline.exports import insiders_table, to_csv
+from pipeline.identity import display_name
+from store import forecasts
+from store.schema import Cluster, Run, RunFile
+
+INSIDERS_CSV = "insiders.csv"
+
+
+def write_file(engine: Engine, run_id: int, name: str, text: str) -> int:
+    """Store ``text`` as run ``run_id``'s file ``name`` (replacing one of that name); returns
+    the bytes stored."""
+    content = gzip.compress(text.encode("utf-8"), compresslevel=6)
+    with engine.begin() as connection:
+        connection.execute(delete(RunFile).where(RunFile.run_id == int(run_id),
+                                                 RunFile.name == name))
+        connection.execute(insert(RunFile).values(
+            run_id=int(run_id), name=name, content=content, size=len(text),
+            created_at=datetime.now(UTC)))
+    return len(content)
+
+
+def read_file(engine: Engine, run_id: int, name: str) -> str | None:
+    """Run ``run_id``'s file ``name`` as text, or None when it has none."""
+    with engine.connect() as connection:
+        content = connection.execute(
+            select(RunFile.content).where(RunFile.run_id == int(run_id), RunFile.name == name)
+        ).scalar_one_or_none()
+    return None if content is None else gzip.decompress(content).decode("utf-8")
+
+
+def insiders_csv(engine: Engine, run_id: int) -> str:
+    """The Insiders CSV of run ``run_id``, built from the store: the run's Insiders, their
+    cluster names and features, and their forecasts when the run has forecasts."""
+    frame = forecasts.insiders_forecasts(engine, int(run_id), ["cluster", *FEATURE_COLUMNS])
+    ahead = frame.loc[:, list(forecasts.FORECAST_COLUMNS)]
+    found = ahead[list(forecasts.NUMBER_COLUMNS)].notna().to_numpy().any()
+    labels = frame.drop(columns=list(forecasts.FORECAST_COLUMNS[1:]))
+    if not found:
+        info, _count = forecasts.forecast_metrics(engine, int(run_id))
+        found = isinstance(info, dict) and bool(info) and "error" not in info
+    as_of, names = _run_facts(engine, int(run_id))
+    return to_csv(insiders_table(labels, as_of=as_of, run_id=int(run_id), cluster_names=names,
+                                 forecasts=ahead if found else None))
+
+
+def write_insiders_csv(engine: Engine, run_id: int) -> int:
+    """Build and store run ``run_id``'s Insiders CSV; returns the bytes stored."""
+    return write_file(engine, run_id, INSIDERS_CSV, insiders_csv(engine, run_id))
+
+
+def _run_facts(engine: Engine, run_id: int) -> tuple[str | None, dict[int, str]]:
+    with engine.connect() as connection:
+        as_of = connection.execute(select(Run.as_of).where(Run.id == run_id)).scalar()
+        rows = connection.execute(
+            select(Cluster.cluster, Cluster.name).where(Cluster.run_id == run_id)).all()
+    names = {int(c): display_name(n) for c, n in rows if display_name(n)}
+    return (None if as_of is None else as_of.isoformat()), names
