@@ -11,6 +11,8 @@ default) and the artifact key in ``--data-dir`` (the workers' ``INSIDERS_DATA_DI
 
 * ``model``: the run's model version read and unpickled, as a worker process loads it;
 * ``check``: the forecast check job (:func:`worker.partition_jobs.run_job`);
+* ``ahead``: the forecast check job while the model version loads in a thread, as a worker
+  process's first job (instead of ``model`` and ``check``);
 * ``score``: ``--ranges`` of the run's ranges scored, each written in a transaction rolled back
   (the database is left as it was);
 * ``silhouette`` and ``report``: the finishing jobs.
@@ -42,9 +44,10 @@ from store import partitions  # noqa: E402
 from store.partition_data import partition_data  # noqa: E402
 from worker import partition_jobs  # noqa: E402
 from worker import partitions as worker_partitions  # noqa: E402
-from worker.partition_run import model_version  # noqa: E402
+from worker.partition_run import model_version, prefetch  # noqa: E402
 
 STEPS = ("model", "check", "score", "silhouette", "report")
+ALL_STEPS = (*STEPS, "ahead")
 Step = tuple[str, Callable[[], str]]
 
 
@@ -81,6 +84,8 @@ class Replay:
     def step(self, name: str, *, ranges: int) -> Iterator[Step]:
         if name == "model":
             yield "model version loaded", self._model
+        elif name == "ahead":
+            yield "check job, the model version loaded beside it", self._ahead
         elif name == "score":
             for partition in self.ranges[:ranges]:
                 yield f"range {partition} scored and written (rolled back)", (
@@ -94,6 +99,12 @@ class Replay:
         state = model_version(self.engine, int(self.parameters["model_version"]),
                               self.settings.model_artifact_key())
         return f"version {state.version}"
+
+    def _ahead(self) -> str:
+        version = int(self.parameters["model_version"])
+        prefetch(self.engine, version, self.settings.model_artifact_key())
+        done = self._job(partitions.CHECK)
+        return f"{done}; {self._model()}"  # waits for the thread's load
 
     def _job(self, kind: str) -> str:
         result = partition_jobs.run_job(kind, self.run_id, as_of=self.as_of,
@@ -136,7 +147,8 @@ def main() -> None:
     parser.add_argument("--run-id", type=int, default=None)
     parser.add_argument("--data-dir", default=None, help="the workers' INSIDERS_DATA_DIR")
     parser.add_argument("--ranges", type=int, default=2, help="how many ranges to score")
-    parser.add_argument("--steps", default=",".join(STEPS))
+    parser.add_argument("--steps", default=",".join(STEPS),
+                        help=f"comma-separated, of {', '.join(ALL_STEPS)}")
     args = parser.parse_args()
     os.environ["INSIDERS_DATABASE_URL"] = args.database_url
     os.environ.setdefault("INSIDERS_PROFILE", "online-retail")
