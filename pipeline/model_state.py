@@ -45,13 +45,15 @@ class ModelState:
         return _signature(key, body) + body
 
     @classmethod
-    def from_bytes(cls, data: bytes, key: bytes) -> ModelState:
+    def from_bytes(cls, data: bytes | bytearray | memoryview, key: bytes) -> ModelState:
         """Load an artifact written by :meth:`to_bytes` with the same ``key``.
 
         The signature is checked before anything is unpickled: an artifact written or changed
-        by anyone without the key is refused (PipelineInputError), never loaded.
+        by anyone without the key is refused (PipelineInputError), never loaded. The payload is
+        read in place (a view, not a copy: an artifact is hundreds of megabytes).
         """
-        signature, body = data[:SIGNATURE_BYTES], data[SIGNATURE_BYTES:]
+        view = memoryview(data)
+        signature, body = view[:SIGNATURE_BYTES], view[SIGNATURE_BYTES:]
         if len(data) <= SIGNATURE_BYTES or not hmac.compare_digest(
             signature, _signature(key, body)
         ):
@@ -88,7 +90,7 @@ class ModelState:
         }
 
 
-def _signature(key: bytes, body: bytes) -> bytes:
+def _signature(key: bytes, body: bytes | memoryview) -> bytes:
     if len(key) < 32:
         raise PipelineInputError("the model artifact key must be at least 32 bytes")
     return hmac.new(key, body, hashlib.sha256).digest()

@@ -17,10 +17,16 @@ from pipeline.plain import plain_value
 from pipeline.profiles import cluster_profiles
 from pipeline.report_forecast import FORECAST_DAYS, evidence_from_inputs, forecast_lines
 from pipeline.report_inputs import OUT_OF_TIME_DAYS, ReportInputs, report_inputs
+from pipeline.report_intervals import (
+    BOOTSTRAP,
+    BOOTSTRAP_SAMPLES,
+    NORMAL,
+    interval_kinds,
+    interval_note,
+    mean_ci,
+)
 
 EVIDENCE_FEATURES: tuple[str, ...] = ("gross_revenue", "invoice_quantity", "avg_ticket")
-BOOTSTRAP_SAMPLES = 2000
-_BOOTSTRAP_CELLS = 4_000_000  # resampled values held in memory at once
 THRESHOLD_NOTE = (
     "Thresholds are those of the model version in use. Exit levels sit below the entry levels "
     "(recency: above, as fewer days since the last purchase is better), so an Insider stays "
@@ -142,31 +148,6 @@ def build_report(
     )
 
 
-def bootstrap_mean_ci(
-    values: np.ndarray,
-    rng: np.random.Generator,
-    *,
-    n_samples: int = BOOTSTRAP_SAMPLES,
-    level: float = 0.95,
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean (vectorised, in memory-bounded batches)."""
-    values = np.asarray(values, dtype=np.float64)
-    if values.size == 0:
-        return (math.nan, math.nan)
-    batch = max(1, _BOOTSTRAP_CELLS // values.size)
-    means = np.concatenate(
-        [
-            values[
-                rng.integers(0, values.size, size=(min(batch, n_samples - done), values.size))
-            ].mean(axis=1)
-            for done in range(0, n_samples, batch)
-        ]
-    )
-    tail = (1 - level) / 2
-    low, high = np.quantile(means, [tail, 1 - tail])
-    return (float(low), float(high))
-
-
 def _check_labels(labels: pd.DataFrame) -> None:
     needed = ["cluster", "is_insiders", *FEATURE_COLUMNS]
     missing = [c for c in needed if c not in labels.columns]
@@ -220,14 +201,21 @@ def _threshold_counts(features: pd.DataFrame, insiders: np.ndarray, thresholds: 
 
 
 def _compare(values: np.ndarray, insiders: np.ndarray, rng: np.random.Generator) -> dict:
+    """Both groups' means and 95% intervals; ``intervals`` says which they are when one is not
+    bootstrapped (a large group, :mod:`pipeline.report_intervals`)."""
     inside, rest = values[insiders], values[~insiders]
-    return {
+    inside_ci, inside_kind = mean_ci(inside, rng)
+    rest_ci, rest_kind = mean_ci(rest, rng)
+    result = {
         "insiders_mean": float(inside.mean()),
-        "insiders_ci95": list(bootstrap_mean_ci(inside, rng)),
+        "insiders_ci95": list(inside_ci),
         "rest_mean": float(rest.mean()) if rest.size else math.nan,
-        "rest_ci95": list(bootstrap_mean_ci(rest, rng)),
+        "rest_ci95": list(rest_ci),
         "ratio": float(inside.mean() / rest.mean()) if rest.size and rest.mean() else math.nan,
     }
+    if NORMAL in (inside_kind, rest_kind):
+        result["intervals"] = {"insiders": inside_kind, "rest": rest_kind}
+    return result
 
 
 def _out_of_time(
@@ -301,9 +289,7 @@ def _markdown(report: Report, cluster_names: Mapping[int, str]) -> str:
         THRESHOLD_NOTE,
         "",
         "## 7. Evidence",
-        "Mean per customer with bootstrap 95% confidence intervals:",
-        "",
-        BOOTSTRAP_NOTE,
+        *_evidence_head(report),
         "",
         "| Feature | Insiders (95% interval) | Rest (95% interval) | Ratio |",
         "| --- | --- | --- | --- |",
@@ -318,6 +304,20 @@ def _markdown(report: Report, cluster_names: Mapping[int, str]) -> str:
         *forecast_lines(report.forecast),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _evidence_head(report: Report) -> list[str]:
+    """How question 7's intervals were found: the bootstrap note as ever, unless a group was too
+    large to bootstrap."""
+    comparisons = list(report.evidence.values())
+    if report.out_of_time is not None:
+        comparisons.append(report.out_of_time["spend"])
+    kinds = interval_kinds(comparisons)
+    if set(kinds.values()) == {BOOTSTRAP}:
+        return ["Mean per customer with bootstrap 95% confidence intervals:", "", BOOTSTRAP_NOTE]
+    sizes = {"insiders": report.n_insiders, "rest": report.n_customers - report.n_insiders}
+    return ["Mean per customer with 95% confidence intervals:", "",
+            interval_note(kinds, sizes)]
 
 
 def _label(feature: str) -> str:

@@ -12,7 +12,8 @@ import pytest
 from pipeline.columns import FEATURE_COLUMNS
 from pipeline.errors import PipelineInputError
 from pipeline.membership import assign_membership
-from pipeline.report import bootstrap_mean_ci, build_report
+from pipeline.report import build_report
+from pipeline.report_intervals import bootstrap_mean_ci
 from pipeline.thresholds import derive_thresholds
 from tests.unit.model_data import make_features
 
