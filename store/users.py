@@ -73,11 +73,6 @@ def authenticate(session: Session, username: str, password: str) -> Account | No
     return _account(user) if check_password_hash(user.password_hash, password) else None
 
 
-def get_account(session: Session, user_id: int) -> Account | None:
-    user = session.get(User, user_id)
-    return None if user is None else _account(user)
-
-
 def account_by_id(connection: Connection, user_id: int) -> Account | None:
     """The account of ``user_id`` in one light query (read on every request of a session)."""
     row = connection.execute(
