@@ -46,6 +46,7 @@ NUMBER_COLUMNS = ("p_active", "expected_purchases", "expected_spend")
 DATE_COLUMNS = ("at_risk_on", "qualifies_on")
 TEXT_COLUMNS = ("at_risk_reason", "qualify_reason")
 CHUNK = 500  # ids per IN list: SQLite caps the number of bound values
+WRITE_ROWS = 100_000  # forecasts written per slice
 
 
 class Forecast(Base):
@@ -81,6 +82,12 @@ def write_forecasts(connection: Connection, run_id: int, frame: pd.DataFrame) ->
     or the index; missing optional columns are empty) as run ``run_id``'s forecasts."""
     if "customer_id" not in frame.columns:
         frame = frame.reset_index()
+    # in slices, as a run's labels are: the date and text columns are Python objects
+    return sum(_write_slice(connection, run_id, frame.iloc[start:start + WRITE_ROWS])
+               for start in range(0, len(frame), WRITE_ROWS))
+
+
+def _write_slice(connection: Connection, run_id: int, frame: pd.DataFrame) -> int:
     table = pd.DataFrame({"run_id": np.full(len(frame), int(run_id), dtype="int64"),
                           "customer_id": frame["customer_id"].to_numpy(dtype="int64")})
     for name in NUMBER_COLUMNS:

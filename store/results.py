@@ -12,9 +12,11 @@ from sqlalchemy import Connection, Engine, func, insert, select
 from sqlalchemy.orm import Session
 
 from pipeline.columns import FEATURE_COLUMNS, INTEGER_FEATURE_COLUMNS
+from pipeline.errors import PipelineInputError
 from pipeline.model_state import ModelState
 from pipeline.partition_scoring import SCORES_PER_CUSTOMER, scores_per_customer
 from pipeline.plain import plain_value
+from store.artifacts import read_artifact
 from store.bulk import copy_out, insert_frame
 from store.run_inputs import CustomerRange, Partition
 from store.runs import mark_succeeded, utcnow
@@ -30,6 +32,8 @@ LABEL_COLUMNS = (
     "embedding_x",
     "embedding_y",
 )
+WRITE_ROWS = 100_000
+"""Customers written per slice when a run's labels are stored."""
 
 
 class RunNoLongerActive(RuntimeError):
@@ -145,17 +149,20 @@ def labels_table(run_id: int, labels: pd.DataFrame) -> pd.DataFrame:
 def write_labels(
     connection: Connection, run_id: int, labels: pd.DataFrame, *, method: str = "auto"
 ) -> int:
-    """Customer labels of a run: COPY on PostgreSQL, executemany on SQLite.
+    """Customer labels of a run: COPY on PostgreSQL, executemany on SQLite, in slices of
+    :data:`WRITE_ROWS` customers (a run's whole table converted at once held a second and
+    third copy of every label: about 450 MB more at a million customers).
 
     ``method="rows"`` inserts row by row (the benchmark's baseline).
     """
-    table = labels_table(run_id, labels)
     if method == "rows":
-        for row in table.to_dict(orient="records"):
+        for row in labels_table(run_id, labels).to_dict(orient="records"):
             connection.execute(insert(CustomerLabel.__table__).values(**row))
-    else:
-        insert_frame(connection, "customer_labels", table)
-    return len(table)
+        return len(labels)
+    for start in range(0, len(labels), WRITE_ROWS):
+        insert_frame(connection, "customer_labels",
+                     labels_table(run_id, labels.iloc[start:start + WRITE_ROWS]))
+    return len(labels)
 
 
 def write_events(
@@ -180,12 +187,26 @@ def write_events(
 def latest_model_state(connection: Connection, artifact_key: bytes) -> ModelState | None:
     """The newest ModelState (greatest version), or None before the first fit; its artifact
     must carry ``artifact_key``'s signature (PipelineInputError otherwise)."""
-    artifact = connection.execute(
-        select(ModelVersion.artifact).order_by(ModelVersion.version.desc()).limit(1)
-    ).scalar_one_or_none()
+    version = connection.execute(select(func.max(ModelVersion.version))).scalar()
+    return None if version is None else model_state(connection, int(version), artifact_key)
+
+
+def model_state(connection: Connection, version: int, artifact_key: bytes) -> ModelState:
+    """Model version ``version`` with its fitted model, its artifact read in pieces
+    (:func:`store.artifacts.read_artifact`) and checked against ``artifact_key``."""
+    artifact = read_artifact(connection, version)
     if artifact is None:
-        return None
+        raise PipelineInputError(f"model version {version} is not stored")
     return ModelState.from_bytes(artifact, artifact_key)
+
+
+def facts_state(facts) -> ModelState:
+    """A model version without its fitted model, from :func:`store.partition_data.version_facts`:
+    what a refit reads of the version it replaces (number, thresholds, clusters), with no
+    artifact read (hundreds of megabytes at a million customers)."""
+    return ModelState(version=int(facts.version), fitted_as_of=facts.fitted_as_of,
+                      parameters=dict(facts.parameters or {}), thresholds=facts.thresholds,
+                      clusters=list(facts.clusters), metrics={}, model=None)
 
 
 def load_labels(engine: Engine | Connection, run_id: int,

@@ -15,16 +15,15 @@ from datetime import date
 
 from sqlalchemy import Engine
 
-from pipeline.errors import PipelineInputError
 from pipeline.model_state import ModelState
 from pipeline.partition_scoring import SCORES_PER_CUSTOMER, scores_per_customer
 from pipeline.run_forecast import PARAMS_KEY
 from settings import Settings
 from store import partitions, runs
 from store import transactions as store_transactions
-from store.artifacts import read_artifact
 from store.db import session_scope
 from store.partition_data import version_facts
+from store.results import model_state
 from store.run_inputs import CustomerRange
 
 log = logging.getLogger(__name__)
@@ -73,11 +72,7 @@ def model_version(engine: Engine, version: int, artifact_key: bytes) -> ModelSta
 
 def _load(engine: Engine, version: int, artifact_key: bytes) -> ModelState:
     with engine.connect() as connection:
-        artifact = read_artifact(connection, version)
-    if artifact is None:
-        raise PipelineInputError(f"model version {version} is not stored")
-    state = ModelState.from_bytes(artifact, artifact_key)
-    del artifact  # before trimming: the process's peak is the artifact and the model together
+        state = model_state(connection, version, artifact_key)
     return _for_scoring(state)
 
 

@@ -30,6 +30,7 @@ from settings import Settings
 from store import forecasts, results, run_files, runs
 from store import transactions as store_transactions
 from store.db import session_scope
+from store.partition_data import version_facts
 from store.rollup import rollup_profile
 from store.run_data import load_run_data
 from store.run_inputs import stored_totals
@@ -146,7 +147,7 @@ def load_inputs(engine: Engine, run_id: int, settings: Settings) -> RunInputs:
         _n_rows, last = stored_totals(connection)
         profile = (rollup_profile(connection) or store_transactions.latest_profile(connection)
                    or settings.profile)
-        state = results.latest_model_state(connection, settings.model_artifact_key())
+        facts = version_facts(connection)
     if last is None:
         raise PipelineInputError("no transactions stored yet: run `insiders ingest FILE` first")
     with session_scope(engine) as session:
@@ -155,8 +156,9 @@ def load_inputs(engine: Engine, run_id: int, settings: Settings) -> RunInputs:
         requested = bool(run.refit)
         previous = runs.previous_run(session, as_of, run_id)
     reason = refit_reason(
-        state, as_of=as_of, requested=requested, every_days=settings.refit_every_days
+        facts, as_of=as_of, requested=requested, every_days=settings.refit_every_days
     )
+    state = _model_state(engine, facts, refit=reason is not None, settings=settings)
     previous_labels = results.load_labels(engine, previous.id) if previous else None
     with _snapshot(engine) as connection:
         data = load_run_data(connection, as_of, horizon_days=settings.forecast_horizon_days,
@@ -172,6 +174,18 @@ def load_inputs(engine: Engine, run_id: int, settings: Settings) -> RunInputs:
         data=data,
         load_seconds=round(time.perf_counter() - started, 3),
     )
+
+
+def _model_state(engine: Engine, facts, *, refit: bool, settings: Settings):
+    """The latest model version: with its fitted model to score; a refit reads only its
+    thresholds and clusters, not its artifact (at a million customers the artifact's 220 MB
+    and the driver's buffer for it were most of a refit's memory while it loaded)."""
+    if facts is None:
+        return None
+    if refit:
+        return results.facts_state(facts)
+    with engine.connect() as connection:
+        return results.model_state(connection, int(facts.version), settings.model_artifact_key())
 
 
 def _snapshot(engine: Engine):

@@ -99,6 +99,11 @@ def test_round_trip_postgresql(clean_db: Engine) -> None:
     _assert_round_trip(clean_db)
 
 
+def test_round_trip_in_slices(clean_db: Engine, monkeypatch) -> None:
+    monkeypatch.setattr("store.forecasts.WRITE_ROWS", 2)  # 5 rows in 3 slices
+    _assert_round_trip(clean_db)
+
+
 def test_round_trip_sqlite(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'forecasts.db'}"
     migrations.upgrade(url)

@@ -89,7 +89,10 @@ def test_second_batch_follows_the_first(clean_db, tmp_path):
     assert pd.isna(loaded["country"].iloc[2])
 
 
-def test_labels_round_trip_bit_for_bit(clean_db):
+@pytest.mark.parametrize("slice_rows", [None, 7], ids=["one slice", "slices of 7"])
+def test_labels_round_trip_bit_for_bit(clean_db, monkeypatch, slice_rows):
+    if slice_rows:  # written in slices, as a million customers are
+        monkeypatch.setattr("store.results.WRITE_ROWS", slice_rows)
     rng = np.random.default_rng(2)
     n = 2_000
     labels = pd.DataFrame(
