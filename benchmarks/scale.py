@@ -21,7 +21,9 @@ The run steps (``benchmarks/scale_runs.py``, ``benchmarks/scale_daily.py``) star
 time runs from queued to succeeded with the workers' peak memory read from ``/proc``:
 
 * ``refit``: a refit run, 1 worker process;
-* ``scoring``: a scoring run with 1, then 2 worker processes;
+* ``scoring``: a scoring run with 1, then 2 worker processes (and how many cores the machine
+  kept busy meanwhile: PostgreSQL shares them);
+* ``refit-again``: a refit after those runs, reading the version it replaces and their labels;
 * ``daily``: one more day of transactions ingested and scored: what the database grew by;
 * ``inbox``: another day dropped into the inbox, the scheduled run: time until it is current;
 * ``real``: the real data set (``--real-data``) refitted and scored through a worker; it
@@ -209,6 +211,7 @@ STEPS: dict[str, Callable[[Scale], list[tuple[str, str]]]] = {
     "features": features,
     "refit": scale_runs.refit,
     "scoring": scale_runs.scoring,
+    "refit-again": scale_runs.refit_again,
     "daily": scale_daily.daily,
     "inbox": scale_daily.inbox,
     "real": scale_runs.real,

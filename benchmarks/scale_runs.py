@@ -206,6 +206,23 @@ def run_facts(engine, run_id: int) -> str:
     return f"{customers or 0:,} customers, {parts or 'not split into'} partitions"
 
 
+def cpu_ticks() -> tuple[int, int]:
+    """The machine's busy and total CPU ticks so far (``/proc/stat``, every core)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle and waiting for input/output
+    return sum(values) - idle, sum(values)
+
+
+def busy_cores(since: tuple[int, int]) -> str:
+    """How many cores the machine kept busy on average since ``since`` (:func:`cpu_ticks`):
+    the workers, PostgreSQL and anything else running. A run that keeps ``c`` of ``n`` cores
+    busy with one worker cannot get faster than ``c / n`` of its time with more workers."""
+    busy, total = cpu_ticks()
+    cores = os.cpu_count() or 1
+    share = (busy - since[0]) / max(1, total - since[1])
+    return f"{share * cores:.2f} of {cores} cores busy"
+
+
 def load_average() -> str:
     one, five, _ = os.getloadavg()
     return f"load {one:.1f} (5 min {five:.1f})"
@@ -220,16 +237,35 @@ def refit(scale) -> list[tuple[str, str]]:
     redis.Redis.from_url(scale.redis_url).flushdb()
     as_of = _last_day(engine) - dt.timedelta(days=REFIT_DAYS_BEFORE)
     with workers(scale, 1, "refit") as memory:
-        before = load_average()
+        before, ticks = load_average(), cpu_ticks()
         run_id, seconds = timed_run(scale, engine, as_of=as_of, refit=True)
+        cpu = busy_cores(ticks)
     tree, one = memory.stop()
     facts = run_facts(engine, run_id)
     engine.dispose()
     return [("refit run, 1 worker process", f"**{seconds:.1f} s** as of {as_of} "
                                             f"({facts}); {before}, "
-                                            f"after {load_average()}"),
+                                            f"after {load_average()}; {cpu}"),
             ("refit run: peak memory", f"worker tree {tree:,.0f} MiB, largest process "
                                        f"**{one:,.0f} MiB**")]
+
+
+def refit_again(scale) -> list[tuple[str, str]]:
+    """A refit as of the last day after the ``refit`` and ``scoring`` steps: what a scheduled
+    refit reads (the version it replaces, the previous run's labels) besides the data."""
+    prepare(scale)
+    engine = connect(scale)
+    with workers(scale, 1, "refit-again") as memory:
+        before, ticks = load_average(), cpu_ticks()
+        run_id, seconds = timed_run(scale, engine, as_of=_last_day(engine), refit=True)
+        cpu = busy_cores(ticks)
+    tree, one = memory.stop()
+    facts = run_facts(engine, run_id)
+    engine.dispose()
+    return [("refit run after a version and a run, 1 worker process",
+             f"**{seconds:.1f} s** ({facts}); {before}, after {load_average()}; {cpu}"),
+            ("refit run after a version and a run: peak memory",
+             f"worker tree {tree:,.0f} MiB, largest process **{one:,.0f} MiB**")]
 
 
 def scoring(scale) -> list[tuple[str, str]]:
@@ -239,13 +275,14 @@ def scoring(scale) -> list[tuple[str, str]]:
     out, times = [], {}
     for count in (1, 2):
         with workers(scale, count, f"scoring{count}") as memory:
-            before = load_average()
+            before, ticks = load_average(), cpu_ticks()
             run_id, seconds = timed_run(scale, engine, as_of=last)
+            cpu = busy_cores(ticks)
         tree, one = memory.stop()
         times[count] = seconds
         out += [(f"scoring run, {count} worker process{'es' if count > 1 else ''}",
                  f"**{seconds:.1f} s** as of {last} ({run_facts(engine, run_id)}); {before}, "
-                 f"after {load_average()}"),
+                 f"after {load_average()}; {cpu}"),
                 (f"scoring run, {count}: peak memory",
                  f"worker trees {tree:,.0f} MiB, largest process **{one:,.0f} MiB**")]
         if count == 1:  # set aside, so the next run on this date is not "unchanged"
