@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import io
 import json
 import pickle
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -39,10 +41,33 @@ class ModelState:
     def to_bytes(self, key: bytes) -> bytes:
         """The artifact stored with the version: an HMAC-SHA256 of the pickled payload under
         ``key``, then the payload (with a format number)."""
+        return bytes(self.to_buffer(key))
+
+    def to_buffer(self, key: bytes) -> memoryview:
+        """:meth:`to_bytes` without a copy: the payload is pickled after room for the
+        signature, which is written in place."""
+        artifact = io.BytesIO()
+        artifact.write(bytes(SIGNATURE_BYTES))
+        signature = self.write_signed(artifact.write, key)
+        view = artifact.getbuffer()
+        view[:SIGNATURE_BYTES] = signature
+        return view
+
+    def write_signed(self, write: Callable[[Any], object], key: bytes) -> bytes:
+        """Pickle the payload through ``write``, in the pieces pickle writes, and return the
+        signature that goes before it (:meth:`to_bytes` is the signature, then those pieces):
+        a store can take an artifact of hundreds of megabytes without holding it whole."""
+        mac = _mac(key)
+
+        class Signed:
+            def write(self, data) -> None:
+                mac.update(data)
+                write(data)
+
         payload = {f.name: getattr(self, f.name) for f in fields(self)}
         payload["format"] = FORMAT_VERSION
-        body = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
-        return _signature(key, body) + body
+        pickle.dump(payload, Signed(), protocol=pickle.HIGHEST_PROTOCOL)
+        return mac.digest()
 
     @classmethod
     def from_bytes(cls, data: bytes | bytearray | memoryview, key: bytes) -> ModelState:
@@ -91,9 +116,15 @@ class ModelState:
 
 
 def _signature(key: bytes, body: bytes | memoryview) -> bytes:
+    mac = _mac(key)
+    mac.update(body)
+    return mac.digest()
+
+
+def _mac(key: bytes) -> hmac.HMAC:
     if len(key) < 32:
         raise PipelineInputError("the model artifact key must be at least 32 bytes")
-    return hmac.new(key, body, hashlib.sha256).digest()
+    return hmac.new(key, digestmod=hashlib.sha256)
 
 
 def save_state_dir(
@@ -106,7 +137,7 @@ def save_state_dir(
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     model_file = f"model-v{state.version:04d}.bin"
-    (directory / model_file).write_bytes(state.to_bytes(key))
+    (directory / model_file).write_bytes(state.to_buffer(key))
     labels.to_csv(directory / LABELS_FILE, index_label="customer_id")
     if events is not None:
         table = events.assign(details=[json.dumps(d, sort_keys=True) for d in events["details"]])

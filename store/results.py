@@ -16,7 +16,7 @@ from pipeline.errors import PipelineInputError
 from pipeline.model_state import ModelState
 from pipeline.partition_scoring import SCORES_PER_CUSTOMER, scores_per_customer
 from pipeline.plain import plain_value
-from store.artifacts import read_artifact
+from store.artifacts import read_artifact, write_artifact
 from store.bulk import copy_out, insert_frame
 from store.run_inputs import CustomerRange, Partition
 from store.runs import mark_succeeded, utcnow
@@ -109,9 +109,10 @@ def write_model_version(
             thresholds=plain_value(state.thresholds),
             clusters=plain_value(state.clusters),
             metrics=plain_value(state.metrics),
-            artifact=state.to_bytes(artifact_key),
+            artifact=b"",
         )
     )
+    write_artifact(connection, state, artifact_key)
 
 
 def write_clusters(connection: Connection, run_id: int, clusters: pd.DataFrame) -> None:

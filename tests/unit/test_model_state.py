@@ -62,6 +62,15 @@ def test_state_round_trip():
     assert again.stable_ids(np.array([1, 1])).tolist() == [0, 0]
 
 
+def test_the_artifact_built_in_place_is_the_signed_pickle():
+    state = make_state()
+    artifact = state.to_buffer(KEY)
+    body = bytes(artifact[32:])
+    assert bytes(artifact) == _signed(body)  # the signature of the payload, then the payload
+    assert pickle.loads(body)["format"] == 1
+    assert ModelState.from_bytes(artifact, KEY) == state
+
+
 def test_artifact_with_another_format_is_refused():
     with pytest.raises(PipelineInputError, match="format"):
         ModelState.from_bytes(_signed(pickle.dumps({"format": 99})), KEY)
