@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 BROKER_DB_DEFAULT = "redis://127.0.0.1:6379/12"
@@ -228,6 +229,34 @@ def load_average() -> str:
     return f"load {one:.1f} (5 min {five:.1f})"
 
 
+@dataclass
+class MeasuredRun:
+    """A run through ``count`` worker processes: its id and seconds, the load before it, the
+    cores busy meanwhile, the workers' summed and largest peak memory (MiB)."""
+
+    run_id: int
+    seconds: float
+    before: str
+    cpu: str
+    tree: float
+    one: float
+
+    def timing(self, engine, as_of: dt.date | None = None) -> str:
+        on = f" as of {as_of}" if as_of else ""
+        return (f"**{self.seconds:.1f} s**{on} ({run_facts(engine, self.run_id)}); "
+                f"{self.before}, after {load_average()}; {self.cpu}")
+
+
+def measured_run(scale, engine, count: int, label: str, *, as_of: dt.date,
+                 refit: bool = False) -> MeasuredRun:
+    with workers(scale, count, label) as memory:
+        before, ticks = load_average(), cpu_ticks()
+        run_id, seconds = timed_run(scale, engine, as_of=as_of, refit=refit)
+        cpu = busy_cores(ticks)
+    tree, one = memory.stop()
+    return MeasuredRun(run_id, seconds, before, cpu, tree, one)
+
+
 def refit(scale) -> list[tuple[str, str]]:
     import redis  # deferred: only the run steps need the broker
 
@@ -236,18 +265,12 @@ def refit(scale) -> list[tuple[str, str]]:
     execute(engine, "TRUNCATE runs, model_versions CASCADE")
     redis.Redis.from_url(scale.redis_url).flushdb()
     as_of = _last_day(engine) - dt.timedelta(days=REFIT_DAYS_BEFORE)
-    with workers(scale, 1, "refit") as memory:
-        before, ticks = load_average(), cpu_ticks()
-        run_id, seconds = timed_run(scale, engine, as_of=as_of, refit=True)
-        cpu = busy_cores(ticks)
-    tree, one = memory.stop()
-    facts = run_facts(engine, run_id)
+    run = measured_run(scale, engine, 1, "refit", as_of=as_of, refit=True)
+    out = [("refit run, 1 worker process", run.timing(engine, as_of)),
+           ("refit run: peak memory", f"worker tree {run.tree:,.0f} MiB, largest process "
+                                      f"**{run.one:,.0f} MiB**")]
     engine.dispose()
-    return [("refit run, 1 worker process", f"**{seconds:.1f} s** as of {as_of} "
-                                            f"({facts}); {before}, "
-                                            f"after {load_average()}; {cpu}"),
-            ("refit run: peak memory", f"worker tree {tree:,.0f} MiB, largest process "
-                                       f"**{one:,.0f} MiB**")]
+    return out
 
 
 def refit_again(scale) -> list[tuple[str, str]]:
@@ -255,17 +278,12 @@ def refit_again(scale) -> list[tuple[str, str]]:
     refit reads (the version it replaces, the previous run's labels) besides the data."""
     prepare(scale)
     engine = connect(scale)
-    with workers(scale, 1, "refit-again") as memory:
-        before, ticks = load_average(), cpu_ticks()
-        run_id, seconds = timed_run(scale, engine, as_of=_last_day(engine), refit=True)
-        cpu = busy_cores(ticks)
-    tree, one = memory.stop()
-    facts = run_facts(engine, run_id)
+    run = measured_run(scale, engine, 1, "refit-again", as_of=_last_day(engine), refit=True)
+    out = [("refit run after a version and a run, 1 worker process", run.timing(engine)),
+           ("refit run after a version and a run: peak memory",
+            f"worker tree {run.tree:,.0f} MiB, largest process **{run.one:,.0f} MiB**")]
     engine.dispose()
-    return [("refit run after a version and a run, 1 worker process",
-             f"**{seconds:.1f} s** ({facts}); {before}, after {load_average()}; {cpu}"),
-            ("refit run after a version and a run: peak memory",
-             f"worker tree {tree:,.0f} MiB, largest process **{one:,.0f} MiB**")]
+    return out
 
 
 def scoring(scale) -> list[tuple[str, str]]:
@@ -274,20 +292,16 @@ def scoring(scale) -> list[tuple[str, str]]:
     last = _last_day(engine)
     out, times = [], {}
     for count in (1, 2):
-        with workers(scale, count, f"scoring{count}") as memory:
-            before, ticks = load_average(), cpu_ticks()
-            run_id, seconds = timed_run(scale, engine, as_of=last)
-            cpu = busy_cores(ticks)
-        tree, one = memory.stop()
-        times[count] = seconds
+        run = measured_run(scale, engine, count, f"scoring{count}", as_of=last)
+        times[count] = run.seconds
         out += [(f"scoring run, {count} worker process{'es' if count > 1 else ''}",
-                 f"**{seconds:.1f} s** as of {last} ({run_facts(engine, run_id)}); {before}, "
-                 f"after {load_average()}; {cpu}"),
+                 run.timing(engine, last)),
                 (f"scoring run, {count}: peak memory",
-                 f"worker trees {tree:,.0f} MiB, largest process **{one:,.0f} MiB**")]
+                 f"worker trees {run.tree:,.0f} MiB, largest process **{run.one:,.0f} MiB**")]
         if count == 1:  # set aside, so the next run on this date is not "unchanged"
             execute(engine, "UPDATE runs SET status = 'failed', active_slot = NULL, "
-                             "error = 'set aside by the benchmark' WHERE id = :id", id=run_id)
+                             "error = 'set aside by the benchmark' WHERE id = :id",
+                    id=run.run_id)
     out.append(("scoring run: 2 workers / 1", f"**{times[2] / times[1]:.2f}**"))
     engine.dispose()
     return out
