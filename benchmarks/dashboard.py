@@ -6,7 +6,7 @@ full request path: session, guard, callback, JSON), and a first page load. Print
 the machine; writes nothing else.
 
     python benchmarks/dashboard.py [--customers 100000] [--runs 24] [--repeat 20] [--no-seed]
-                                   [--browser]
+                                   [--browser] [--without-index | --no-seed --write-index]
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ def _events(run_id: int, before: pd.DataFrame, after: pd.DataFrame,
 
 
 def seed(engine, customers: int, runs: int, seed_value: int = 0,
-         legacy_reasons: bool = False, forecasts: bool = True) -> None:
+         legacy_reasons: bool = False, forecasts: bool = True, index: bool = True) -> None:
     """100k customers x 24 monthly runs (customers join over time), written with COPY."""
     import migrations
 
@@ -151,18 +151,32 @@ def seed(engine, customers: int, runs: int, seed_value: int = 0,
         conn.execute(text("SELECT setval('runs_id_seq', (SELECT max(id) FROM runs))"))
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE"))
-    _run_files(engine, runs)
+    _run_files(engine, runs, index)
 
 
-def _run_files(engine, runs: int) -> None:
+def _run_files(engine, runs: int, index: bool = True) -> None:
     """Each run's files, as the worker writes them once it has published the run (none
-    before issue 10's last change, whose code this benchmark also times)."""
+    before issue 10's last change, whose code this benchmark also times; ``index``: also the
+    customer index and map points, which runs published before issue 11's have not)."""
     try:
         from store import run_files
     except ImportError:
         return
     for run_id in range(1, runs + 1):
         run_files.write_insiders_csv(engine, run_id)
+    if index:
+        write_indexes(engine, runs)
+
+
+def write_indexes(engine, runs: int) -> None:
+    """Every run's customer index and map points; prints what the last run's cost."""
+    from store import run_index
+
+    for run_id in range(1, runs + 1):
+        start = time.perf_counter()
+        stored = run_index.write(engine, run_id)
+    print(f"customer index and map points of the last run: {time.perf_counter() - start:.1f} s, "
+          f"{stored / 2**20:.1f} MiB stored")
 
 
 def _forecasts(conn, run_id: int, labels: pd.DataFrame, rng) -> None:
@@ -444,6 +458,12 @@ def size_arguments(description: str) -> argparse.ArgumentParser:
                         help="seed reasons as runs before the sentences stored them")
     parser.add_argument("--no-forecasts", action="store_true",
                         help="seed no forecasts (as runs without looking ahead)")
+    parser.add_argument("--without-index", action="store_true",
+                        help="seed runs without customer index and map points (as published "
+                             "before they were stored)")
+    parser.add_argument("--write-index", action="store_true",
+                        help="with --no-seed: store every run's customer index and map points "
+                             "first")
     return parser
 
 
@@ -453,9 +473,11 @@ def seeded_engine(args: argparse.Namespace):
     if not args.no_seed:
         start = time.perf_counter()
         seed(engine, args.customers, args.runs, legacy_reasons=args.legacy_reasons,
-             forecasts=not args.no_forecasts)
+             forecasts=not args.no_forecasts, index=not args.without_index)
         print(f"seeded {args.customers:,} customers x {args.runs} runs with COPY in "
               f"{time.perf_counter() - start:.1f} s")
+    elif args.write_index:
+        write_indexes(engine, args.runs)
     return engine
 
 

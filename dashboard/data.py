@@ -18,16 +18,17 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, String, and_, case, cast, false, func, or_, select
+from sqlalchemy import Engine, String, and_, case, cast, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
+from dashboard import data_index
 from dashboard.cache import kept, per_run, remember
 from dashboard.config import app_engine
 from dashboard.history import plain_reasons, stored_details
 from pipeline.columns import FEATURE_COLUMNS
 from pipeline.exports import changes_filename, changes_table, to_csv
 from pipeline.identity import display_color, display_name
-from store import bulk, runs
+from store import bulk, run_index, runs
 from store.schema import (
     SUCCEEDED,
     AuditEntry,
@@ -38,7 +39,7 @@ from store.schema import (
 )
 
 # ~30k points keep the map readable, its JSON near 1.5 MB and a cold read well under 300 ms
-MAX_SCATTER_POINTS = 30_000
+MAX_SCATTER_POINTS = run_index.MAX_MAP_POINTS
 RUN_COLUMNS = (
     Run.id, Run.status, Run.trigger, Run.requested_by, Run.as_of, Run.refit, Run.queued_at,
     Run.started_at, Run.finished_at, Run.heartbeat_at, Run.progress_stage, Run.progress_percent,
@@ -174,15 +175,12 @@ def embedding_sample(
     engine: Engine | None = None,
 ) -> pd.DataFrame:
     """Embedding points of a run; above ``max_points`` a deterministic sample by customer id
-    (every Insider is kept so that the highlighted group is shown whole)."""
-    query = select(
-        CustomerLabel.customer_id, CustomerLabel.cluster, CustomerLabel.is_insiders,
-        CustomerLabel.embedding_x, CustomerLabel.embedding_y, *LABEL_FEATURES,
-    ).where(CustomerLabel.run_id == run_id)
-    if n_customers and n_customers > max_points:
-        step = -(-n_customers // max_points)
-        query = query.where(or_(CustomerLabel.customer_id % step == 0, CustomerLabel.is_insiders))
-    return _frame(engine, query)
+    (every Insider is kept so that the highlighted group is shown whole): the points stored
+    with the run, or read from its labels for a run published without them."""
+    stored = run_index.read_points(engine, run_id, n_customers, max_points)
+    if stored is not None:
+        return stored
+    return _frame(engine, run_index.map_query(run_id, n_customers, max_points))
 
 
 @per_run(app_engine)
@@ -235,12 +233,15 @@ def _moves_query(run_from: int, run_to: int, kind: str):
 
 
 def _moves(run_from: int, run_to: int, kind: str, run_ids: list[int],
-           engine: Engine | None) -> pd.DataFrame:
-    """The moves of one kind with the customer's latest event of that kind in ``run_ids``."""
+           engine: Engine | None, indexed: dict | None) -> pd.DataFrame:
+    """The moves of one kind with the customer's latest event of that kind in ``run_ids``
+    (``indexed``: the moves found through the runs' customer indexes, when they have them)."""
     query = _moves_query(run_from, run_to, kind)
-    frame = _frame(engine, query, probe=True)
+    stored = indexed.get(kind) if indexed else None
+    frame = _frame(engine, query, probe=True) if stored is None else stored
     frame.insert(1, "kind", kind)
-    events = _events_for(kind, query, run_ids, engine)
+    moved = query if stored is None else frame["customer_id"].tolist()
+    events = _events_for(kind, moved, run_ids, engine)
     if events.empty:
         for column in ("cause", "reason", "details", "event_run"):
             frame[column] = None
@@ -271,8 +272,9 @@ def changes(run_from: int, run_to: int, engine: Engine | None = None) -> pd.Data
     between the two (for consecutive runs, the event of ``run_to`` itself).
     """
     run_ids = [run["id"] for run in runs_between(run_from, run_to, engine)]
+    indexed = data_index.insiders_moves(run_from, run_to, app_engine(engine))
     with ThreadPoolExecutor(2) as pool:  # two independent joins: the database runs both at once
-        parts = pool.map(lambda kind: _moves(run_from, run_to, kind, run_ids, engine),
+        parts = pool.map(lambda kind: _moves(run_from, run_to, kind, run_ids, engine, indexed),
                          ("entered", "exited"))
         moves = pd.concat(list(parts), ignore_index=True)
     plain_reasons(moves)
@@ -291,7 +293,7 @@ def changes_csv(run_from: int, run_to: int, engine: Engine | None = None) -> tup
 
 
 def _events_for(kind: str, moves, run_ids: list[int], engine) -> pd.DataFrame:
-    """Events of ``kind`` in ``run_ids`` of the customers ``moves`` selects (joined in SQL:
+    """Events of ``kind`` in ``run_ids`` of the customers ``moves`` selects or lists (joined in SQL:
     a long run range holds tens of thousands of events of customers who did not move; one
     run's events are about its moves alone, so they are read without joining them again)."""
     columns = ["run_id", "customer_id", "cause", "reason", "details"]
@@ -299,7 +301,10 @@ def _events_for(kind: str, moves, run_ids: list[int], engine) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     ev = MembershipEvent
     which = [ev.run_id.in_(run_ids), ev.kind == kind]
-    if len(run_ids) > 1:
+    if len(run_ids) > 1 and isinstance(moves, list):
+        which.append(ev.customer_id.in_(moves) if len(moves) <= data_index.PROBE_ROWS
+                     else true())  # many customers: filtered below
+    elif len(run_ids) > 1:
         moved = moves.with_only_columns(moves.selected_columns.customer_id).scalar_subquery()
         which.append(ev.customer_id.in_(moved))
     # details as text: every column then has a plain type and PostgreSQL can COPY them out
@@ -307,13 +312,19 @@ def _events_for(kind: str, moves, run_ids: list[int], engine) -> pd.DataFrame:
         ev.run_id, ev.customer_id, ev.cause, ev.reason, cast(ev.details, String).label("details")
     ).where(*which)
     frame = _frame(engine, query, probe=True)
+    if isinstance(moves, list) and len(moves) > data_index.PROBE_ROWS:
+        frame = frame[frame["customer_id"].isin(moves)].reset_index(drop=True)
     frame["details"] = stored_details(frame["details"].tolist())
     return frame
 
 
 @per_run(app_engine)
 def transitions(run_from: int, run_to: int, engine: Engine | None = None) -> pd.DataFrame:
-    """Customer counts per (cluster before, cluster after); before is None for new customers."""
+    """Customer counts per (cluster before, cluster after); before is None for new customers
+    (through the runs' customer indexes when they have them, else their labels)."""
+    stored = data_index.cluster_moves(run_from, run_to, app_engine(engine))
+    if stored is not None:
+        return stored
     labels = CustomerLabel.__table__
     older, newer = labels.alias("older"), labels.alias("newer")
     query = (

@@ -1,4 +1,5 @@
-"""Files made once when a run is published and read whole afterwards: the Insiders CSV.
+"""Files made once when a run is published and read whole afterwards: the Insiders CSV, and
+the customer index and map points the dashboard compares runs with (:mod:`store.run_index`).
 
 The worker writes a run's Insiders CSV right after publishing it (:func:`write_insiders_csv`);
 the Report page's download reads it (:func:`read_file`) and builds it only for a run that has
@@ -24,23 +25,37 @@ INSIDERS_CSV = "insiders.csv"
 def write_file(engine: Engine, run_id: int, name: str, text: str) -> int:
     """Store ``text`` as run ``run_id``'s file ``name`` (replacing one of that name); returns
     the bytes stored."""
-    content = gzip.compress(text.encode("utf-8"), compresslevel=6)
+    return write_bytes(engine, run_id, name, text.encode("utf-8"), size=len(text))
+
+
+def write_bytes(engine: Engine, run_id: int, name: str, payload: bytes,
+                size: int | None = None) -> int:
+    """Store ``payload`` as run ``run_id``'s file ``name``, compressed (replacing one of that
+    name; ``size``: what the file is long before compression, bytes by default); returns the
+    bytes stored."""
+    content = gzip.compress(payload, compresslevel=6)
     with engine.begin() as connection:
         connection.execute(delete(RunFile).where(RunFile.run_id == int(run_id),
                                                  RunFile.name == name))
         connection.execute(insert(RunFile).values(
-            run_id=int(run_id), name=name, content=content, size=len(text),
-            created_at=datetime.now(UTC)))
+            run_id=int(run_id), name=name, content=content,
+            size=len(payload) if size is None else size, created_at=datetime.now(UTC)))
     return len(content)
 
 
 def read_file(engine: Engine, run_id: int, name: str) -> str | None:
     """Run ``run_id``'s file ``name`` as text, or None when it has none."""
+    payload = read_bytes(engine, run_id, name)
+    return None if payload is None else payload.decode("utf-8")
+
+
+def read_bytes(engine: Engine, run_id: int, name: str) -> bytes | None:
+    """Run ``run_id``'s file ``name`` as bytes, or None when it has none."""
     with engine.connect() as connection:
         content = connection.execute(
             select(RunFile.content).where(RunFile.run_id == int(run_id), RunFile.name == name)
         ).scalar_one_or_none()
-    return None if content is None else gzip.decompress(content).decode("utf-8")
+    return None if content is None else gzip.decompress(content)
 
 
 def insiders_csv(engine: Engine, run_id: int) -> str:

@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import text
 
 from pipeline.partition_scoring import SCORES_PER_CUSTOMER
-from store import partitions, run_files
+from store import partitions, run_files, run_index
 from store.db import session_scope
 from store.queue import request_run, send_run_task
 from store.results import latest_model_state, load_labels
@@ -190,6 +190,11 @@ def test_a_partitioned_run_equals_the_run_in_one_process(fitted, single, two_wor
     stored = run_files.read_file(engine, run_id, run_files.INSIDERS_CSV)
     assert stored == run_files.insiders_csv(engine, run_id)
     assert len(pd.read_csv(io.StringIO(stored))) == row["n_insiders"]
+    index = run_index.read_index(engine, run_id)  # the dashboard compares runs with it
+    assert len(index) == row["n_customers"] and index.is_insiders.sum() == row["n_insiders"]
+    points = run_index.read_points(engine, run_id, row["n_customers"],
+                                   run_index.MAX_MAP_POINTS)
+    assert points is not None and points["is_insiders"].sum() == row["n_insiders"]
     _set_aside(engine, run_id)
     for worker in workers:
         worker.stop()

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import text
 
-from store import run_files
+from store import run_files, run_index
 from store.db import session_scope
 from store.queue import request_run, send_run_task
 from store.runs import active_run, current_run
@@ -82,6 +82,11 @@ def test_run_end_to_end(history, start_worker, module_enqueue):
     stored = run_files.read_file(engine, run.id, run_files.INSIDERS_CSV)
     assert stored == run_files.insiders_csv(engine, run.id)
     assert len(pd.read_csv(io.StringIO(stored))) == row["n_insiders"]
+    index = run_index.read_index(engine, run.id)  # the dashboard compares runs with it
+    assert len(index) == row["n_customers"] and index.is_insiders.sum() == row["n_insiders"]
+    points = run_index.read_points(engine, run.id, row["n_customers"],
+                                   run_index.MAX_MAP_POINTS)
+    assert points is not None and points["is_insiders"].sum() == row["n_insiders"]
     state["first"] = run.id
 
 

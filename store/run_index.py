@@ -1,0 +1,113 @@
+"""A run's customer index and map points, made once when the run is published.
+
+At a million customers, comparing two runs (who entered and left Insiders, how many moved
+between clusters) or drawing a run's map reads a million labels each: seconds in the database.
+So the worker stores two files with each published run (:mod:`store.run_files`):
+
+- its customer index (:class:`pipeline.run_compare.CustomerIndex`): every customer's id, cluster
+  and Insiders flag, the ids as gaps so that a million of them compress to about a megabyte;
+- its map points: the rows the Overview's map shows (:func:`map_query`).
+
+The dashboard reads a run without them (published before them, or by a worker stopped in
+between) from its labels, as before.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, Select, or_, select
+
+from pipeline.columns import FEATURE_COLUMNS
+from pipeline.run_compare import CustomerIndex
+from store import bulk, run_files
+from store.schema import CustomerLabel, Run
+
+INDEX_FILE = "customer-index.npz"
+MAP_FILE = "map-points.npz"
+MAX_MAP_POINTS = 30_000
+_MAP_SIZE = ("n_customers", "max_points")  # what a map file was drawn for, kept in it
+
+
+def map_query(run_id: int, n_customers: int | None, max_points: int = MAX_MAP_POINTS) -> Select:
+    """The map points of a run of ``n_customers``: every customer up to ``max_points``, above
+    that a deterministic sample by customer id, with every Insider kept so that the
+    highlighted group is shown whole."""
+    label = CustomerLabel
+    query = select(
+        label.customer_id, label.cluster, label.is_insiders, label.embedding_x,
+        label.embedding_y, *[getattr(label, name) for name in FEATURE_COLUMNS],
+    ).where(label.run_id == run_id)
+    if n_customers and n_customers > max_points:
+        step = -(-n_customers // max_points)
+        query = query.where(or_(label.customer_id % step == 0, label.is_insiders))
+    return query
+
+
+def encode_index(index: CustomerIndex) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, gaps=np.diff(index.customer_id, prepend=0),
+             cluster=index.cluster.astype("int32"), is_insiders=index.is_insiders)
+    return buffer.getvalue()
+
+
+def decode_index(payload: bytes) -> CustomerIndex:
+    with np.load(io.BytesIO(payload)) as arrays:
+        return CustomerIndex(customer_id=np.cumsum(arrays["gaps"], dtype="int64"),
+                             cluster=arrays["cluster"].astype("int64"),
+                             is_insiders=arrays["is_insiders"].astype(bool))
+
+
+def encode_points(points: pd.DataFrame, n_customers: int | None, max_points: int) -> bytes:
+    buffer = io.BytesIO()
+    columns = {f"column_{i}": points[name].to_numpy() for i, name in enumerate(points.columns)}
+    np.savez(buffer, names=np.array(list(points.columns)),
+             size=np.array([n_customers or 0, max_points], dtype="int64"), **columns)
+    return buffer.getvalue()
+
+
+def decode_points(payload: bytes) -> tuple[pd.DataFrame, dict]:
+    """The points and what they were drawn for (``n_customers``, ``max_points``)."""
+    with np.load(io.BytesIO(payload)) as arrays:
+        names = [str(name) for name in arrays["names"]]
+        frame = pd.DataFrame({name: arrays[f"column_{i}"] for i, name in enumerate(names)})
+        size = dict(zip(_MAP_SIZE, (int(v) for v in arrays["size"]), strict=True))
+    return frame, size
+
+
+def write(engine: Engine, run_id: int, max_points: int = MAX_MAP_POINTS) -> int:
+    """Build and store run ``run_id``'s customer index and map points (at most about
+    ``max_points``) from its labels; returns the bytes stored."""
+    label = CustomerLabel
+    labels = bulk.read_frame(engine, select(label.customer_id, label.cluster, label.is_insiders)
+                             .where(label.run_id == int(run_id)))
+    stored = run_files.write_bytes(engine, run_id, INDEX_FILE,
+                                   encode_index(CustomerIndex.from_frame(labels)))
+    del labels
+    with engine.connect() as connection:
+        n_customers = connection.execute(
+            select(Run.n_customers).where(Run.id == int(run_id))).scalar()
+    points = bulk.read_frame(engine, map_query(int(run_id), n_customers, max_points))
+    return stored + run_files.write_bytes(
+        engine, run_id, MAP_FILE, encode_points(points, n_customers, max_points))
+
+
+def read_index(engine: Engine, run_id: int) -> CustomerIndex | None:
+    """Run ``run_id``'s customer index, or None when it has none stored."""
+    payload = run_files.read_bytes(engine, run_id, INDEX_FILE)
+    return None if payload is None else decode_index(payload)
+
+
+def read_points(engine: Engine, run_id: int, n_customers: int | None,
+                max_points: int) -> pd.DataFrame | None:
+    """Run ``run_id``'s stored map points if they were drawn for ``n_customers`` and
+    ``max_points``, else None."""
+    payload = run_files.read_bytes(engine, run_id, MAP_FILE)
+    if payload is None:
+        return None
+    points, size = decode_points(payload)
+    if size != {"n_customers": n_customers or 0, "max_points": max_points}:
+        return None
+    return points

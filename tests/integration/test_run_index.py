@@ -1,0 +1,124 @@
+"""The dashboard's comparisons and map read through the files stored with each run
+(``store.run_index``) give what reading the runs' labels gives, on PostgreSQL and SQLite,
+with customers new in a run and an Insider gone from the next one."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from sqlalchemy import delete, select
+
+import migrations
+from dashboard import cache, data, data_period
+from store import run_index
+from store.db import make_engine
+from store.schema import CustomerLabel, RunFile
+from tests.dashboard_seed import N_CUSTOMERS, seed
+
+RUNS = (1, 2, 3)
+MAP_QUERY = run_index.map_query
+PAIRS = ((1, 2), (2, 3), (1, 3), (3, 1))
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def engine(request, tmp_path):
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'insiders.db'}"
+        migrations.upgrade(url)
+        engine = make_engine(url)
+    else:
+        engine = request.getfixturevalue("clean_db")
+    seed(engine)
+    with engine.begin() as connection:
+        label = CustomerLabel
+        # five customers new in run 2, and run 2's first Insider gone from run 3
+        connection.execute(delete(label).where(label.run_id == 1,
+                                               label.customer_id.between(12000, 12004)))
+        gone = connection.execute(select(label.customer_id).where(
+            label.run_id == 2, label.is_insiders).order_by(label.customer_id)).scalars().first()
+        connection.execute(delete(label).where(label.run_id == 3, label.customer_id == gone))
+    cache.clear()
+    yield engine
+    cache.clear()
+    if request.param == "sqlite":
+        engine.dispose()
+
+
+def _reads(engine) -> dict[str, pd.DataFrame]:
+    cache.clear()
+    reads = {}
+    for older, newer in PAIRS:
+        reads[f"changes {older}-{newer}"] = _sorted(data.changes(older, newer, engine),
+                                                    ["kind", "customer_id"])
+        reads[f"transitions {older}-{newer}"] = _sorted(
+            data.transitions(older, newer, engine), ["cluster_before", "cluster_after"])
+    reads["period 1-3"] = data_period.period_changes(1, 3, engine=engine)
+    reads["period 2-3"] = _sorted(data_period.period_changes(2, 3, engine=engine),
+                                  ["kind", "customer_id"])
+    for run in RUNS:
+        for size in (N_CUSTOMERS, 20):
+            reads[f"map {run} {size}"] = _sorted(
+                data.embedding_sample(run, N_CUSTOMERS, max_points=size, engine=engine),
+                ["customer_id"])
+    return reads
+
+
+def _sorted(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    return frame.sort_values(by, kind="stable").reset_index(drop=True)
+
+
+def test_reads_through_the_stored_files_equal_reads_of_the_labels(engine):
+    from_labels = _reads(engine)
+    for run in RUNS:
+        assert run_index.write(engine, run, max_points=20) > 0
+    from_files = _reads(engine)
+    assert from_files.keys() == from_labels.keys()
+    for name, expected in from_labels.items():
+        assert len(expected), name
+        pd.testing.assert_frame_equal(from_files[name], expected, check_dtype=False,
+                                      obj=name)
+    entered_exited = from_files["changes 2-3"].groupby("kind").size()
+    assert entered_exited.get("exited", 0) >= 1 and entered_exited.get("entered", 0) >= 1
+
+
+def test_the_stored_files_are_what_the_dashboard_reads(engine, monkeypatch):
+    run_index.write(engine, 3)
+    index = run_index.read_index(engine, 3)
+    with engine.connect() as connection:
+        rows = connection.execute(select(CustomerLabel.customer_id, CustomerLabel.cluster,
+                                         CustomerLabel.is_insiders)
+                                  .where(CustomerLabel.run_id == 3)
+                                  .order_by(CustomerLabel.customer_id)).all()
+    assert index.customer_id.tolist() == [r.customer_id for r in rows]
+    assert index.cluster.tolist() == [r.cluster for r in rows]
+    assert index.is_insiders.tolist() == [bool(r.is_insiders) for r in rows]
+    # with the files gone the dashboard falls back to the labels, never to nothing
+    calls = []
+    monkeypatch.setattr(run_index, "map_query",
+                        lambda *a, **k: calls.append(a) or MAP_QUERY(*a, **k))
+    assert run_index.read_points(engine, 3, N_CUSTOMERS, 20) is None  # drawn for 30,000
+    cache.clear()
+    data.embedding_sample(3, N_CUSTOMERS, engine=engine)
+    assert not calls, "the stored points were read"
+    with engine.begin() as connection:
+        connection.execute(delete(RunFile).where(RunFile.run_id == 3))
+    cache.clear()
+    assert len(data.embedding_sample(3, N_CUSTOMERS, engine=engine)) == len(rows)
+    assert calls, "a run without stored points is read from its labels"
+
+
+
+def test_a_file_that_fails_to_be_written_leaves_the_others_and_the_run(engine, monkeypatch):
+    from worker import runner
+
+    def broken(*_args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(runner.run_files, "write_insiders_csv", broken)
+    runner.write_run_files(engine, 3)  # logged, not raised: the run is published already
+    assert run_index.read_index(engine, 3) is not None
+    monkeypatch.setattr(runner.run_index, "write", broken)
+    runner.write_run_files(engine, 2)
+    assert run_index.read_index(engine, 2) is None
+    cache.clear()
+    assert data.transitions(2, 3, engine)["customers"].sum() == len(run_index.read_index(engine, 3))
