@@ -45,19 +45,25 @@ def insiders_moves(run_from: int, run_to: int, engine: Engine) -> dict[str, pd.D
     if pair is None:
         return None
     entered, exited = moved(*pair)
-    ids = np.union1d(entered, exited)
+    both = figures(run_from, run_to, np.union1d(entered, exited), engine)
+    return {kind: both[both["customer_id"].isin(members)].reset_index(drop=True)
+            for kind, members in (("entered", entered), ("exited", exited))}
+
+
+def figures(run_from: int, run_to: int, ids: np.ndarray, engine: Engine) -> pd.DataFrame:
+    """For the customers ``ids`` (ascending), their cluster and key figures in both runs
+    (``cluster_before``, ``before_...``, ``cluster_after``, ``after_...``; missing where a run
+    does not have the customer)."""
     with ThreadPoolExecutor(2) as pool:
         before, after = pool.map(lambda run_id: _figures(run_id, ids, engine),
                                  (run_from, run_to))
-    both = (pd.DataFrame({"customer_id": ids})
+    both = (pd.DataFrame({"customer_id": np.asarray(ids, dtype="int64")})
             .merge(before.add_prefix("before_").rename(columns=_unprefixed), how="left",
                    on="customer_id")
             .merge(after.add_prefix("after_").rename(columns=_unprefixed), how="left",
                    on="customer_id"))
-    both = both[["customer_id", "cluster_before", "cluster_after",
+    return both[["customer_id", "cluster_before", "cluster_after",
                  *[f"before_{f}" for f in KEY_FEATURES], *[f"after_{f}" for f in KEY_FEATURES]]]
-    return {kind: both[both["customer_id"].isin(members)].reset_index(drop=True)
-            for kind, members in (("entered", entered), ("exited", exited))}
 
 
 def _unprefixed(name: str) -> str:

@@ -1,5 +1,7 @@
 """One page of a run's Insiders or changes straight from SQL, by customer id (keyset), for a
-read that finds nothing cached: a page costs a few indexed queries instead of the whole table.
+read that finds nothing cached: a page costs a few indexed queries instead of the whole table
+(for the changes between runs with stored customer indexes, the two indexes and the page's
+customers by key).
 
 The rows are those ``dashboard.data`` gives for the whole table (the same joins: Insiders in
 one run and not in the other, the latest event of that kind in the runs between, reasons as
@@ -11,8 +13,9 @@ from __future__ import annotations
 import pandas as pd
 from sqlalchemy import Engine, and_, false, func, or_, select
 
-from dashboard import data
+from dashboard import data, data_index
 from dashboard.history import plain_reasons
+from pipeline.run_compare import moved
 from store import bulk
 from store.schema import SUCCEEDED, CustomerLabel, MembershipEvent, Run
 
@@ -91,14 +94,33 @@ def _moved(older: int, newer: int, kinds: tuple[str, ...], engine: Engine) -> pd
     return moved.sort_values("customer_id", kind="stable").reset_index(drop=True)
 
 
+def _moved_ids(older: int, newer: int, kinds: tuple[str, ...],
+               engine: Engine) -> pd.DataFrame | None:
+    """Every customer who moved (``customer_id``, ``kind``), by customer id, from the runs'
+    stored customer indexes; None when a run has none."""
+    pair = data_index.indexes(older, newer, engine)
+    if pair is None:
+        return None
+    found = dict(zip(KINDS, moved(*pair), strict=True))
+    frame = pd.concat([pd.DataFrame({"customer_id": found[kind], "kind": kind})
+                       for kind in kinds], ignore_index=True)
+    return frame.sort_values("customer_id", kind="stable").reset_index(drop=True)
+
+
 def changes_page(older: dict, newer: dict, after: int, rows: int, kind: str | None,
                  engine: Engine) -> tuple[pd.DataFrame, int]:
     """Up to ``rows`` customers who entered or left (``kind``: only those) from ``older`` to
     ``newer`` with a customer id above ``after``, by customer id, as ``data.changes`` has
     them, and how many there are in all."""
-    moved = _moved(older["id"], newer["id"], (kind,) if kind else KINDS, engine)
+    kinds = (kind,) if kind else KINDS
+    indexed = _moved_ids(older["id"], newer["id"], kinds, engine)
+    moved = _moved(older["id"], newer["id"], kinds, engine) if indexed is None else indexed
     start = int(moved["customer_id"].searchsorted(after, side="right"))
     moves = moved.iloc[start:start + rows].reset_index(drop=True)
+    if indexed is not None:  # the page's figures alone, by key
+        ids = moves["customer_id"].to_numpy()
+        moves = (data_index.figures(older["id"], newer["id"], ids, engine)
+                 .assign(kind=moves["kind"].to_numpy()))
     if moves.empty:  # past the last page
         return moves, len(moved)
     events = _events(older, newer, [int(i) for i in moves["customer_id"]], engine)

@@ -11,17 +11,23 @@ from dashboard import cache, data
 from dashboard.api import keyset, paging, tables
 from dashboard.app import create_app
 from settings import load_settings
+from store import run_index
 from store.db import make_engine, session_scope
 from store.tokens import create_token
 from tests.dashboard_seed import seed
 
 
-@pytest.fixture
-def engine(tmp_path):
+@pytest.fixture(params=["labels", "indexes"])
+def engine(request, tmp_path):
+    """Runs read from their labels, or (as the worker publishes them) with their customer
+    indexes stored."""
     url = f"sqlite:///{tmp_path / 'insiders.db'}"
     migrations.upgrade(url)
     engine = make_engine(url)
     seed(engine)
+    if request.param == "indexes":
+        for run_id in (1, 2, 3):
+            run_index.write(engine, run_id)
     cache.clear()
     yield engine
     paging.settle()
