@@ -157,7 +157,8 @@ def seed(engine, customers: int, runs: int, seed_value: int = 0,
 def _run_files(engine, runs: int, index: bool = True) -> None:
     """Each run's files, as the worker writes them once it has published the run (none
     before issue 10's last change, whose code this benchmark also times; ``index``: also the
-    customer index and map points, which runs published before issue 11's have not)."""
+    customer index, map points and changes, which runs published before issue 11's have
+    not)."""
     try:
         from store import run_files
     except ImportError:
@@ -169,14 +170,19 @@ def _run_files(engine, runs: int, index: bool = True) -> None:
 
 
 def write_indexes(engine, runs: int) -> None:
-    """Every run's customer index and map points; prints what the last run's cost."""
-    from store import run_index
+    """Every run's customer index, map points and changes against the run before it, as the
+    worker writes them; prints what the last run's cost."""
+    from store import run_changes, run_index
 
     for run_id in range(1, runs + 1):
         start = time.perf_counter()
         stored = run_index.write(engine, run_id)
-    print(f"customer index and map points of the last run: {time.perf_counter() - start:.1f} s, "
-          f"{stored / 2**20:.1f} MiB stored")
+        middle = time.perf_counter()
+        changes = run_changes.write(engine, run_id)
+    end = time.perf_counter()
+    print(f"the last run's customer index and map points: {middle - start:.1f} s, "
+          f"{stored / 2**20:.1f} MiB stored; its changes: {end - middle:.1f} s, "
+          f"{changes / 2**20:.1f} MiB stored")
 
 
 def _forecasts(conn, run_id: int, labels: pd.DataFrame, rng) -> None:
@@ -459,11 +465,11 @@ def size_arguments(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--no-forecasts", action="store_true",
                         help="seed no forecasts (as runs without looking ahead)")
     parser.add_argument("--without-index", action="store_true",
-                        help="seed runs without customer index and map points (as published "
-                             "before they were stored)")
+                        help="seed runs without customer index, map points and changes (as "
+                             "published before they were stored)")
     parser.add_argument("--write-index", action="store_true",
-                        help="with --no-seed: store every run's customer index and map points "
-                             "first")
+                        help="with --no-seed: store every run's customer index, map points and "
+                             "changes first")
     return parser
 
 

@@ -272,11 +272,14 @@ def changes(run_from: int, run_to: int, engine: Engine | None = None) -> pd.Data
     between the two (for consecutive runs, the event of ``run_to`` itself).
     """
     run_ids = [run["id"] for run in runs_between(run_from, run_to, engine)]
-    indexed = data_index.insiders_moves(run_from, run_to, app_engine(engine))
-    with ThreadPoolExecutor(2) as pool:  # two independent joins: the database runs both at once
-        parts = pool.map(lambda kind: _moves(run_from, run_to, kind, run_ids, engine, indexed),
-                         ("entered", "exited"))
-        moves = pd.concat(list(parts), ignore_index=True)
+    moves = data_index.stored_changes(run_from, run_to, engine) if run_ids == [run_to] else None
+    if moves is None:
+        indexed = data_index.insiders_moves(run_from, run_to, engine)
+        with ThreadPoolExecutor(2) as pool:  # two independent joins, run side by side
+            parts = pool.map(
+                lambda kind: _moves(run_from, run_to, kind, run_ids, engine, indexed),
+                ("entered", "exited"))
+            moves = pd.concat(list(parts), ignore_index=True)
     plain_reasons(moves)
     for feature in _KEY_FEATURES:
         moves[f"change_{feature}"] = moves[f"after_{feature}"] - moves[f"before_{feature}"]

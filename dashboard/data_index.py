@@ -1,5 +1,6 @@
-"""Two runs compared through the customer indexes stored with each published run
-(:mod:`store.run_index`).
+"""Two runs compared through the files stored with each published run: customer indexes
+(:mod:`store.run_index`) and each run's changes against the run before it
+(:mod:`store.run_changes`).
 
 Part of the data layer: ``dashboard.data`` asks here first and reads the labels only for a run
 published without these files. At a million customers a comparison then reads two indexes of
@@ -12,14 +13,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
+from dashboard.history import stored_details
 from pipeline.run_compare import CustomerIndex, moved, transitions
-from store import bulk, run_index
-from store.schema import CustomerLabel
+from store import run_changes, run_index
 
-KEY_FEATURES = ("gross_revenue", "invoice_quantity", "recency_days", "avg_ticket")
-PROBE_ROWS = 10_000  # customers read by primary key per statement
+PROBE_ROWS = run_changes.PROBE_ROWS
 
 
 def indexes(run_from: int, run_to: int,
@@ -45,46 +45,36 @@ def insiders_moves(run_from: int, run_to: int, engine: Engine) -> dict[str, pd.D
     if pair is None:
         return None
     entered, exited = moved(*pair)
-    both = figures(run_from, run_to, np.union1d(entered, exited), engine)
+    both = run_changes.figures(engine, run_from, run_to, np.union1d(entered, exited))
     return {kind: both[both["customer_id"].isin(members)].reset_index(drop=True)
             for kind, members in (("entered", entered), ("exited", exited))}
 
 
-def figures(run_from: int, run_to: int, ids: np.ndarray, engine: Engine) -> pd.DataFrame:
-    """For the customers ``ids`` (ascending), their cluster and key figures in both runs
-    (``cluster_before``, ``before_...``, ``cluster_after``, ``after_...``; missing where a run
-    does not have the customer)."""
-    with ThreadPoolExecutor(2) as pool:
-        before, after = pool.map(lambda run_id: _figures(run_id, ids, engine),
-                                 (run_from, run_to))
-    both = (pd.DataFrame({"customer_id": np.asarray(ids, dtype="int64")})
-            .merge(before.add_prefix("before_").rename(columns=_unprefixed), how="left",
-                   on="customer_id")
-            .merge(after.add_prefix("after_").rename(columns=_unprefixed), how="left",
-                   on="customer_id"))
-    return both[["customer_id", "cluster_before", "cluster_after",
-                 *[f"before_{f}" for f in KEY_FEATURES], *[f"after_{f}" for f in KEY_FEATURES]]]
+def stored_changes(run_from: int, run_to: int, engine: Engine) -> pd.DataFrame | None:
+    """The entries and exits of run ``run_to`` against ``run_from`` as stored with it when it
+    was published (``data.changes``'s columns before the reasons are worded), or None when it
+    has none stored or they are against another run."""
+    stored = run_changes.read(engine, run_to)
+    if stored is None or stored[1] != run_from:
+        return None
+    changes = stored[0]
+    # missing as the merge with the events gives it for a customer who moved without one
+    changes["details"] = [np.nan if details is None else details
+                          for details in stored_details(changes["details"].tolist())]
+    event = ["event_run", "cause", "reason", "details"]
+    return changes[[*[c for c in changes.columns if c not in event], *event]]
 
 
-def _unprefixed(name: str) -> str:
-    prefix, _, rest = name.partition("_")
-    if rest == "customer_id":
-        return rest
-    return f"cluster_{prefix}" if rest == "cluster" else name
-
-
-def _figures(run_id: int, ids: np.ndarray, engine: Engine) -> pd.DataFrame:
-    """Cluster and key figures in run ``run_id`` of the customers ``ids`` it has."""
-    label = CustomerLabel
-    columns = [label.customer_id, label.cluster, *[getattr(label, f) for f in KEY_FEATURES]]
-    parts = [
-        bulk.read_frame(engine, select(*columns).where(
-            label.run_id == int(run_id),
-            label.customer_id.in_([int(i) for i in ids[start:start + PROBE_ROWS]])),
-            probe=True, serial=True)
-        for start in range(0, len(ids), PROBE_ROWS)
-    ]
-    if not parts:
-        return pd.DataFrame({column.key: pd.Series(dtype="float64") for column in columns})
-    return pd.concat(parts, ignore_index=True)
-
+def stored_events(run_ids: list[int], engine: Engine) -> pd.DataFrame | None:
+    """Every event of ``run_ids`` with the figures before and after, from the changes stored
+    with each run (``data_period``'s rows before the reasons are worded), or None when a run
+    has none stored."""
+    parts = []
+    for run_id in run_ids:
+        stored = run_changes.read(engine, run_id)
+        if stored is None:
+            return None
+        parts.append(stored[0][stored[0]["cause"].notna()])  # the runs' own events
+    events = pd.concat(parts, ignore_index=True)
+    events["details"] = stored_details(events["details"].tolist())
+    return events

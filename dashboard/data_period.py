@@ -10,17 +10,17 @@ after (its own run), so a customer who entered and left again shows both.
 from __future__ import annotations
 
 import pandas as pd
-from sqlalchemy import Engine, String, and_, cast, func, select
+from sqlalchemy import Engine, func, select
 
-from dashboard import data
+from dashboard import data, data_index
 from dashboard.cache import per_run
 from dashboard.config import app_engine
 from dashboard.history import plain_reasons, stored_details
 from pipeline.exports import changes_filename, changes_table, to_csv
-from store import bulk
-from store.schema import CustomerLabel, MembershipEvent
+from store import bulk, run_changes
+from store.schema import MembershipEvent
 
-KEY_FEATURES = ("gross_revenue", "invoice_quantity", "recency_days", "avg_ticket")
+KEY_FEATURES = run_changes.KEY_FEATURES
 
 
 runs_after = data.runs_between  # the succeeded runs after one run up to another
@@ -40,33 +40,14 @@ def event_counts(run_from: int, run_to: int, engine: Engine | None = None) -> li
              "exited": counted.get((r["id"], "exited"), 0)} for r in between]
 
 
-def _side(alias, prefix: str) -> list:
-    return [getattr(alias.c, f).label(f"{prefix}_{f}") for f in KEY_FEATURES]
-
-
 def _events(run_ids: list[int], engine: Engine | None) -> pd.DataFrame:
-    """Every event of ``run_ids`` with the customer's figures in its run and in the run it
-    was measured against (primary-key probes into the labels)."""
-    ev = MembershipEvent.__table__
-    labels = CustomerLabel.__table__
-    before, after = labels.alias("before"), labels.alias("after")
-    query = (
-        select(
-            ev.c.customer_id, ev.c.kind, ev.c.run_id.label("event_run"),
-            before.c.cluster.label("cluster_before"), after.c.cluster.label("cluster_after"),
-            *_side(before, "before"), *_side(after, "after"), ev.c.cause, ev.c.reason,
-            # details as text: every column then has a plain type and PostgreSQL can COPY them
-            cast(ev.c.details, String).label("details"),
-        )
-        .select_from(
-            ev.outerjoin(after, and_(after.c.run_id == ev.c.run_id,
-                                     after.c.customer_id == ev.c.customer_id))
-            .outerjoin(before, and_(before.c.run_id == ev.c.previous_run_id,
-                                    before.c.customer_id == ev.c.customer_id))
-        )
-        .where(ev.c.run_id.in_(run_ids))
-    )
-    frame = bulk.read_frame(app_engine(engine), query, probe=True)
+    """Every event of ``run_ids`` with the customer's figures in its run and in the run it was
+    measured against: stored with each run, or read by primary-key probes into the labels."""
+    engine = app_engine(engine)
+    stored = data_index.stored_events(run_ids, engine)
+    if stored is not None:
+        return stored
+    frame = bulk.read_frame(engine, run_changes.events_query(run_ids), probe=True)
     frame["details"] = stored_details(frame["details"].tolist())
     return frame
 

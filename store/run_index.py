@@ -80,18 +80,22 @@ def decode_points(payload: bytes) -> tuple[pd.DataFrame, dict]:
 def write(engine: Engine, run_id: int, max_points: int = MAX_MAP_POINTS) -> int:
     """Build and store run ``run_id``'s customer index and map points (at most about
     ``max_points``) from its labels; returns the bytes stored."""
-    label = CustomerLabel
-    labels = bulk.read_frame(engine, select(label.customer_id, label.cluster, label.is_insiders)
-                             .where(label.run_id == int(run_id)))
     stored = run_files.write_bytes(engine, run_id, INDEX_FILE,
-                                   encode_index(CustomerIndex.from_frame(labels)))
-    del labels
+                                   encode_index(build_index(engine, run_id)))
     with engine.connect() as connection:
         n_customers = connection.execute(
             select(Run.n_customers).where(Run.id == int(run_id))).scalar()
     points = bulk.read_frame(engine, map_query(int(run_id), n_customers, max_points))
     return stored + run_files.write_bytes(
         engine, run_id, MAP_FILE, encode_points(points, n_customers, max_points))
+
+
+def build_index(engine: Engine, run_id: int) -> CustomerIndex:
+    """Run ``run_id``'s customer index, from its labels."""
+    label = CustomerLabel
+    return CustomerIndex.from_frame(bulk.read_frame(
+        engine, select(label.customer_id, label.cluster, label.is_insiders)
+        .where(label.run_id == int(run_id))))
 
 
 def read_index(engine: Engine, run_id: int) -> CustomerIndex | None:

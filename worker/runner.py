@@ -27,7 +27,7 @@ from pipeline.errors import InsidersError, PipelineInputError
 from pipeline.run import RunData, run_segmentation
 from pipeline.run_forecast import ForecastSettings
 from settings import Settings
-from store import forecasts, results, run_files, run_index, runs
+from store import forecasts, results, run_changes, run_files, run_index, runs
 from store import transactions as store_transactions
 from store.db import session_scope
 from store.partition_data import version_facts
@@ -296,10 +296,11 @@ def _work(run_id: int, *, engine: Engine, settings: Settings, segment: Segment |
 
 
 def write_run_files(engine: Engine, run_id: int) -> None:
-    """The published run's files: its Insiders CSV for download, its customer index and map
-    points for the dashboard. A failure here leaves the run as it is: the dashboard builds a
-    missing CSV when it is asked for and reads a run without index from its labels."""
-    for write in (run_files.write_insiders_csv, run_index.write):
+    """The published run's files: its Insiders CSV for download, its customer index, map
+    points and changes against the run before it for the dashboard. A failure here leaves
+    the run as it is: the dashboard builds a missing CSV when it is asked for and reads a run
+    without the others from its labels and events."""
+    for write in (run_files.write_insiders_csv, run_index.write, run_changes.write):
         try:
             write(engine, run_id)
         except Exception:  # the run is published already; the dashboard does without

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, and_, false, func, or_, select
 from dashboard import data, data_index
 from dashboard.history import plain_reasons
 from pipeline.run_compare import moved
-from store import bulk
+from store import bulk, run_changes
 from store.schema import SUCCEEDED, CustomerLabel, MembershipEvent, Run
 
 KINDS = ("entered", "exited")
@@ -119,7 +119,7 @@ def changes_page(older: dict, newer: dict, after: int, rows: int, kind: str | No
     moves = moved.iloc[start:start + rows].reset_index(drop=True)
     if indexed is not None:  # the page's figures alone, by key
         ids = moves["customer_id"].to_numpy()
-        moves = (data_index.figures(older["id"], newer["id"], ids, engine)
+        moves = (run_changes.figures(engine, older["id"], newer["id"], ids)
                  .assign(kind=moves["kind"].to_numpy()))
     if moves.empty:  # past the last page
         return moves, len(moved)

@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import text
 
 from pipeline.partition_scoring import SCORES_PER_CUSTOMER
-from store import partitions, run_files, run_index
+from store import partitions, run_changes, run_files, run_index
 from store.db import session_scope
 from store.queue import request_run, send_run_task
 from store.results import latest_model_state, load_labels
@@ -195,6 +195,13 @@ def test_a_partitioned_run_equals_the_run_in_one_process(fitted, single, two_wor
     points = run_index.read_points(engine, run_id, row["n_customers"],
                                    run_index.MAX_MAP_POINTS)
     assert points is not None and points["is_insiders"].sum() == row["n_insiders"]
+    changes, previous = run_changes.read(engine, run_id)  # against the refit run
+    with engine.connect() as connection:
+        events = set(connection.execute(text(
+            "SELECT customer_id, kind FROM membership_events WHERE run_id = :id "
+            "AND previous_run_id = :previous"), {"id": run_id, "previous": previous}).all())
+    assert events and events == set(changes.loc[changes["cause"].notna(),
+                                                 ["customer_id", "kind"]].itertuples(index=False))
     _set_aside(engine, run_id)
     for worker in workers:
         worker.stop()

@@ -1,6 +1,7 @@
 """The dashboard's comparisons and map read through the files stored with each run
-(``store.run_index``) give what reading the runs' labels gives, on PostgreSQL and SQLite,
-with customers new in a run and an Insider gone from the next one."""
+(``store.run_index``, ``store.run_changes``) give what reading the runs' labels and events
+gives, on PostgreSQL and SQLite, with customers new in a run and an Insider gone from the next
+one."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy import delete, select
 
 import migrations
 from dashboard import cache, data, data_period
-from store import run_index
+from store import run_changes, run_index
 from store.db import make_engine
 from store.schema import CustomerLabel, RunFile
 from tests.dashboard_seed import N_CUSTOMERS, seed
@@ -71,6 +72,7 @@ def test_reads_through_the_stored_files_equal_reads_of_the_labels(engine):
     from_labels = _reads(engine)
     for run in RUNS:
         assert run_index.write(engine, run, max_points=20) > 0
+        assert (run_changes.write(engine, run) > 0) == (run != 1)  # the first has none
     from_files = _reads(engine)
     assert from_files.keys() == from_labels.keys()
     for name, expected in from_labels.items():

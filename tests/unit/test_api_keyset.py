@@ -11,7 +11,7 @@ from dashboard import cache, data
 from dashboard.api import keyset, paging, tables
 from dashboard.app import create_app
 from settings import load_settings
-from store import run_index
+from store import run_changes, run_index
 from store.db import make_engine, session_scope
 from store.tokens import create_token
 from tests.dashboard_seed import seed
@@ -28,6 +28,7 @@ def engine(request, tmp_path):
     if request.param == "indexes":
         for run_id in (1, 2, 3):
             run_index.write(engine, run_id)
+            run_changes.write(engine, run_id)
     cache.clear()
     yield engine
     paging.settle()
