@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 import migrations
-from dashboard import cache, data, data_period
+from dashboard import cache, data, data_index, data_period
 from store import run_changes, run_index
 from store.db import make_engine
-from store.schema import CustomerLabel, RunFile
+from store.schema import CustomerLabel, Run, RunFile
 from tests.dashboard_seed import N_CUSTOMERS, seed
 
 RUNS = (1, 2, 3)
@@ -124,3 +124,24 @@ def test_a_file_that_fails_to_be_written_leaves_the_others_and_the_run(engine, m
     assert run_index.read_index(engine, 2) is None
     cache.clear()
     assert data.transitions(2, 3, engine)["customers"].sum() == len(run_index.read_index(engine, 3))
+
+
+def test_changes_stored_against_another_run_are_not_used(engine):
+    """Run 2 taken out of the history after run 3 was published: run 3's stored changes are
+    against run 2, so those from run 1 to run 3 are read from the labels and events."""
+    with engine.begin() as connection:
+        connection.execute(update(Run).where(Run.id == 2).values(status="failed"))
+    cache.clear()
+    from_labels = _sorted(data.changes(1, 3, engine), ["kind", "customer_id"])
+    for run in RUNS:
+        run_index.write(engine, run)
+    assert run_changes.write(engine, 3) > 0 and run_changes.read(engine, 3)[1] == 1
+    with engine.begin() as connection:  # run 2 back: run 3's stored changes are against it
+        connection.execute(update(Run).where(Run.id == 2).values(status="succeeded"))
+    assert run_changes.write(engine, 3) > 0 and run_changes.read(engine, 3)[1] == 2
+    with engine.begin() as connection:
+        connection.execute(update(Run).where(Run.id == 2).values(status="failed"))
+    cache.clear()
+    assert data_index.stored_changes(1, 3, engine) is None
+    pd.testing.assert_frame_equal(_sorted(data.changes(1, 3, engine), ["kind", "customer_id"]),
+                                  from_labels, check_dtype=False)
