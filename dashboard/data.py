@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from dashboard import data_index
 from dashboard.cache import kept, per_run, remember
 from dashboard.config import app_engine
-from dashboard.history import plain_reasons, stored_details
+from dashboard.history import currency, plain_reasons, stored_details
 from pipeline.columns import FEATURE_COLUMNS
 from pipeline.exports import changes_filename, changes_table, to_csv
 from pipeline.identity import display_color, display_name
@@ -272,7 +272,9 @@ def changes(run_from: int, run_to: int, engine: Engine | None = None) -> pd.Data
     between the two (for consecutive runs, the event of ``run_to`` itself).
     """
     run_ids = [run["id"] for run in runs_between(run_from, run_to, engine)]
-    moves = data_index.stored_changes(run_from, run_to, engine) if run_ids == [run_to] else None
+    stored = (data_index.stored_changes(run_from, run_to, currency(), engine)
+              if run_ids == [run_to] else None)
+    moves, worded = stored if stored is not None else (None, False)
     if moves is None:
         indexed = data_index.insiders_moves(run_from, run_to, engine)
         with ThreadPoolExecutor(2) as pool:  # two independent joins, run side by side
@@ -280,7 +282,8 @@ def changes(run_from: int, run_to: int, engine: Engine | None = None) -> pd.Data
                 lambda kind: _moves(run_from, run_to, kind, run_ids, engine, indexed),
                 ("entered", "exited"))
             moves = pd.concat(list(parts), ignore_index=True)
-    plain_reasons(moves)
+    if not worded:
+        plain_reasons(moves)
     for feature in _KEY_FEATURES:
         moves[f"change_{feature}"] = moves[f"after_{feature}"] - moves[f"before_{feature}"]
     return moves

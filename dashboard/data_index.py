@@ -50,9 +50,14 @@ def insiders_moves(run_from: int, run_to: int, engine: Engine) -> dict[str, pd.D
             for kind, members in (("entered", entered), ("exited", exited))}
 
 
-def stored_changes(run_from: int, run_to: int, engine: Engine) -> pd.DataFrame | None:
+WORDED = ("plain_cause", "plain_reason", "cause_help")  # the stored reasons in words
+
+
+def stored_changes(run_from: int, run_to: int, currency: str,
+                   engine: Engine) -> tuple[pd.DataFrame, bool] | None:
     """The entries and exits of run ``run_to`` against ``run_from`` as stored with it when it
-    was published (``data.changes``'s columns before the reasons are worded), or None when it
+    was published, with ``data.changes``'s columns, and whether their reasons are in words
+    (stored in ``currency``: ``plain_reasons``'s columns) or still to be worded; None when it
     has none stored or they are against another run."""
     stored = run_changes.read(engine, run_to)
     if stored is None or stored[1] != run_from:
@@ -62,19 +67,31 @@ def stored_changes(run_from: int, run_to: int, engine: Engine) -> pd.DataFrame |
     changes["details"] = [np.nan if details is None else details
                           for details in stored_details(changes["details"].tolist())]
     event = ["event_run", "cause", "reason", "details"]
-    return changes[[*[c for c in changes.columns if c not in event], *event]]
+    changes = changes[[*[c for c in changes.columns if c not in event], *event]]
+    return _worded(changes, stored[2] == currency)
 
 
-def stored_events(run_ids: list[int], engine: Engine) -> pd.DataFrame | None:
+def stored_events(run_ids: list[int], currency: str,
+                  engine: Engine) -> tuple[pd.DataFrame, bool] | None:
     """Every event of ``run_ids`` with the figures before and after, from the changes stored
-    with each run (``data_period``'s rows before the reasons are worded), or None when a run
-    has none stored."""
-    parts = []
+    with each run (``data_period``'s rows), and whether their reasons are in words already
+    (as ``stored_changes``); None when a run has none stored."""
+    parts, worded = [], True
     for run_id in run_ids:
         stored = run_changes.read(engine, run_id)
         if stored is None:
             return None
         parts.append(stored[0][stored[0]["cause"].notna()])  # the runs' own events
+        worded = worded and stored[2] == currency
     events = pd.concat(parts, ignore_index=True)
     events["details"] = stored_details(events["details"].tolist())
-    return events
+    return _worded(events, worded)
+
+
+def _worded(frame: pd.DataFrame, worded: bool) -> tuple[pd.DataFrame, bool]:
+    words = frame[list(WORDED)]
+    frame = frame.drop(columns=list(WORDED))
+    if worded:
+        frame["cause"], frame["reason"] = words["plain_cause"], words["plain_reason"]
+        frame["cause_help"] = words["cause_help"]
+    return frame, worded

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, func, select
 from dashboard import data, data_index
 from dashboard.cache import per_run
 from dashboard.config import app_engine
-from dashboard.history import plain_reasons, stored_details
+from dashboard.history import currency, plain_reasons, stored_details
 from pipeline.exports import changes_filename, changes_table, to_csv
 from store import bulk, run_changes
 from store.schema import MembershipEvent
@@ -42,14 +42,16 @@ def event_counts(run_from: int, run_to: int, engine: Engine | None = None) -> li
 
 def _events(run_ids: list[int], engine: Engine | None) -> pd.DataFrame:
     """Every event of ``run_ids`` with the customer's figures in its run and in the run it was
-    measured against: stored with each run, or read by primary-key probes into the labels."""
+    measured against (stored with each run, or read by primary-key probes into the labels),
+    the reasons in words."""
     engine = app_engine(engine)
-    stored = data_index.stored_events(run_ids, engine)
+    stored = data_index.stored_events(run_ids, currency(), engine)
     if stored is not None:
-        return stored
+        events, worded = stored
+        return events if worded else plain_reasons(events)
     frame = bulk.read_frame(engine, run_changes.events_query(run_ids), probe=True)
     frame["details"] = stored_details(frame["details"].tolist())
-    return frame
+    return plain_reasons(frame)
 
 
 @per_run(app_engine)
@@ -75,7 +77,6 @@ def period_changes(run_from: int, run_to: int, latest: int | None = None,
         moves["event_run"] = run_to
         return _typed(moves, as_of)
     events = _events(list(as_of), engine)
-    plain_reasons(events)
     for feature in KEY_FEATURES:
         events[f"change_{feature}"] = events[f"after_{feature}"] - events[f"before_{feature}"]
     order = {run_id: i for i, run_id in enumerate(as_of)}

@@ -7,17 +7,13 @@ date stands for it (reruns on unchanged data are recorded as unchanged by the wo
 
 from __future__ import annotations
 
-import json
 from datetime import date, timedelta
 
-import orjson
 import pandas as pd
 
 from dashboard.config import app_settings
-from pipeline.reasons import CAUSE_WORDS, cause_words, sentences, worded
-
-NO_EVENT = ("No entry or exit was recorded for this customer in the runs between these dates "
-            "(the change came with a rerun on the same date).")
+from pipeline import reasons
+from store.run_changes import stored_details  # noqa: F401 - the data layer reads it here
 
 
 def dated(runs: list[dict]) -> list[dict]:
@@ -51,35 +47,7 @@ def currency() -> str:
         return "£"
 
 
-def stored_details(texts: list) -> list[dict | None]:
-    """Events' details read as JSON text, as dicts (None where there are none)."""
-    return [_details(text) if isinstance(text, str) else None for text in texts]
-
-
-def _details(text: str) -> dict:
-    try:
-        return orjson.loads(text)  # a few times faster than json over thousands of events
-    except orjson.JSONDecodeError:  # NaN, which json writes and SQLite keeps
-        return json.loads(text)
-
-
 def plain_reasons(events: pd.DataFrame) -> pd.DataFrame:
-    """``reason`` as a sentence (rebuilt from the stored details unless it was stored in
-    today's wording and currency: older runs stored code-like text), ``cause`` as words and
-    ``cause_help`` explaining it; in place, and returned."""
-    kinds, causes = events["kind"].tolist(), events["cause"].tolist()
-    reasons, details = events["reason"].tolist(), events["details"].tolist()
-    details = [d if isinstance(d, dict) else None for d in details]
-    words = [cause_words(c, k, d) if isinstance(c, str) else None
-             for k, c, d in zip(kinds, causes, details, strict=True)]
-    money = currency()
-    rebuilt = [i for i, (c, d) in enumerate(zip(causes, details, strict=True))
-               if isinstance(c, str) and d and not worded(d, money)]
-    built = sentences([kinds[i] for i in rebuilt], [causes[i] for i in rebuilt],
-                      [details[i] for i in rebuilt], money) if rebuilt else []
-    for i, text in zip(rebuilt, built, strict=True):
-        reasons[i] = text
-    reasons = [NO_EVENT if w is None else r for w, r in zip(words, reasons, strict=True)]
-    events["reason"], events["cause"] = reasons, words
-    events["cause_help"] = [CAUSE_WORDS.get(c, "") if c else "" for c in words]
-    return events
+    """``pipeline.reasons.plain_reasons`` in the app's currency: ``reason`` as a sentence,
+    ``cause`` as words and ``cause_help``; in place, and returned."""
+    return reasons.plain_reasons(events, currency())

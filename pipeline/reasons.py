@@ -295,3 +295,28 @@ def add(*parts) -> np.ndarray:
     for part in parts[1:]:
         text = np.strings.add(text, part)
     return text
+
+
+NO_EVENT = ("No entry or exit was recorded for this customer in the runs between these dates "
+            "(the change came with a rerun on the same date).")
+
+
+def plain_reasons(events: pd.DataFrame, currency: str = "£") -> pd.DataFrame:
+    """``reason`` as a sentence (rebuilt from the details, dicts, unless it was stored in
+    today's wording and ``currency``: older runs stored code-like text), ``cause`` as words and
+    ``cause_help`` explaining it; in place, and returned."""
+    kinds, causes = events["kind"].tolist(), events["cause"].tolist()
+    reasons, details = events["reason"].tolist(), events["details"].tolist()
+    details = [d if isinstance(d, dict) else None for d in details]
+    words = [cause_words(c, k, d) if isinstance(c, str) else None
+             for k, c, d in zip(kinds, causes, details, strict=True)]
+    rebuilt = [i for i, (c, d) in enumerate(zip(causes, details, strict=True))
+               if isinstance(c, str) and d and not worded(d, currency)]
+    built = sentences([kinds[i] for i in rebuilt], [causes[i] for i in rebuilt],
+                      [details[i] for i in rebuilt], currency) if rebuilt else []
+    for i, text in zip(rebuilt, built, strict=True):
+        reasons[i] = text
+    reasons = [NO_EVENT if w is None else r for w, r in zip(words, reasons, strict=True)]
+    events["reason"], events["cause"] = reasons, words
+    events["cause_help"] = [CAUSE_WORDS.get(c, "") if c else "" for c in words]
+    return events

@@ -109,7 +109,7 @@ def publish(run_id: int, *, engine: Engine, settings: Settings) -> str | None:
         partitions.publish(session, run_id, values,
                            pd.DataFrame(made["clusters"], columns=CLUSTER_COLUMNS))
     log.info("run %s published from %s partitions", run_id, len(summaries))
-    write_run_files(engine, run_id)
+    write_run_files(engine, run_id, settings.currency)
     return "succeeded"
 
 

@@ -291,16 +291,18 @@ def _work(run_id: int, *, engine: Engine, settings: Settings, segment: Segment |
         ahead = getattr(result, "forecasts", None)
         if ahead is not None:
             forecasts.write_forecasts(session.connection(), run_id, ahead)
-    write_run_files(engine, run_id)
+    write_run_files(engine, run_id, settings.currency)
     return "succeeded"
 
 
-def write_run_files(engine: Engine, run_id: int) -> None:
+def write_run_files(engine: Engine, run_id: int, currency: str) -> None:
     """The published run's files: its Insiders CSV for download, its customer index, map
-    points and changes against the run before it for the dashboard. A failure here leaves
-    the run as it is: the dashboard builds a missing CSV when it is asked for and reads a run
-    without the others from its labels and events."""
-    for write in (run_files.write_insiders_csv, run_index.write, run_changes.write):
+    points and changes against the run before it (reasons worded in ``currency``) for the
+    dashboard. A failure here leaves the run as it is: the dashboard builds a missing CSV when
+    it is asked for and reads a run without the others from its labels and events."""
+    writes = (run_files.write_insiders_csv, run_index.write,
+              lambda engine, run_id: run_changes.write(engine, run_id, currency))
+    for write in writes:
         try:
             write(engine, run_id)
         except Exception:  # the run is published already; the dashboard does without

@@ -68,11 +68,15 @@ def _sorted(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return frame.sort_values(by, kind="stable").reset_index(drop=True)
 
 
-def test_reads_through_the_stored_files_equal_reads_of_the_labels(engine):
+@pytest.mark.parametrize("worded_in", ["£", "€"])
+def test_reads_through_the_stored_files_equal_reads_of_the_labels(engine, worded_in):
+    """Reasons stored worded in the dashboard's currency (the pound outside an app) are shown
+    as stored, others are worded again."""
     from_labels = _reads(engine)
     for run in RUNS:
         assert run_index.write(engine, run, max_points=20) > 0
-        assert (run_changes.write(engine, run) > 0) == (run != 1)  # the first has none
+        assert (run_changes.write(engine, run, worded_in) > 0) == (run != 1)  # first: none
+    assert data_index.stored_changes(2, 3, "£", engine)[1] == (worded_in == "£")
     from_files = _reads(engine)
     assert from_files.keys() == from_labels.keys()
     for name, expected in from_labels.items():
@@ -117,10 +121,10 @@ def test_a_file_that_fails_to_be_written_leaves_the_others_and_the_run(engine, m
         raise OSError("disk full")
 
     monkeypatch.setattr(runner.run_files, "write_insiders_csv", broken)
-    runner.write_run_files(engine, 3)  # logged, not raised: the run is published already
+    runner.write_run_files(engine, 3, "£")  # logged, not raised: the run is published already
     assert run_index.read_index(engine, 3) is not None
     monkeypatch.setattr(runner.run_index, "write", broken)
-    runner.write_run_files(engine, 2)
+    runner.write_run_files(engine, 2, "£")
     assert run_index.read_index(engine, 2) is None
     cache.clear()
     assert data.transitions(2, 3, engine)["customers"].sum() == len(run_index.read_index(engine, 3))
@@ -142,6 +146,6 @@ def test_changes_stored_against_another_run_are_not_used(engine):
     with engine.begin() as connection:
         connection.execute(update(Run).where(Run.id == 2).values(status="failed"))
     cache.clear()
-    assert data_index.stored_changes(1, 3, engine) is None
+    assert data_index.stored_changes(1, 3, "£", engine) is None
     pd.testing.assert_frame_equal(_sorted(data.changes(1, 3, engine), ["kind", "customer_id"]),
                                   from_labels, check_dtype=False)
