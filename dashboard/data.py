@@ -283,7 +283,7 @@ def changes(run_from: int, run_to: int, engine: Engine | None = None) -> pd.Data
                 ("entered", "exited"))
             moves = pd.concat(list(parts), ignore_index=True)
     if not worded:
-        plain_reasons(moves)
+        moves = plain_reasons(moves).drop(columns="details")  # worded: no reader needs them
     for feature in _KEY_FEATURES:
         moves[f"change_{feature}"] = moves[f"after_{feature}"] - moves[f"before_{feature}"]
     return moves

@@ -43,15 +43,15 @@ def event_counts(run_from: int, run_to: int, engine: Engine | None = None) -> li
 def _events(run_ids: list[int], engine: Engine | None) -> pd.DataFrame:
     """Every event of ``run_ids`` with the customer's figures in its run and in the run it was
     measured against (stored with each run, or read by primary-key probes into the labels),
-    the reasons in words."""
+    the reasons in words (without the details they were worded from)."""
     engine = app_engine(engine)
     stored = data_index.stored_events(run_ids, currency(), engine)
     if stored is not None:
         events, worded = stored
-        return events if worded else plain_reasons(events)
+        return events if worded else plain_reasons(events).drop(columns="details")
     frame = bulk.read_frame(engine, run_changes.events_query(run_ids), probe=True)
     frame["details"] = stored_details(frame["details"].tolist())
-    return plain_reasons(frame)
+    return plain_reasons(frame).drop(columns="details")  # worded: no reader needs them
 
 
 @per_run(app_engine)
