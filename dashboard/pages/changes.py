@@ -11,6 +11,7 @@ from datetime import date
 
 import dash
 import dash_bootstrap_components as dbc
+import numpy as np
 import pandas as pd
 from dash import Input, Output, State, callback, dcc, html
 
@@ -124,16 +125,19 @@ def grid_rows(moves: pd.DataFrame, run_to: int | None = None) -> list[dict]:
             *[f"change_{f}" for f, _, _ in FEATURE_CHANGES]]
     columns = [moves[name].tolist() for name in keep]
     rows = [dict(zip(keep, values, strict=True)) for values in zip(*columns, strict=True)]
-    for row, event, day in zip(rows, moves["event_run"].tolist(),
-                               moves["event_as_of"].tolist(), strict=True):
-        row["as_of"] = day.isoformat() if day else None
-        if day and event != run_to:
-            row["reason"] = f"As of {day:%d %b %Y}: {row['reason']}"
+    events = moves["event_run"].tolist()
+    days = dict(zip(events, moves["event_as_of"].tolist(), strict=True))  # a date per run
+    shown = {run: day.isoformat() if day else None for run, day in days.items()}
+    for row, event in zip(rows, events, strict=True):
+        row["as_of"] = shown[event]
+    for i in [i for i, event in enumerate(events) if event != run_to and days[event]]:
+        rows[i]["reason"] = f"As of {days[events[i]]:%d %b %Y}: {rows[i]['reason']}"
     return rows
 
 
 # the grid shows the entries and exits of the latest dates up to about this many rows (the
-# oldest of them whole); the counts and the CSV export cover every date of the period
+# oldest of them whole, or its customers who spent the most when it alone has more); the counts
+# and the CSV export cover every date of the period
 MAX_GRID_ROWS = 5_000
 
 
@@ -145,6 +149,18 @@ def _latest_dates(counts: list[dict]) -> int | None:
         if total > MAX_GRID_ROWS and dates:
             return dates
     return None
+
+
+def _most_valuable(moves: pd.DataFrame) -> pd.DataFrame:
+    """At most MAX_GRID_ROWS of ``moves``, those who spent the most (in the run they entered,
+    or before they left), in their order."""
+    if len(moves) <= MAX_GRID_ROWS:
+        return moves
+    entered = moves["kind"].to_numpy() == "entered"
+    spent = np.where(entered, moves["after_gross_revenue"].to_numpy(dtype="float64"),
+                     moves["before_gross_revenue"].to_numpy(dtype="float64"))
+    top = np.lexsort((moves["customer_id"].to_numpy(), -np.nan_to_num(spent, nan=-np.inf)))
+    return moves.iloc[np.sort(top[:MAX_GRID_ROWS])]
 
 
 def _read(run_from: int, run_to: int) -> tuple[pd.DataFrame, list[dict], pd.DataFrame]:
@@ -163,19 +179,24 @@ def _read(run_from: int, run_to: int) -> tuple[pd.DataFrame, list[dict], pd.Data
     return rows, counts, moved
 
 
-def _summary(older: dict, newer: dict, counts: list[dict], rows: list[dict]) -> str:
+def _summary(older: dict, newer: dict, counts: list[dict], rows: list[dict],
+             listed: int) -> str:
+    """What the grid shows of the ``listed`` entries and exits read for it."""
     span = (f"From {older['as_of']:%d %b %Y} (run #{older['id']}) to "
             f"{newer['as_of']:%d %b %Y} (run #{newer['id']})")
+    cut = len(rows) < listed
     if len(counts) <= 1:
-        return span + "."
+        return span + (f". The list shows the {len(rows):,} of {listed:,} customers who spent "
+                       "the most; Export CSV has them all." if cut else ".")
     text = (f"{span}: every entry and exit on the {len(counts)} run dates in between; "
             f"Insiders went from {older.get('n_insiders') or 0:,} to "
             f"{newer.get('n_insiders') or 0:,}.")
     total = sum(run["entered"] + run["exited"] for run in counts)
-    if len(rows) < total:
+    if listed < total:
         shown = len({row["as_of"] for row in rows})
-        text += (f" The list shows the latest {shown} dates ({len(rows):,} of {total:,}); "
-                 "Export CSV has them all.")
+        text += (f" The list shows the latest {shown} dates ({listed:,} of {total:,}"
+                 + (f", of them the {len(rows):,} customers who spent the most" if cut else "")
+                 + "); Export CSV has them all.")
     return text
 
 
@@ -197,15 +218,15 @@ def compare(run_from, run_to, kind: str):
         run_from, run_to, older, newer = run_to, run_from, newer, older
         note = "The dates were picked the other way round: shown from the earlier to the later. "
     moves, counts, moved = _read(run_from, run_to)
-    rows = remember("period_rows", (run_from, run_to), lambda: grid_rows(moves, run_to),
-                    app_engine())
+    rows = remember("period_rows", (run_from, run_to),
+                    lambda: grid_rows(_most_valuable(moves), run_to), app_engine())
     if len(counts) > 1:
         entered = sum(run["entered"] for run in counts)
         exited = sum(run["exited"] for run in counts)
     else:  # the moves themselves, with any that has no recorded event
-        entered = sum(1 for row in rows if row["kind"] == "entered")
-        exited = len(rows) - entered
-    note += _summary(older, newer, counts, rows)
+        entered = int((moves["kind"] == "entered").sum())
+        exited = len(moves) - entered
+    note += _summary(older, newer, counts, rows, len(moves))
     shown = [row for row in rows if row["kind"] == kind] if kind in EVENT_KINDS else rows
     figure = charts.sankey_figure(moved, data.clusters(run_from), data.clusters(run_to))
     return f"{entered:,}", f"{exited:,}", note, shown, figure

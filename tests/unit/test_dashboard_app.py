@@ -172,6 +172,32 @@ def test_overview_scatter_and_changes_callbacks(admin):
     assert int(body["ch-entered"]["children"]) > 0
 
 
+def test_one_date_with_more_moves_than_the_grid_holds_shows_who_spent_the_most(
+        admin, app_engine, monkeypatch):
+    from dashboard import cache
+    from dashboard.pages import changes as changes_page
+
+    outputs = [("ch-entered", "children"), ("ch-exited", "children"), ("ch-counts", "children"),
+               ("ch-grid", "rowData"), ("ch-sankey", "figure")]
+    picked = [("ch-from", "value", 2), ("ch-to", "value", 3), ("ch-kind", "value", "all")]
+    whole = call(admin, outputs, picked).get_json()["response"]
+    assert "spent the most" not in whole["ch-counts"]["children"]
+    cache.clear()
+    monkeypatch.setattr(changes_page, "MAX_GRID_ROWS", 3)
+    bounded = call(admin, outputs, picked).get_json()["response"]
+    rows, every = bounded["ch-grid"]["rowData"], whole["ch-grid"]["rowData"]
+    assert len(every) > 3 and len(rows) == 3
+    for count in ("ch-entered", "ch-exited"):  # the counts are still of every move
+        assert bounded[count]["children"] == whole[count]["children"]
+    assert f"The list shows the 3 of {len(every)} customers who spent the most" in (
+        bounded["ch-counts"]["children"])
+    moves = changes_page.data.changes(2, 3, app_engine[1])
+    moves["spent"] = moves["after_gross_revenue"].where(moves["kind"] == "entered",
+                                                        moves["before_gross_revenue"])
+    top = moves.sort_values(["spent", "customer_id"], ascending=[False, True]).head(3)
+    assert sorted(row["customer_id"] for row in rows) == sorted(top["customer_id"])
+
+
 def test_customer_callback_shows_status_and_reasons(admin):
     response = call(admin, [("cu-result", "children")],
                     [("cu-find", "n_clicks", 1), ("cu-input", "value", 12011)],
