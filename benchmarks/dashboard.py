@@ -353,6 +353,12 @@ def http_callbacks(engine, repeat: int) -> tuple[list[str], list[str]]:
         "changes compare first -> current (23 runs)": lambda: ok(call(
             client, ch_out, [("ch-from", "value", first), ("ch-to", "value", cur),
                              ("ch-kind", "value", "all")])),
+        "changes export CSV, previous -> current": lambda: ok(call(
+            client, [("ch-download", "data")], [("ch-export", "n_clicks", 1)],
+            [("ch-from", "value", prev), ("ch-to", "value", cur)])),
+        "changes export CSV, first -> current": lambda: ok(call(
+            client, [("ch-download", "data")], [("ch-export", "n_clicks", 1)],
+            [("ch-from", "value", first), ("ch-to", "value", cur)])),
         "customer find": lambda: ok(call(
             client, [("cu-result", "children")],
             [("cu-find", "n_clicks", 1), ("cu-input", "value", customer)],
