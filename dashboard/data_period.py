@@ -103,7 +103,10 @@ def period_csv(run_from: int, run_to: int, engine: Engine | None = None) -> tupl
     moves = period_changes(run_from, run_to, engine=engine)
     table = changes_table(moves, older, newer)
     at = table.columns.get_loc("customer_id")
-    table.insert(at, "event_as_of", [str(moves["event_as_of"][i])[:10] for i in table.index])
+    runs = moves.drop_duplicates("event_run")  # one date per run
+    days = {run: str(day)[:10] for run, day in zip(runs["event_run"], runs["event_as_of"],
+                                                   strict=True)}
+    table.insert(at, "event_as_of", moves["event_run"].map(days).loc[table.index].to_numpy())
     table.insert(at, "event_run_id", moves["event_run"].loc[table.index].to_numpy())
     table = table.sort_values(["event_as_of", "event_run_id", "change", "customer_id"],
                               kind="stable")
