@@ -195,7 +195,7 @@ def test_a_partitioned_run_equals_the_run_in_one_process(fitted, single, two_wor
     points = run_index.read_points(engine, run_id, row["n_customers"],
                                    run_index.MAX_MAP_POINTS)
     assert points is not None and points["is_insiders"].sum() == row["n_insiders"]
-    changes, previous = run_changes.read(engine, run_id)  # against the refit run
+    changes, previous, _currency = run_changes.read(engine, run_id)  # against the refit run
     with engine.connect() as connection:
         events = set(connection.execute(text(
             "SELECT customer_id, kind FROM membership_events WHERE run_id = :id "
