@@ -206,6 +206,23 @@ def wait_for_status(engine: Engine, run_id: int, statuses: tuple[str, ...],
     raise AssertionError(f"run {run_id} not in {statuses} after {timeout} s: {row}")
 
 
+def wait_for_files(engine: Engine, run_id: int, names: tuple[str, ...],
+                   timeout: float = 60.0) -> None:
+    """Poll until run ``run_id`` has its files ``names``: the worker writes them after it has
+    published the run, so a reader can see the run a moment before them."""
+    deadline = time.monotonic() + timeout
+    found: set[str] = set()
+    while time.monotonic() < deadline:
+        with engine.connect() as connection:
+            found = set(connection.execute(
+                text("SELECT name FROM run_files WHERE run_id = :id"), {"id": run_id}
+            ).scalars())
+        if found >= set(names):
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"run {run_id} has files {sorted(found)}, not {names}, after {timeout} s")
+
+
 def count(engine: Engine, table: str, where: str = "true", **params) -> int:
     with engine.connect() as connection:
         return int(connection.execute(

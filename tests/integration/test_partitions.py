@@ -29,7 +29,14 @@ from store.queue import request_run, send_run_task
 from store.results import latest_model_state, load_labels
 from store.transactions import ingest_file
 
-from .conftest import REPO, WorkerProcess, _clean_env, _truncate, wait_for_status
+from .conftest import (
+    REPO,
+    WorkerProcess,
+    _clean_env,
+    _truncate,
+    wait_for_files,
+    wait_for_status,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -187,6 +194,8 @@ def test_a_partitioned_run_equals_the_run_in_one_process(fitted, single, two_wor
     assert len(single["labels"]) > 1000
     assert single["events"].shape[0] > 0 and single["forecasts"].shape[0] > 0
     _assert_same(got, single)
+    wait_for_files(engine, run_id, (run_files.INSIDERS_CSV, run_index.INDEX_FILE,
+                                    run_index.MAP_FILE, run_changes.CHANGES_FILE))
     stored = run_files.read_file(engine, run_id, run_files.INSIDERS_CSV)
     assert stored == run_files.insiders_csv(engine, run_id)
     assert len(pd.read_csv(io.StringIO(stored))) == row["n_insiders"]

@@ -20,7 +20,7 @@ from store.queue import request_run, send_run_task
 from store.runs import active_run, current_run
 from store.transactions import ingest_file
 
-from .conftest import _truncate, count, wait_for_status
+from .conftest import _truncate, count, wait_for_files, wait_for_status
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(400)]
 
@@ -79,6 +79,8 @@ def test_run_end_to_end(history, start_worker, module_enqueue):
     assert count(engine, "clusters", "run_id = :id", id=run.id) >= 2
     assert count(engine, "model_versions") == 1
     assert _current_id(engine) == run.id
+    wait_for_files(engine, run.id, (run_files.INSIDERS_CSV, run_index.INDEX_FILE,
+                                    run_index.MAP_FILE))
     stored = run_files.read_file(engine, run.id, run_files.INSIDERS_CSV)
     assert stored == run_files.insiders_csv(engine, run.id)
     assert len(pd.read_csv(io.StringIO(stored))) == row["n_insiders"]
