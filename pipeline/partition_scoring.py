@@ -62,10 +62,17 @@ def score_partition(
     *,
     currency: str = "£",
     forecast=None,
+    refit: bool = False,
+    old_thresholds: dict | None = None,
 ) -> PartitionScores:
     """Score ``features``' customers with ``state``; ``previous``: the previous run's labels of
     the same customers (None for a first run). ``forecast(features, membership)``, when given,
-    returns their forecasts (index customer_id) and its counts (``pipeline.run_forecast``)."""
+    returns their forecasts (index customer_id) and its counts (``pipeline.run_forecast``).
+
+    ``refit``: ``state`` was just fitted by this run (:func:`pipeline.run.fit_version`), so its
+    fitted customers keep the places the fit gave them, and the reasons of the events compare
+    its thresholds with ``old_thresholds``, those of the version it replaces (None: the first),
+    as :func:`pipeline.run.run_segmentation` does in one process."""
     started = time.perf_counter()
     if features.empty:
         return _empty(features, state, previous)
@@ -73,12 +80,13 @@ def score_partition(
         raise PipelineInputError(
             f"model version {state.version} carries no fitted model: refit to score"
         )
-    embedding = state.model.transform(features)
+    embedding = state.model.place(features) if refit else state.model.transform(features)
     model_labels = state.model.mixture_.predict(embedding)
     was = None if previous is None else previous["is_insiders"].astype(bool)
     membership = assign_membership(features, state.thresholds, was)
     events = membership_events(
-        features, membership, previous, state.thresholds, old_thresholds=state.thresholds,
+        features, membership, previous, state.thresholds,
+        old_thresholds=old_thresholds if refit else state.thresholds,
         version=state.version, currency=currency,
     )
     labels = _labels(features, state.stable_ids(model_labels), membership, embedding)

@@ -8,7 +8,7 @@ import datetime as dt
 import hashlib
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,11 +33,16 @@ from pipeline.profiles import cluster_profiles
 from pipeline.report import Report, build_report
 from pipeline.report_forecast import FORECAST_DAYS
 from pipeline.run_data import RunData, run_data_from_clean
-from pipeline.run_forecast import PARAMS_KEY, ForecastSettings, forecast_summary
+from pipeline.run_forecast import (
+    PARAMS_KEY,
+    ForecastSettings,
+    fit_forward_summary,
+    forecast_summary,
+)
 from pipeline.segment import MAX_FIT_CUSTOMERS, SegmentationModel
 from pipeline.thresholds import SmoothingPolicy, ThresholdPolicy, has_character, next_thresholds
 
-__all__ = ["ModelState", "RunData", "RunResult", "run_segmentation"]
+__all__ = ["ModelState", "RunData", "RunResult", "fit_version", "run_segmentation"]
 
 Progress = Callable[[str, float], None]
 
@@ -156,6 +161,39 @@ def run_segmentation(
         cleaning=dict(data.cleaning),
         forecasts=ahead,
     )
+
+
+def fit_version(
+    data: RunData,
+    *,
+    state: ModelState | None,
+    previous: pd.DataFrame | None,
+    random_state: int = 42,
+    n_clusters: int = 7,
+    progress: Progress | None = None,
+    forecast: ForecastSettings | None = None,
+    max_fit_customers: int = MAX_FIT_CUSTOMERS,
+) -> ModelState:
+    """The model version a refit of ``data`` makes, as :func:`run_segmentation` makes it, with
+    its forward model's parameters when ``forecast`` is given and the data allow a fit; no
+    customer is scored (a refit of a large data set scores them in partitions afterwards)."""
+    timer = _Timer(progress)
+    was = None if previous is None else previous["is_insiders"].astype(bool)
+    with timer("fit"):
+        model = _fitted_model(data, n_clusters, random_state, max_fit_customers,
+                              timer.within("fit"))
+    with timer("version"):
+        current, _labels, _embedding = _new_version(model, data.features, data.as_of, state,
+                                                    previous, was)
+    if forecast is not None:
+        sample = _sample_rfm(data, model)
+        # too little history to learn from: the version looks no further ahead
+        with timer("forecast"), suppress(PipelineInputError):
+            current.parameters[PARAMS_KEY] = fit_forward_summary(
+                data.rfm if sample is None else sample, data.as_of,
+                guest_id_range=data.guest_id_range, random_state=random_state,
+                max_fit_customers=forecast.max_fit_customers)
+    return current
 
 
 def _run_data(transactions: pd.DataFrame, as_of: dt.date | str | None,

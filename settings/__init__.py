@@ -169,6 +169,9 @@ class Settings:
     # many, scored by whichever worker processes are free; partitions > 0 fixes their number
     partition_rows: int = 100_000
     partitions: int = 0
+    # a refit fits its model on a sample of at most fit_customers customers (drawn by the
+    # database); above it, the refit's customers are scored in partitions too
+    fit_customers: int = 20_000
     # worker processes an `insiders worker` starts (its --concurrency when not given)
     worker_concurrency: int = 1
     run_rate_limit: str = "5 per minute"
@@ -313,6 +316,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         reaper_every_seconds=_int("REAPER_EVERY_SECONDS", defaults.reaper_every_seconds, env),
         partition_rows=_positive("PARTITION_ROWS", defaults.partition_rows, env),
         partitions=_count("PARTITIONS", defaults.partitions, env),
+        fit_customers=_positive("FIT_CUSTOMERS", defaults.fit_customers, env),
         worker_concurrency=_positive("WORKER_CONCURRENCY", defaults.worker_concurrency, env),
         run_rate_limit=_str("RUN_RATE_LIMIT", defaults.run_rate_limit, env)
         or defaults.run_rate_limit,

@@ -79,9 +79,9 @@ def publish_data(connection: Connection, as_of: dt.date) -> PublishData:
 
 def version_facts(connection: Connection, version: int | None = None):
     """The latest (or given) model version's number, fitting date, stored parameters,
-    thresholds and clusters, read without its artifact; None before the first fit."""
+    thresholds, clusters and metrics, read without its artifact; None before the first fit."""
     query = select(ModelVersion.version, ModelVersion.fitted_as_of, ModelVersion.parameters,
-                   ModelVersion.thresholds, ModelVersion.clusters)
+                   ModelVersion.thresholds, ModelVersion.clusters, ModelVersion.metrics)
     query = (query.where(ModelVersion.version == version) if version is not None
              else query.order_by(ModelVersion.version.desc()).limit(1))
     return connection.execute(query).first()

@@ -78,7 +78,8 @@ def write_results(
         raise RunNoLongerActive(f"run {run_id} is no longer running; results not written")
     connection = session.connection()
     if result.refitted:
-        write_model_version(connection, result.state, run_id=run_id, result=result,
+        write_model_version(connection, result.state, run_id=run_id,
+                            data_fingerprint=result.data_fingerprint or "",
                             code_version=code_version, artifact_key=artifact_key)
     write_clusters(connection, run_id, result.clusters)
     write_labels(connection, run_id, result.labels)
@@ -92,9 +93,11 @@ def _int_or_none(value) -> int | None:
 
 
 def write_model_version(
-    connection: Connection, state: ModelState, *, run_id: int | None, result=None,
+    connection: Connection, state: ModelState, *, run_id: int | None, data_fingerprint: str = "",
     code_version: str, artifact_key: bytes,
 ) -> None:
+    """Model version ``state``, fitted by run ``run_id``, with its artifact signed with
+    ``artifact_key``."""
     connection.execute(
         insert(ModelVersion.__table__).values(
             version=int(state.version),
@@ -102,7 +105,7 @@ def write_model_version(
             created_by_run_id=run_id,
             parent_version=(int(state.version) - 1) if state.version > 1 else None,
             fitted_as_of=state.fitted_as_of,
-            data_fingerprint=getattr(result, "data_fingerprint", "") or "",
+            data_fingerprint=data_fingerprint,
             code_version=code_version,
             parameters=plain_value({**(state.parameters or {}),
                                     SCORES_PER_CUSTOMER: scores_per_customer(state)}),

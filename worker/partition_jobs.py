@@ -90,11 +90,16 @@ def publish(run_id: int, *, engine: Engine, settings: Settings) -> str | None:
     report = dict(made["report"])
     if not made["forecast_made"]:
         report["forecast"] = done[partitions.CHECK]["evidence"]
-    silhouette = done[partitions.SILHOUETTE]["silhouette"]
+    refitted = bool(parameters.get("refit"))
+    # a refit's silhouette is its fit's, as in one process
+    silhouette = ((facts.metrics or {}).get("silhouette") if refitted
+                  else done[partitions.SILHOUETTE]["silhouette"])
     metrics = {**run_metrics(summaries, made["figures"], version=version,
                              thresholds=facts.thresholds, as_of=as_of,
                              silhouette_value=silhouette),
-               "cleaning": data.cleaning, "refitted": False}
+               "cleaning": data.cleaning, "refitted": refitted}
+    if refitted and "forecast" in metrics:
+        metrics["forecast"]["fitted"] = True
     values = {
         "model_version": version, "data_fingerprint": data.fingerprint,
         "code_version": code_version(), "n_customers": metrics["n_customers"],
@@ -103,7 +108,8 @@ def publish(run_id: int, *, engine: Engine, settings: Settings) -> str | None:
         "metrics": metrics, "report": report, "random_state": settings.random_state,
     }
     with session_scope(engine) as session:
-        if _mark_unchanged(session, run_id, as_of, parameters, data.fingerprint, version):
+        if not refitted and _mark_unchanged(session, run_id, as_of, parameters,
+                                            data.fingerprint, version):
             partitions.discard_rows(session.connection(), run_id)
             return "unchanged"
         partitions.publish(session, run_id, values,

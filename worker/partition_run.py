@@ -161,14 +161,16 @@ def plan(engine: Engine, settings: Settings, *, facts, refit: bool,
 
 
 def start(run_id: int, ranges: list[CustomerRange], *, engine: Engine, parameters: dict,
-          as_of: date, version: int, previous_run_id: int | None) -> str:
-    """Record the run's partitions and queue a task for each; the run stays running."""
+          as_of: date, version: int, previous_run_id: int | None,
+          score_start: float = SCORE_START) -> str:
+    """Record the run's partitions and queue a task for each; the run stays running, its
+    progress bar going on from ``score_start`` percent."""
     parameters = {**parameters, "partitions": len(ranges), "model_version": version,
-                  "previous_run_id": previous_run_id}
+                  "previous_run_id": previous_run_id, "score_start": score_start}
     with session_scope(engine) as session:
         runs.set_run_inputs(session, run_id, as_of=as_of, parameters=parameters)
         order = partitions.create_partitions(session, run_id, ranges)
-        runs.record_progress(session, run_id, stage(0, len(ranges)), SCORE_START)
+        runs.record_progress(session, run_id, stage(0, len(ranges)), score_start)
     # deferred: importing the app builds it from the environment's settings
     from worker.celery_app import app
 

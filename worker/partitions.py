@@ -28,7 +28,7 @@ from pipeline.run_forecast import PARAMS_KEY, forecast_summary
 from settings import Settings
 from store import partitions, results, runs
 from store.db import session_scope
-from store.partition_data import PartitionData, partition_data
+from store.partition_data import PartitionData, partition_data, version_facts
 from store.run_inputs import CustomerRange
 from store.schema import Run
 from store.webhook_events import record_run_failed
@@ -164,8 +164,11 @@ def _score(run_id: int, partition: int, customers: CustomerRange, *, as_of: date
     previous_run_id = parameters.get("previous_run_id")
     with engine.connect() as connection:
         data = partition_data(connection, as_of, customers, previous_run_id=previous_run_id)
+    refit = bool(parameters.get("refit"))
     scores = score_partition(data.features, state, data.previous, currency=settings.currency,
-                             forecast=_forecaster(data, state, as_of, settings))
+                             forecast=_forecaster(data, state, as_of, settings), refit=refit,
+                             old_thresholds=_replaced_thresholds(engine, parameters)
+                             if refit else None)
     with session_scope(engine) as session:
         written = partitions.write_partition(
             session, run_id, partition, labels=scores.labels, events=scores.events,
@@ -177,16 +180,29 @@ def _score(run_id: int, partition: int, customers: CustomerRange, *, as_of: date
         with session_scope(engine) as session:
             counts = partitions.status(session.connection(), run_id)
             done, total = counts[partitions.DONE], counts["total"]
+            start = float(parameters.get("score_start", SCORE_START))
             runs.record_progress(session, run_id, stage(done, total),
-                                 SCORE_START + (SCORE_END - SCORE_START) * done / total)
+                                 start + (SCORE_END - start) * done / total)
     log.info("run %s: partition %s of %s %s (%s customers)", run_id, partition, n,
              "written" if written else "already done by another attempt", len(scores.labels))
 
 
+def _replaced_thresholds(engine: Engine, parameters: dict) -> dict | None:
+    """The thresholds of the version a refit replaces (None for the first version)."""
+    replaced = parameters.get("replaced_version")
+    if replaced is None:
+        return None
+    with engine.connect() as connection:
+        return version_facts(connection, int(replaced)).thresholds
+
+
 def _forecaster(data: PartitionData, state: ModelState, as_of: date, settings: Settings):
     """The partition's forecasts with the version's forward model, as a single process makes
-    them (:func:`pipeline.run._look_ahead`)."""
-    params = state.parameters[PARAMS_KEY]
+    them (:func:`pipeline.run._look_ahead`); none when the version has no forward model (its
+    refit had too little history to fit one)."""
+    params = state.parameters.get(PARAMS_KEY)
+    if params is None:
+        return None
 
     def forecast(features: pd.DataFrame, membership: pd.Series):
         try:

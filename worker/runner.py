@@ -35,7 +35,7 @@ from store.rollup import rollup_profile
 from store.run_data import load_run_data
 from store.run_inputs import stored_totals
 from store.webhook_events import record_run_failed
-from worker import partition_run
+from worker import partition_refit, partition_run
 from worker.webhook_delivery import send_pending
 
 log = logging.getLogger(__name__)
@@ -109,8 +109,16 @@ class ProgressWriter:
             runs.record_progress(session, self.run_id, stage, round(percent, 1))
 
     def __call__(self, stage: str, fraction: float) -> None:
-        fraction = min(1.0, max(0.0, float(fraction)))
-        self.write(stage, PIPELINE_START + (PIPELINE_END - PIPELINE_START) * fraction)
+        self.scaled(PIPELINE_END)(stage, fraction)
+
+    def scaled(self, end: float) -> Callable[[str, float], None]:
+        """The pipeline's progress shown between the start and ``end`` percent."""
+
+        def report(stage: str, fraction: float) -> None:
+            fraction = min(1.0, max(0.0, float(fraction)))
+            self.write(stage, PIPELINE_START + (end - PIPELINE_START) * fraction)
+
+        return report
 
 
 @dataclass
@@ -162,7 +170,8 @@ def load_inputs(engine: Engine, run_id: int, settings: Settings) -> RunInputs:
     previous_labels = results.load_labels(engine, previous.id) if previous else None
     with _snapshot(engine) as connection:
         data = load_run_data(connection, as_of, horizon_days=settings.forecast_horizon_days,
-                             fit_sample_seed=None if reason is None else settings.random_state)
+                             fit_sample_seed=None if reason is None else settings.random_state,
+                             max_fit_customers=settings.fit_customers)
     return RunInputs(
         as_of=as_of,
         profile=profile,
@@ -258,6 +267,11 @@ def _work(run_id: int, *, engine: Engine, settings: Settings, segment: Segment |
     }
     with session_scope(engine) as session:
         runs.set_run_inputs(session, run_id, as_of=inputs.as_of, parameters=parameters)
+    if segment is None and (ranges := partition_refit.refit_ranges(engine, settings, inputs)):
+        return partition_refit.refit_in_partitions(
+            run_id, inputs, ranges, engine=engine, settings=settings, parameters=parameters,
+            code_version=code_version(), forecast=forecast_settings(settings),
+            progress=progress.scaled(partition_refit.FIT_END))
     result = (segment or _default_segment())(
         inputs.data,
         as_of=inputs.as_of,
@@ -270,6 +284,7 @@ def _work(run_id: int, *, engine: Engine, settings: Settings, segment: Segment |
         progress=progress,
         currency=settings.currency,
         forecast=forecast_settings(settings),
+        max_fit_customers=settings.fit_customers,
     )
     progress.write("saving", PIPELINE_END)
     seconds = getattr(result, "metrics", {}).get("seconds")

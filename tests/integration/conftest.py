@@ -154,6 +154,22 @@ class WorkerProcess:
                 self.process.wait()
 
 
+def launch_worker(env: dict[str, str], log_path: Path, name: str) -> WorkerProcess:
+    """A real ``celery worker`` process (prefork, one child) with the settings ``env``, its
+    output in ``log_path``; returned once it is ready."""
+    command = [
+        sys.executable, "-m", "celery", "-A", "tests.integration.worker_app", "worker",
+        "--pool=prefork", "--concurrency=1", "--loglevel=INFO",
+        "--without-mingle", "--without-gossip", f"--hostname={name}@%h",
+    ]
+    with open(log_path, "w") as log_file:
+        process = subprocess.Popen(command, cwd=REPO, env=_clean_env(env), stdout=log_file,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    worker = WorkerProcess(process, log_path)
+    worker.wait_for_log(" ready.")
+    return worker
+
+
 @pytest.fixture(scope="module")
 def start_worker(
     service_env, redis_client, tmp_path_factory
@@ -170,19 +186,8 @@ def start_worker(
         extra = dict(service_env)
         if segment:
             extra["INSIDERS_TEST_SEGMENT"] = segment
-        command = [
-            sys.executable, "-m", "celery", "-A", "tests.integration.worker_app", "worker",
-            "--pool=prefork", "--concurrency=1", "--loglevel=INFO",
-            "--without-mingle", "--without-gossip", f"--hostname={name}@%h",
-        ]
-        with open(log_path, "w") as log_file:
-            process = subprocess.Popen(
-                command, cwd=REPO, env=_clean_env(extra), stdout=log_file,
-                stderr=subprocess.STDOUT, start_new_session=True,
-            )
-        worker = WorkerProcess(process, log_path)
+        worker = launch_worker(extra, log_path, name)
         started.append(worker)
-        worker.wait_for_log(" ready.")
         return worker
 
     yield start

@@ -13,8 +13,6 @@ import datetime as dt
 import io
 import json
 import os
-import subprocess
-import sys
 import time
 from itertools import pairwise
 
@@ -30,10 +28,9 @@ from store.results import latest_model_state, load_labels
 from store.transactions import ingest_file
 
 from .conftest import (
-    REPO,
     WorkerProcess,
-    _clean_env,
     _truncate,
+    launch_worker,
     wait_for_files,
     wait_for_status,
 )
@@ -131,17 +128,9 @@ def two_workers(service_env, redis_client, tmp_path_factory):
     folder = tmp_path_factory.mktemp("partition-workers")
 
     def start(name: str) -> WorkerProcess:
-        env = _clean_env({**service_env, "INSIDERS_PARTITIONS": str(N_PARTITIONS)})
-        log_path = folder / f"{name}.log"
-        command = [sys.executable, "-m", "celery", "-A", "tests.integration.worker_app",
-                   "worker", "--pool=prefork", "--concurrency=1", "--loglevel=INFO",
-                   "--without-mingle", "--without-gossip", f"--hostname={name}@%h"]
-        with open(log_path, "w") as log_file:
-            process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log_file,
-                                       stderr=subprocess.STDOUT, start_new_session=True)
-        worker = WorkerProcess(process, log_path)
+        worker = launch_worker({**service_env, "INSIDERS_PARTITIONS": str(N_PARTITIONS)},
+                               folder / f"{name}.log", name)
         started.append(worker)
-        worker.wait_for_log(" ready.")
         return worker
 
     yield start
