@@ -214,19 +214,21 @@ def facts_state(facts) -> ModelState:
 
 
 def load_labels(engine: Engine | Connection, run_id: int,
-                partition: Partition | None = None) -> pd.DataFrame:
-    """A run's labels: index customer_id; cluster, is_insiders, features, embedding;
-    ``partition=(p, n)``: only the customers whose id modulo n is p; a
+                partition: Partition | None = None,
+                columns: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """A run's labels: index customer_id; cluster, is_insiders, features, embedding (or only
+    ``columns`` of them); ``partition=(p, n)``: only the customers whose id modulo n is p; a
     :class:`~store.run_inputs.CustomerRange`: only those in it."""
     if isinstance(engine, Engine):
         with engine.connect() as connection:
-            return _load_labels(connection, run_id, partition)
-    return _load_labels(engine, run_id, partition)
+            return _load_labels(connection, run_id, partition, columns)
+    return _load_labels(engine, run_id, partition, columns)
 
 
-def _load_labels(connection: Connection, run_id: int,
-                 partition: Partition | None) -> pd.DataFrame:
-    columns = [getattr(CustomerLabel, name) for name in LABEL_COLUMNS[1:]]
+def _load_labels(connection: Connection, run_id: int, partition: Partition | None,
+                 names: tuple[str, ...] | None) -> pd.DataFrame:
+    names = ("customer_id", *names) if names else LABEL_COLUMNS[1:]
+    columns = [getattr(CustomerLabel, name) for name in names]
     query = select(*columns).where(CustomerLabel.run_id == int(run_id)).order_by(
         CustomerLabel.customer_id
     )
@@ -243,7 +245,8 @@ def _load_labels(connection: Connection, run_id: int,
         query = query.where(modulo == p)
     if connection.dialect.name == "postgresql":
         sql = str(query.compile(connection, compile_kwargs={"literal_binds": True}))
-        frame = copy_out(connection, sql, _label_types()).to_pandas()
+        types = _label_types()
+        frame = copy_out(connection, sql, {name: types[name] for name in names}).to_pandas()
     else:
         frame = pd.read_sql_query(query, connection)
     frame["is_insiders"] = frame["is_insiders"].astype(bool)

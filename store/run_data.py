@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 from sqlalchemy import Connection
 
 from pipeline.forecast_check import CheckSpends
@@ -41,20 +42,23 @@ def load_run_data(
     report: bool = True,
     fit_sample_seed: int | None = None,
     max_fit_customers: int = MAX_FIT_CUSTOMERS,
+    scoring: bool = True,
 ) -> RunData:
     """The figures a run as of ``as_of`` reads (raises ``store.features_sql.RollupNotReady``
     when the rollup does not hold every stored batch); with ``fit_sample_seed``, a refit's
-    sample of ``max_fit_customers`` drawn with it, when there are more customers."""
+    sample of ``max_fit_customers`` drawn with it, when there are more customers.
+    ``scoring=False``: only what fitting a model version on that sample reads (no RFM summary
+    of every customer, no report figures; ``rfm`` is empty)."""
     features = rollup_features(connection, as_of, partition)
     span = rollup_day_range(connection)
     inputs = None
-    if report and span is not None:
+    if report and scoring and span is not None:
         inputs = report_inputs(connection, as_of, span, horizon_days, partition)
     n_rows, _last = stored_totals(connection)
     return RunData(
         as_of=as_of,
         features=features,
-        rfm=rollup_rfm(connection, as_of, partition),
+        rfm=rollup_rfm(connection, as_of, partition) if scoring else pd.DataFrame(),
         report=inputs,
         fingerprint=run_fingerprint(connection, as_of),
         guest_id_range=rollup_guest_range(connection),

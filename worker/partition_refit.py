@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import date
 
 from sqlalchemy import Engine
 
@@ -21,38 +22,42 @@ from pipeline.run_forecast import ForecastSettings
 from settings import Settings
 from store import partitions, results, runs
 from store.db import session_scope
+from store.fit_sample import count_customers
 from store.run_inputs import CustomerRange
 from worker import partition_run
 
 log = logging.getLogger(__name__)
 
+PREVIOUS_COLUMNS = ("cluster", "is_insiders")
+"""What the fit reads of the previous run's labels (each customer's cluster and membership)."""
 FIT_END = 45.0
 """The progress bar's share of the fit; scoring the partitions takes it on from there."""
 
 
-def refit_ranges(engine: Engine, settings: Settings, inputs) -> list[CustomerRange]:
-    """The ranges a refit's customers are scored in (the runner's ``RunInputs``); none when the
-    refit is not fitted on a sample or has too few customers to split, as for a scoring run."""
-    if not inputs.refit or inputs.data.fit_sample is None:
-        return []
+def refit_ranges(engine: Engine, settings: Settings, as_of: date) -> list[CustomerRange]:
+    """The ranges a refit as of ``as_of`` scores its customers in once its version is fitted:
+    none when it fits on every customer, or when there are too few to split (as for a scoring
+    run)."""
     with engine.connect() as connection:
-        ranges = partitions.customer_ranges(connection, inputs.as_of,
-                                            rows=settings.partition_rows,
+        if count_customers(connection, as_of) <= settings.fit_customers:
+            return []
+        ranges = partitions.customer_ranges(connection, as_of, rows=settings.partition_rows,
                                             fixed=settings.partitions)
     return ranges if len(ranges) > 1 or settings.partitions else []
 
 
-def refit_in_partitions(run_id: int, inputs, ranges: list[CustomerRange], *, engine: Engine,
-                        settings: Settings, parameters: dict, code_version: str,
-                        forecast: ForecastSettings,
+def refit_in_partitions(run_id: int, inputs, *, engine: Engine, settings: Settings,
+                        parameters: dict, code_version: str, forecast: ForecastSettings,
                         progress: Callable[[str, float], None]) -> str:
     """Fit and store the new model version of run ``run_id`` (``inputs``: the runner's
-    ``RunInputs``), then queue its partitions; returns "partitioned"."""
+    ``RunInputs``, loaded for the fit alone), then queue its partitions (``inputs.split``);
+    returns "partitioned"."""
     state = fit_version(inputs.data, state=inputs.state, previous=inputs.previous_labels,
                         random_state=settings.random_state, n_clusters=settings.n_clusters,
                         progress=progress, forecast=forecast,
                         max_fit_customers=settings.fit_customers)
-    if not scores_per_customer(state):
+    ranges = inputs.split
+    if inputs.data.fit_sample is None or not scores_per_customer(state):
         raise PipelineInputError(f"model version {state.version} places customers jointly: "
                                  "it cannot score them in partitions")
     with session_scope(engine) as session:
@@ -63,6 +68,7 @@ def refit_in_partitions(run_id: int, inputs, ranges: list[CustomerRange], *, eng
                                     data_fingerprint=inputs.data.fingerprint,
                                     code_version=code_version,
                                     artifact_key=settings.model_artifact_key())
+    partition_run.keep_model(state)
     log.info("run %s: model version %s fitted and stored; scoring in %s partitions", run_id,
              state.version, len(ranges))
     replaced = None if inputs.state is None else int(inputs.state.version)

@@ -86,6 +86,16 @@ def _for_scoring(state: ModelState) -> ModelState:
     return state
 
 
+def keep_model(state: ModelState) -> None:
+    """Keep the version this process has just fitted for its partitions, as if unpickled: the
+    process then scores with the model in its memory, not with a second copy read back."""
+    with _models_lock:
+        _models[int(state.version)] = _for_scoring(state)
+        _models.move_to_end(int(state.version))
+        while len(_models) > MODELS_KEPT:
+            _models.popitem(last=False)
+
+
 def prefetch(engine: Engine, version: int, artifact_key: bytes) -> None:
     """Start loading model version ``version`` in a thread unless this process holds it, so its
     reading from the database overlaps the work before the process's first range."""

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from importlib import metadata
 from pathlib import Path
@@ -132,6 +132,9 @@ class RunInputs:
     previous_labels: object | None
     data: RunData
     load_seconds: float = 0.0
+    split: list = field(default_factory=list)
+    """The ranges a refit fitted alone scores its customers in (:mod:`worker.partition_refit`);
+    ``data`` and ``previous_labels`` then hold only what the fit reads."""
 
 
 def refit_reason(state, *, as_of: date, requested: bool, every_days: int) -> str | None:
@@ -148,8 +151,11 @@ def refit_reason(state, *, as_of: date, requested: bool, every_days: int) -> str
     return None
 
 
-def load_inputs(engine: Engine, run_id: int, settings: Settings) -> RunInputs:
-    """What run ``run_id`` reads; its data from the rollup (:func:`load_run_data`)."""
+def load_inputs(engine: Engine, run_id: int, settings: Settings, *,
+                split_refits: bool = True) -> RunInputs:
+    """What run ``run_id`` reads; its data from the rollup (:func:`load_run_data`).
+    ``split_refits``: a refit of more customers than it fits on is fitted alone, then scored in
+    partitions, so only what the fit reads is loaded."""
     started = time.perf_counter()
     with engine.connect() as connection:
         _n_rows, last = stored_totals(connection)
@@ -167,11 +173,14 @@ def load_inputs(engine: Engine, run_id: int, settings: Settings) -> RunInputs:
         facts, as_of=as_of, requested=requested, every_days=settings.refit_every_days
     )
     state = _model_state(engine, facts, refit=reason is not None, settings=settings)
-    previous_labels = results.load_labels(engine, previous.id) if previous else None
+    split = (partition_refit.refit_ranges(engine, settings, as_of)
+             if reason is not None and split_refits else [])
+    previous_labels = None if previous is None else results.load_labels(
+        engine, previous.id, columns=partition_refit.PREVIOUS_COLUMNS if split else None)
     with _snapshot(engine) as connection:
         data = load_run_data(connection, as_of, horizon_days=settings.forecast_horizon_days,
                              fit_sample_seed=None if reason is None else settings.random_state,
-                             max_fit_customers=settings.fit_customers)
+                             max_fit_customers=settings.fit_customers, scoring=not split)
     return RunInputs(
         as_of=as_of,
         profile=profile,
@@ -182,6 +191,7 @@ def load_inputs(engine: Engine, run_id: int, settings: Settings) -> RunInputs:
         previous_labels=previous_labels,
         data=data,
         load_seconds=round(time.perf_counter() - started, 3),
+        split=split,
     )
 
 
@@ -252,7 +262,7 @@ def execute_run(
 def _work(run_id: int, *, engine: Engine, settings: Settings, segment: Segment | None) -> str:
     progress = ProgressWriter(engine, run_id)
     progress.write("loading", 1.0)
-    inputs = load_inputs(engine, run_id, settings)
+    inputs = load_inputs(engine, run_id, settings, split_refits=segment is None)
     parameters = {
         "profile": inputs.profile,
         "n_clusters": settings.n_clusters,
@@ -267,9 +277,9 @@ def _work(run_id: int, *, engine: Engine, settings: Settings, segment: Segment |
     }
     with session_scope(engine) as session:
         runs.set_run_inputs(session, run_id, as_of=inputs.as_of, parameters=parameters)
-    if segment is None and (ranges := partition_refit.refit_ranges(engine, settings, inputs)):
+    if inputs.split:
         return partition_refit.refit_in_partitions(
-            run_id, inputs, ranges, engine=engine, settings=settings, parameters=parameters,
+            run_id, inputs, engine=engine, settings=settings, parameters=parameters,
             code_version=code_version(), forecast=forecast_settings(settings),
             progress=progress.scaled(partition_refit.FIT_END))
     result = (segment or _default_segment())(
