@@ -263,7 +263,12 @@ def both(fn, repeat: int) -> tuple[list[float], list[float]]:
     return timed(fn, repeat, cold=True), timed(fn, repeat, cold=False)
 
 
-def data_layer(engine, repeat: int) -> list[str]:
+def picked(calls: dict, only: str | None) -> dict:
+    """The calls whose name holds ``only`` (all without it)."""
+    return {name: fn for name, fn in calls.items() if not only or only in name}
+
+
+def data_layer(engine, repeat: int, only: str | None = None) -> list[str]:
     from dashboard import data
 
     current = data.current_run(engine)
@@ -288,7 +293,7 @@ def data_layer(engine, repeat: int) -> list[str]:
         "insiders_list": lambda: data.insiders_list(cur, engine),
         "run_history": lambda: data.run_history(engine=engine),
     }
-    return [line(name, *both(fn, repeat)) for name, fn in calls.items()]
+    return [line(name, *both(fn, repeat)) for name, fn in picked(calls, only).items()]
 
 
 def _customer_reads():
@@ -314,9 +319,11 @@ def _period_calls(prev: int, first: int, cur: int, engine) -> dict:
             lambda: data_period.period_changes(first, cur, engine=engine)}
 
 
-def http_callbacks(engine, repeat: int) -> tuple[list[str], list[str]]:
+def http_callbacks(engine, repeat: int, only: str | None = None
+                   ) -> tuple[list[str], list[str]]:
     from dashboard import data
     from dashboard.app import create_app
+    from dashboard.downloads import changes_href
     from settings import load_settings
     from tests.dashboard_seed import ORIGIN, call, login, page
 
@@ -338,6 +345,12 @@ def http_callbacks(engine, repeat: int) -> tuple[list[str], list[str]]:
         assert response.status_code == 200, response.get_data(as_text=True)[:500]
         return response
 
+    def first_part(run_from: int, run_to: int):
+        """The export's first part received (what the browser's download starts with)."""
+        response = ok(client.get(changes_href(run_from, run_to), buffered=False))
+        assert next(iter(response.response))
+        response.close()
+
     calls = {
         "page / (overview layout)": lambda: ok(page(client, "/")),
         "page /changes": lambda: ok(page(client, "/changes")),
@@ -353,12 +366,15 @@ def http_callbacks(engine, repeat: int) -> tuple[list[str], list[str]]:
         "changes compare first -> current (23 runs)": lambda: ok(call(
             client, ch_out, [("ch-from", "value", first), ("ch-to", "value", cur),
                              ("ch-kind", "value", "all")])),
-        "changes export CSV, previous -> current": lambda: ok(call(
-            client, [("ch-download", "data")], [("ch-export", "n_clicks", 1)],
-            [("ch-from", "value", prev), ("ch-to", "value", cur)])),
-        "changes export CSV, first -> current": lambda: ok(call(
-            client, [("ch-download", "data")], [("ch-export", "n_clicks", 1)],
-            [("ch-from", "value", first), ("ch-to", "value", cur)])),
+        "changes export link (callback)": lambda: ok(call(
+            client, [("ch-export", "href")], [("ch-from", "value", prev)],
+            [("ch-to", "value", cur)])),
+        "changes CSV previous -> current: first part": lambda: first_part(prev, cur),
+        "changes CSV previous -> current: whole file": lambda: ok(
+            client.get(changes_href(prev, cur))),
+        "changes CSV first -> current: first part": lambda: first_part(first, cur),
+        "changes CSV first -> current: whole file": lambda: ok(
+            client.get(changes_href(first, cur))),
         "customer find": lambda: ok(call(
             client, [("cu-result", "children")],
             [("cu-find", "n_clicks", 1), ("cu-input", "value", customer)],
@@ -372,7 +388,7 @@ def http_callbacks(engine, repeat: int) -> tuple[list[str], list[str]]:
             client, [("re-csv", "data")], [("re-csv-button", "n_clicks", 1)],
             [("re-run", "data", cur)])),
     }
-    lines = [line(name, *both(fn, repeat)) for name, fn in calls.items()]
+    lines = [line(name, *both(fn, repeat)) for name, fn in picked(calls, only).items()]
 
     def first_load():
         for path in ("/", "/_dash-layout", "/_dash-dependencies"):
@@ -496,13 +512,15 @@ def seeded_engine(args: argparse.Namespace):
 def main() -> None:
     parser = size_arguments(__doc__.splitlines()[0])
     parser.add_argument("--browser", action="store_true", help="also time Chromium")
+    parser.add_argument("--only", default=None,
+                        help="time only the calls whose name holds this text")
     args = parser.parse_args()
     engine = seeded_engine(args)
     print(machine(engine))
     print(f"\ndata layer in ms ({args.repeat} calls each after one warm-up; cold = per-run "
           "cache emptied before every call, cached = the same call again):")
-    print("\n".join(data_layer(engine, args.repeat)))
-    callbacks, load = http_callbacks(engine, args.repeat)
+    print("\n".join(data_layer(engine, args.repeat, args.only)))
+    callbacks, load = http_callbacks(engine, args.repeat, args.only)
     print(f"\nDash callbacks over HTTP in ms ({args.repeat} calls each, Flask test client, "
           "session + guard + callback + JSON):")
     print("\n".join(callbacks))

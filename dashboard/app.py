@@ -13,7 +13,7 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import Engine
 from waitress import serve as waitress_serve
 
-from dashboard import auth, ids, warmup
+from dashboard import auth, downloads, ids, warmup
 from dashboard.api import create_api, mount
 from dashboard.config import ENGINE_KEY, SETTINGS_KEY, WARM_KEY
 from dashboard.login import blueprint as login_blueprint
@@ -43,6 +43,7 @@ def create_app(
     auth.init_auth(server, engine, settings)
     auth.limit_logins(server)
     server.register_blueprint(login_blueprint)
+    server.register_blueprint(downloads.blueprint)
     mount(server, create_api(engine, settings))
     auth.trust_proxies(server, settings.trusted_proxies)
     app = dash.Dash(

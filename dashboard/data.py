@@ -29,6 +29,7 @@ from pipeline.columns import FEATURE_COLUMNS
 from pipeline.exports import changes_filename, changes_table, to_csv
 from pipeline.identity import display_color, display_name
 from store import bulk, run_index, runs
+from store.run_changes import KEY_FEATURES, side_columns
 from store.schema import (
     SUCCEEDED,
     AuditEntry,
@@ -199,13 +200,6 @@ def insiders_list(run_id: int, engine: Engine | None = None) -> pd.DataFrame:
 
 # ---- changes between two runs -----------------------------------------------------------
 
-_KEY_FEATURES = ("gross_revenue", "invoice_quantity", "recency_days", "avg_ticket")
-
-
-def _side(alias, prefix: str) -> list:
-    return [getattr(alias.c, f).label(f"{prefix}_{f}") for f in _KEY_FEATURES]
-
-
 def _moves_query(run_from: int, run_to: int, kind: str):
     """Customers Insiders in one run and not in the other (absent counts as not)."""
     labels = CustomerLabel.__table__
@@ -216,7 +210,7 @@ def _moves_query(run_from: int, run_to: int, kind: str):
         select(
             inside.c.customer_id, older.c.cluster.label("cluster_before"),
             newer.c.cluster.label("cluster_after"),
-            *_side(older, "before"), *_side(newer, "after"),
+            *side_columns(older, "before"), *side_columns(newer, "after"),
         )
         .select_from(
             inside.outerjoin(
@@ -284,7 +278,7 @@ def changes(run_from: int, run_to: int, engine: Engine | None = None) -> pd.Data
             moves = pd.concat(list(parts), ignore_index=True)
     if not worded:
         moves = plain_reasons(moves).drop(columns="details")  # worded: no reader needs them
-    for feature in _KEY_FEATURES:
+    for feature in KEY_FEATURES:
         moves[f"change_{feature}"] = moves[f"after_{feature}"] - moves[f"before_{feature}"]
     return moves
 

@@ -22,7 +22,6 @@ CH_ENTERED = "ch-entered"
 CH_EXITED = "ch-exited"
 CH_GRID = "ch-grid"
 CH_EXPORT = "ch-export"
-CH_DOWNLOAD = "ch-download"
 CH_SANKEY = "ch-sankey"
 CH_KIND = "ch-kind"
 

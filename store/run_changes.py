@@ -48,7 +48,8 @@ def _details(text: str) -> dict:
         return json.loads(text)
 
 
-def _side(alias, prefix: str) -> list:
+def side_columns(alias, prefix: str) -> list:
+    """The key figures of a labels table ``alias``, named ``{prefix}_{figure}``."""
     return [getattr(alias.c, f).label(f"{prefix}_{f}") for f in KEY_FEATURES]
 
 
@@ -62,7 +63,7 @@ def events_query(run_ids: list[int]) -> Select:
         select(
             ev.c.customer_id, ev.c.kind, ev.c.run_id.label("event_run"),
             before.c.cluster.label("cluster_before"), after.c.cluster.label("cluster_after"),
-            *_side(before, "before"), *_side(after, "after"), ev.c.cause, ev.c.reason,
+            *side_columns(before, "before"), *side_columns(after, "after"), ev.c.cause, ev.c.reason,
             # details as text: every column then has a plain type and PostgreSQL can COPY them
             cast(ev.c.details, String).label("details"),
         )

@@ -17,10 +17,10 @@ from dashboard import data, data_index
 from dashboard.history import plain_reasons
 from pipeline.run_compare import moved
 from store import bulk, run_changes
+from store.run_changes import KEY_FEATURES, side_columns
 from store.schema import SUCCEEDED, CustomerLabel, MembershipEvent, Run
 
 KINDS = ("entered", "exited")
-KEY_FEATURES = ("gross_revenue", "invoice_quantity", "recency_days", "avg_ticket")
 
 
 def _count(engine: Engine, query) -> int:
@@ -48,8 +48,7 @@ def _moves(older: int, newer: int, kind: str):
     before, after = labels.alias("older"), labels.alias("newer")
     inside, other = (after, before) if kind == "entered" else (before, after)
     inside_run, other_run = (newer, older) if kind == "entered" else (older, newer)
-    side = [getattr(alias.c, f).label(f"{prefix}_{f}") for alias, prefix in
-            ((before, "before"), (after, "after")) for f in KEY_FEATURES]
+    side = [*side_columns(before, "before"), *side_columns(after, "after")]
     query = (
         select(inside.c.customer_id, before.c.cluster.label("cluster_before"),
                after.c.cluster.label("cluster_after"), *side)

@@ -13,9 +13,9 @@ import dash
 import dash_bootstrap_components as dbc
 import numpy as np
 import pandas as pd
-from dash import Input, Output, State, callback, dcc, html
+from dash import Input, Output, callback, dcc, html
 
-from dashboard import charts, data, data_period, history, ids, widgets
+from dashboard import charts, data, data_period, downloads, history, ids, widgets
 from dashboard.cache import remember
 from dashboard.config import app_engine
 from store.schema import EVENT_KINDS
@@ -65,8 +65,9 @@ def layout(**kwargs) -> html.Div:
             dbc.Col(dbc.RadioItems(id=ids.CH_KIND, inline=True, value="all", options=[
                 {"label": "All", "value": "all"}, {"label": "Entered", "value": "entered"},
                 {"label": "Exited", "value": "exited"}]), md=8),
-            dbc.Col([dbc.Button("Export CSV", id=ids.CH_EXPORT, size="sm", color="secondary",
-                                outline=True), dcc.Download(id=ids.CH_DOWNLOAD)],
+            dbc.Col(dbc.Button("Export CSV", id=ids.CH_EXPORT, size="sm", color="secondary",
+                               outline=True, external_link=True,
+                               href=downloads.changes_href(from_run, to_run)),
                     md=4, className="text-end"),
         ], className="mt-3 mb-2"),
         charts.grid(ids.CH_GRID, [], _columns(), filename="insiders-changes.csv"),
@@ -232,16 +233,9 @@ def compare(run_from, run_to, kind: str):
     return f"{entered:,}", f"{exited:,}", note, shown, figure
 
 
-@callback(Output(ids.CH_DOWNLOAD, "data"), Input(ids.CH_EXPORT, "n_clicks"),
-          State(ids.CH_FROM, "value"), State(ids.CH_TO, "value"), prevent_initial_call=True)
-def export(_clicks: int, run_from, run_to) -> dict:
-    """Every entry and exit between the two runs as CSV for other tools
-    (``data_period.period_csv``: each row with its own run and as-of date)."""
-    run_from, run_to = data.succeeded_id(run_from), data.succeeded_id(run_to)
-    if run_from is None or run_to is None or run_from == run_to:
-        return {"content": widgets.NO_SUCH_RUN + "\n", "filename": "not-available.txt"}
-    older, newer = data.get_run(run_from), data.get_run(run_to)
-    if (older["as_of"], older["id"]) > (newer["as_of"], newer["id"]):
-        run_from, run_to = run_to, run_from
-    filename, text = data_period.period_csv(run_from, run_to)
-    return {"content": text, "filename": filename}
+@callback(Output(ids.CH_EXPORT, "href"), Input(ids.CH_FROM, "value"),
+          Input(ids.CH_TO, "value"))
+def export_link(run_from, run_to) -> str:
+    """The address of the CSV of every entry and exit between the two runs, downloaded from
+    there in parts (``dashboard.downloads``)."""
+    return downloads.changes_href(run_from, run_to)

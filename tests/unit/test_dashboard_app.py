@@ -282,14 +282,29 @@ def test_grids_export_csv(admin, grid, button):
 
 
 def test_changes_export_names_both_runs_and_holds_numbers(admin):
-    response = call(admin, [("ch-download", "data")], [("ch-export", "n_clicks", 1)],
-                    [("ch-from", "value", 3), ("ch-to", "value", 2)])
-    download = response.get_json()["response"]["ch-download"]["data"]
+    link = call(admin, [("ch-export", "href")], [("ch-from", "value", 3)],
+                [("ch-to", "value", 2)]).get_json()["response"]["ch-export"]["href"]
+    response = admin.get(link)  # the dates picked the other way round: shown in order
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    filename = response.headers["Content-Disposition"].split("filename=")[1].strip('"')
     assert re.fullmatch(r"insiders-changes-run-2-\d{4}-\d\d-\d\d-to-run-3-\d{4}-\d\d-\d\d\.csv",
-                        download["filename"])
-    table = pd.read_csv(io.StringIO(download["content"]))
+                        filename)
+    table = pd.read_csv(io.StringIO(response.get_data(as_text=True)))
     assert set(table["run_from"]) == {2} and set(table["run_to"]) == {3} and len(table)
     assert pd.api.types.is_numeric_dtype(table["change_gross_revenue"])
+
+
+@pytest.mark.parametrize("query", ["from=2&to=2", "from=2&to=999", "from=x&to=3", ""])
+def test_a_changes_export_of_runs_not_available_says_so(admin, query):
+    response = admin.get(f"/download/changes.csv?{query}")
+    assert response.status_code == 200 and response.mimetype == "text/plain"
+    assert "not-available.txt" in response.headers["Content-Disposition"]
+    assert "This run is not available" in response.get_data(as_text=True)
+
+
+def test_a_changes_export_needs_a_signed_in_user(app_engine):
+    response = app_engine[0].server.test_client().get("/download/changes.csv?from=2&to=3")
+    assert response.status_code in (302, 401) and b"customer_id" not in response.data
 
 
 def _copy_run(engine, source: int, target: int) -> None:

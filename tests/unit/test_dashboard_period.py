@@ -12,7 +12,13 @@ from sqlalchemy import select
 
 import migrations
 from dashboard import data, data_customer
-from dashboard.data_period import event_counts, period_changes, period_csv, runs_after
+from dashboard.data_period import (
+    event_counts,
+    period_changes,
+    period_csv,
+    period_csv_parts,
+    runs_after,
+)
 from store.db import make_engine
 from store.schema import MembershipEvent
 from tests.dashboard_seed import AS_OF, seed
@@ -93,6 +99,18 @@ def test_the_period_csv_has_each_row_s_run_and_numbers(engine):
                    "change_gross_revenue", "change_recency_days"):
         assert pd.api.types.is_numeric_dtype(table[column]), column
     assert not table["reason"].str.contains(">=").any()
+
+
+def test_the_period_csv_comes_in_one_part_per_run_in_order(engine):
+    """Sent as it is made: the header once, then each run's rows, by date, change, customer."""
+    _name, parts = period_csv_parts(1, 3, engine)
+    parts = list(parts)
+    assert len(parts) == 2 and parts[0].startswith("run_from,")
+    assert not parts[1].startswith("run_from,") and parts[1].endswith("\n")
+    table = pd.read_csv(io.StringIO("".join(parts)))
+    order = list(zip(table["event_as_of"], table["event_run_id"], table["change"],
+                     table["customer_id"], strict=True))
+    assert order == sorted(order) and set(table["event_run_id"]) == {2, 3}
 
 
 def test_counts_of_every_date_and_the_latest_dates_only(engine):
