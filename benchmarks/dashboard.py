@@ -371,10 +371,10 @@ def http_callbacks(engine, repeat: int, only: str | None = None
             [("ch-to", "value", cur)])),
         "changes CSV previous -> current: first part": lambda: first_part(prev, cur),
         "changes CSV previous -> current: whole file": lambda: ok(
-            client.get(changes_href(prev, cur))),
+            client.get(changes_href(prev, cur))).get_data(),
         "changes CSV first -> current: first part": lambda: first_part(first, cur),
         "changes CSV first -> current: whole file": lambda: ok(
-            client.get(changes_href(first, cur))),
+            client.get(changes_href(first, cur))).get_data(),
         "customer find": lambda: ok(call(
             client, [("cu-result", "children")],
             [("cu-find", "n_clicks", 1), ("cu-input", "value", customer)],

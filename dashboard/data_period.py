@@ -25,6 +25,9 @@ from store.schema import MembershipEvent
 KEY_FEATURES = run_changes.KEY_FEATURES
 
 
+CSV_PART_ROWS = 10_000
+"""Rows of the changes CSV formatted and sent at a time."""
+
 runs_after = data.runs_between  # the succeeded runs after one run up to another
 
 
@@ -108,15 +111,15 @@ def period_csv_parts(run_from: int, run_to: int,
     """(file name, CSV text in parts) of ``period_changes``: both runs and their as-of dates
     in the name and in columns, each row's own run and as-of date (``event_run_id``,
     ``event_as_of``), numbers as numbers; sorted by date, run, change and customer. Across
-    several runs, one part per run, read when the part is asked for (a year of daily runs at a
-    million customers is half a million rows, 120 MB of text)."""
+    several runs, each run's rows are read when its first part is asked for (a year of daily
+    runs at a million customers is half a million rows, 120 MB of text)."""
     engine = app_engine(engine)
     older, newer = data.get_run(run_from, engine), data.get_run(run_to, engine)
     between = runs_after(run_from, run_to, engine)
     name = changes_filename(older, newer)
     if len(between) <= 1:
         moves = period_changes(run_from, run_to, engine=engine)
-        return name, iter([_csv_text(moves, older, newer, header=True)])
+        return name, _csv_parts(moves, older, newer, header=True)
     ordered = sorted(between, key=lambda run: (str(run["as_of"])[:10], run["id"]))
 
     def parts() -> Iterator[str]:
@@ -126,12 +129,15 @@ def period_csv_parts(run_from: int, run_to: int,
                 events[f"change_{feature}"] = (events[f"after_{feature}"]
                                                - events[f"before_{feature}"])
             moves = _typed(events, {run["id"]: run["as_of"]})
-            yield _csv_text(moves, older, newer, header=i == 0)
+            yield from _csv_parts(moves, older, newer, header=i == 0)
 
     return name, parts()
 
 
-def _csv_text(moves: pd.DataFrame, older: dict, newer: dict, *, header: bool) -> str:
+def _csv_parts(moves: pd.DataFrame, older: dict, newer: dict, *,
+               header: bool) -> Iterator[str]:
+    """The CSV rows of ``moves``, :data:`CSV_PART_ROWS` at a time (the first part with the
+    header row when ``header``)."""
     table = changes_table(moves, older, newer)
     at = table.columns.get_loc("customer_id")
     runs = moves.drop_duplicates("event_run")  # one date per run
@@ -141,5 +147,6 @@ def _csv_text(moves: pd.DataFrame, older: dict, newer: dict, *, header: bool) ->
     table.insert(at, "event_run_id", moves["event_run"].loc[table.index].to_numpy())
     table = table.sort_values(["event_as_of", "event_run_id", "change", "customer_id"],
                               kind="stable")
-    text = to_csv(table)
-    return text if header else text.split("\n", 1)[1]
+    for start in range(0, max(len(table), 1), CSV_PART_ROWS):
+        text = to_csv(table.iloc[start:start + CSV_PART_ROWS])
+        yield text if header and not start else text.split("\n", 1)[1]

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 import migrations
-from dashboard import data, data_customer
+from dashboard import data, data_customer, data_period
 from dashboard.data_period import (
     event_counts,
     period_changes,
@@ -101,13 +101,17 @@ def test_the_period_csv_has_each_row_s_run_and_numbers(engine):
     assert not table["reason"].str.contains(">=").any()
 
 
-def test_the_period_csv_comes_in_one_part_per_run_in_order(engine):
-    """Sent as it is made: the header once, then each run's rows, by date, change, customer."""
+def test_the_period_csv_comes_in_parts_in_order(engine, monkeypatch):
+    """Sent as it is made: the header once, then each run's rows a few at a time, by date,
+    change and customer; the same text as made whole."""
+    whole = period_csv(1, 3, engine)[1]
+    monkeypatch.setattr(data_period, "CSV_PART_ROWS", 3)
     _name, parts = period_csv_parts(1, 3, engine)
     parts = list(parts)
-    assert len(parts) == 2 and parts[0].startswith("run_from,")
-    assert not parts[1].startswith("run_from,") and parts[1].endswith("\n")
-    table = pd.read_csv(io.StringIO("".join(parts)))
+    assert len(parts) > 2 and parts[0].startswith("run_from,")
+    assert not any(part.startswith("run_from,") for part in parts[1:])
+    assert "".join(parts) == whole
+    table = pd.read_csv(io.StringIO(whole))
     order = list(zip(table["event_as_of"], table["event_run_id"], table["change"],
                      table["customer_id"], strict=True))
     assert order == sorted(order) and set(table["event_run_id"]) == {2, 3}
