@@ -5,11 +5,17 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
 SHOW_AFTER_SECONDS = 1.0
+
+Progress = Callable[[str, float], None]
+
+# Share of a run's time each stage usually takes, for one progress fraction over the whole run.
+STAGE_END = {"clean": 0.10, "features": 0.20, "fit": 0.84, "score": 0.84, "version": 0.85,
+             "membership": 0.88, "forecast": 0.93, "report": 1.0}
 
 
 class StageProgress:
@@ -77,3 +83,38 @@ class StageProgress:
                 self._display.stop()
             self._display = None
             self._task = None
+
+
+class RunTimer:
+    """Seconds per stage, and progress over the whole run as each stage ends."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress = progress
+        self.seconds: dict[str, float] = {}
+        self._start = 0.0
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        self._start = self._fraction_before(stage)
+        if self.progress:
+            self.progress(stage, self._start)
+        yield
+        self.seconds[stage] = round(time.perf_counter() - started, 3)
+        if self.progress:
+            self.progress(stage, STAGE_END[stage])
+
+    def within(self, stage: str) -> Progress:
+        """A progress callable for a sub-step of ``stage`` (its fraction within the stage)."""
+        start, end = self._fraction_before(stage), STAGE_END[stage]
+
+        def report(_sub: str, fraction: float) -> None:
+            if self.progress:
+                self.progress(stage, start + (end - start) * min(1.0, fraction) * 0.99)
+
+        return report
+
+    @staticmethod
+    def _fraction_before(stage: str) -> float:
+        ends = sorted({v for k, v in STAGE_END.items() if v < STAGE_END[stage]})
+        return ends[-1] if ends else 0.0

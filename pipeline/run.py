@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,35 +18,25 @@ from pipeline.conditions import levels
 from pipeline.errors import PipelineInputError
 from pipeline.features import resolve_as_of
 from pipeline.identity import (
-    cluster_identities,
     display_color,
     display_name,
-    match_clusters,
 )
 from pipeline.membership import assign_membership, membership_events
 from pipeline.model_state import ModelState
-from pipeline.plain import finite_or_none, plain_value
-from pipeline.profiles import cluster_profiles
+from pipeline.plain import finite_or_none
+from pipeline.progress import Progress, RunTimer
 from pipeline.report import Report, build_report
 from pipeline.report_forecast import FORECAST_DAYS
 from pipeline.run_data import RunData, run_data_from_clean
 from pipeline.run_forecast import (
     PARAMS_KEY,
     ForecastSettings,
-    fit_forward_summary,
     forecast_summary,
 )
-from pipeline.segment import MAX_FIT_CUSTOMERS, SegmentationModel
-from pipeline.thresholds import SmoothingPolicy, ThresholdPolicy, has_character, next_thresholds
+from pipeline.segment import MAX_FIT_CUSTOMERS
+from pipeline.versions import fit_version, fitted_model, new_version, sample_rfm
 
 __all__ = ["ModelState", "RunData", "RunResult", "fit_version", "run_segmentation"]
-
-Progress = Callable[[str, float], None]
-
-# Share of a run's time each stage usually takes, for one progress fraction over the whole run.
-STAGE_END = {"clean": 0.10, "features": 0.20, "fit": 0.84, "score": 0.84, "version": 0.85,
-             "membership": 0.88, "forecast": 0.93, "report": 1.0}
-
 
 @dataclass
 class RunResult:
@@ -99,7 +86,7 @@ def run_segmentation(
     ``max_fit_customers`` customers a new version is fitted on a sample of them (drawn here, or
     beforehand: ``RunData.fit_sample``), its forward model on the same sample's RFM summary.
     """
-    timer = _Timer(progress)
+    timer = RunTimer(progress)
     horizon = FORECAST_DAYS if forecast is None else forecast.horizon_days
     if isinstance(transactions, RunData):
         data = transactions
@@ -112,10 +99,10 @@ def run_segmentation(
     refitted = state is None or refit
     if refitted:
         with timer("fit"):
-            model = _fitted_model(data, n_clusters, random_state, max_fit_customers,
+            model = fitted_model(data, n_clusters, random_state, max_fit_customers,
                                   timer.within("fit"))
         with timer("version"):
-            current, model_labels, embedding = _new_version(model, features, day, state,
+            current, model_labels, embedding = new_version(model, features, day, state,
                                                             previous, was)
     else:
         if state.model is None:
@@ -140,7 +127,7 @@ def run_segmentation(
         with timer("forecast"):
             ahead, ahead_metrics = _look_ahead(
                 data, membership, current, refitted, random_state, forecast,
-                fit_rfm=_sample_rfm(data, current.model) if refitted else None)
+                fit_rfm=sample_rfm(data, current.model) if refitted else None)
     with timer("report"):
         answers = build_report(labels, as_of=day, inputs=data.report,
                                thresholds=current.thresholds, random_state=random_state,
@@ -163,41 +150,10 @@ def run_segmentation(
     )
 
 
-def fit_version(
-    data: RunData,
-    *,
-    state: ModelState | None,
-    previous: pd.DataFrame | None,
-    random_state: int = 42,
-    n_clusters: int = 7,
-    progress: Progress | None = None,
-    forecast: ForecastSettings | None = None,
-    max_fit_customers: int = MAX_FIT_CUSTOMERS,
-) -> ModelState:
-    """The model version a refit of ``data`` makes, as :func:`run_segmentation` makes it, with
-    its forward model's parameters when ``forecast`` is given and the data allow a fit; no
-    customer is scored (a refit of a large data set scores them in partitions afterwards)."""
-    timer = _Timer(progress)
-    was = None if previous is None else previous["is_insiders"].astype(bool)
-    with timer("fit"):
-        model = _fitted_model(data, n_clusters, random_state, max_fit_customers,
-                              timer.within("fit"))
-    with timer("version"):
-        current, _labels, _embedding = _new_version(model, data.features, data.as_of, state,
-                                                    previous, was)
-    if forecast is not None:
-        sample = _sample_rfm(data, model)
-        # too little history to learn from: the version looks no further ahead
-        with timer("forecast"), suppress(PipelineInputError):
-            current.parameters[PARAMS_KEY] = fit_forward_summary(
-                data.rfm if sample is None else sample, data.as_of,
-                guest_id_range=data.guest_id_range, random_state=random_state,
-                max_fit_customers=forecast.max_fit_customers)
-    return current
 
 
 def _run_data(transactions: pd.DataFrame, as_of: dt.date | str | None,
-              profile: CleaningProfile | None, horizon: int, timer: _Timer) -> RunData:
+              profile: CleaningProfile | None, horizon: int, timer: RunTimer) -> RunData:
     """The run's figures computed from ``transactions`` cleaned with ``profile``."""
     if profile is None:
         raise PipelineInputError("a cleaning profile is needed to segment transactions")
@@ -210,33 +166,8 @@ def _run_data(transactions: pd.DataFrame, as_of: dt.date | str | None,
                                    n_transactions=len(transactions))
 
 
-def _fitted_model(data: RunData, n_clusters: int, random_state: int, max_customers: int,
-                  progress: Progress) -> SegmentationModel:
-    """A new segmentation model, fitted on the sample the database drew (``data.fit_sample``)
-    or on ``data.features`` (drawing its sample above ``MAX_FIT_CUSTOMERS``)."""
-    model = SegmentationModel(n_clusters=n_clusters, random_state=random_state,
-                              max_fit_customers=max_customers)
-    sample = data.fit_sample
-    if sample is None:
-        return model.fit(data.features, progress=progress)
-    drawn = (sample.random_state, sample.max_customers, sample.drawn_from)
-    if drawn != (random_state, max_customers, len(data.features)):
-        raise PipelineInputError(
-            f"the fitting sample (seed, size, customers {drawn}) was not drawn as this run "
-            f"draws it {(random_state, max_customers, len(data.features))}")
-    return model.fit(sample.features, progress=progress, drawn_from=sample.drawn_from)
 
 
-def _sample_rfm(data: RunData, model: SegmentationModel | None) -> pd.DataFrame | None:
-    """The RFM summary a new version's forward model fits on: the segmentation's fitting
-    sample's when it fitted on a sample (the same customers whichever drew it), else None
-    (every customer's)."""
-    if data.fit_sample is not None:
-        return data.fit_sample.rfm
-    if model is None or not model.fitted_on_sample_:
-        return None
-    fitted = pd.Index(model.customer_ids_[model.fit_sample_])
-    return data.rfm.loc[data.rfm.index.intersection(fitted, sort=False).sort_values()]
 
 
 def _look_ahead(data: RunData, membership: pd.Series, current: ModelState, refitted: bool,
@@ -259,54 +190,6 @@ def _look_ahead(data: RunData, membership: pd.Series, current: ModelState, refit
     return ahead.frame, ahead.metrics
 
 
-def _new_version(
-    model: SegmentationModel,
-    features: pd.DataFrame,
-    day: dt.date,
-    state: ModelState | None,
-    previous: pd.DataFrame | None,
-    was: pd.Series | None,
-) -> tuple[ModelState, np.ndarray, np.ndarray]:
-    """Model version ``state.version + 1`` (1 without ``state``) around the freshly fitted
-    ``model``: clusters matched to ``state``'s, thresholds smoothed from its thresholds."""
-    embedding = model.place(features)
-    model_labels = model.mixture_.predict(embedding)
-    insiders = model_labels == model.insiders_cluster_
-    mapping = {}
-    if state is not None:
-        old = previous["cluster"] if previous is not None and "cluster" in previous else None
-        old_profiles = pd.DataFrame(
-            [r["profile"] for r in state.clusters], index=[r["cluster"] for r in state.clusters]
-        )
-        mapping = match_clusters(
-            pd.Series(model_labels, index=features.index), old,
-            cluster_profiles(features, model_labels), old_profiles,
-        )
-    clusters = cluster_identities(
-        features, model_labels, int(model.insiders_cluster_),
-        None if state is None else state.clusters, mapping, n_components=model.n_clusters,
-    )
-    policy, smoothing = ThresholdPolicy(), SmoothingPolicy()
-    thresholds = next_thresholds(
-        features, insiders, None if state is None else state.thresholds, was, policy, smoothing
-    )
-    current = ModelState(
-        version=1 if state is None else state.version + 1,
-        fitted_as_of=day,
-        parameters={"n_clusters": model.n_clusters, "random_state": model.random_state,
-                    "n_estimators": model.n_estimators, "umap_neighbors": model.umap_neighbors,
-                    "threshold_policy": plain_value(vars(policy)),
-                    "smoothing_policy": plain_value(vars(smoothing))},
-        thresholds=thresholds,
-        clusters=clusters,
-        metrics={"n_customers": len(features), "silhouette": finite_or_none(model.silhouette_),
-                 "insiders_cluster_size": int(insiders.sum()),
-                 "thresholds_changed": _changed(state, thresholds),
-                 "character_kept": has_character(
-                     features, assign_membership(features, thresholds, was), policy)},
-        model=model,
-    )
-    return current, model_labels, embedding
 
 
 def _labels(
@@ -383,44 +266,5 @@ def _metrics(
     }
 
 
-def _changed(state: ModelState | None, thresholds: dict) -> list[str]:
-    if state is None:
-        return []
-    return [f"{feature} {side} {state.thresholds[side][feature]['value']} -> {rule['value']}"
-            for side in ("entry", "exit") for feature, rule in thresholds[side].items()
-            if rule["value"] != state.thresholds[side][feature]["value"]]
 
 
-class _Timer:
-    """Seconds per stage, and progress over the whole run as each stage ends."""
-
-    def __init__(self, progress: Progress | None) -> None:
-        self.progress = progress
-        self.seconds: dict[str, float] = {}
-        self._start = 0.0
-
-    @contextmanager
-    def __call__(self, stage: str) -> Iterator[None]:
-        started = time.perf_counter()
-        self._start = self._fraction_before(stage)
-        if self.progress:
-            self.progress(stage, self._start)
-        yield
-        self.seconds[stage] = round(time.perf_counter() - started, 3)
-        if self.progress:
-            self.progress(stage, STAGE_END[stage])
-
-    def within(self, stage: str) -> Progress:
-        """A progress callable for a sub-step of ``stage`` (its fraction within the stage)."""
-        start, end = self._fraction_before(stage), STAGE_END[stage]
-
-        def report(_sub: str, fraction: float) -> None:
-            if self.progress:
-                self.progress(stage, start + (end - start) * min(1.0, fraction) * 0.99)
-
-        return report
-
-    @staticmethod
-    def _fraction_before(stage: str) -> float:
-        ends = sorted({v for k, v in STAGE_END.items() if v < STAGE_END[stage]})
-        return ends[-1] if ends else 0.0

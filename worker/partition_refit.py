@@ -17,8 +17,8 @@ from sqlalchemy import Engine
 
 from pipeline.errors import PipelineInputError
 from pipeline.partition_scoring import scores_per_customer
-from pipeline.run import fit_version
 from pipeline.run_forecast import ForecastSettings
+from pipeline.versions import fit_version
 from settings import Settings
 from store import partitions, results, runs
 from store.db import session_scope

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import text
 
 from store import partitions, run_changes, run_files, run_index
+from store.db import session_scope
 from store.queue import request_run, send_run_task
 from store.transactions import ingest_file
 
@@ -118,3 +119,46 @@ def test_a_refit_in_partitions_equals_the_refit_in_one_process(history, in_one_p
     assert version == want_version
     wait_for_files(engine, run.id, (run_files.INSIDERS_CSV, run_index.INDEX_FILE,
                                     run_changes.CHANGES_FILE))
+
+
+def test_a_refit_failed_after_its_fit_leaves_its_version_to_the_next_run(history, service_env,
+                                                                        monkeypatch):
+    """The version is stored before the customers are scored: when the run then fails, the
+    next run scores with it instead of fitting again."""
+    import worker.celery_app as celery_app
+    from store.runs import fail_run
+    from worker.runner import execute_run
+
+    engine, last = history
+    sent: list = []
+    monkeypatch.setattr(celery_app.app, "send_task",
+                        lambda *args, **kwargs: sent.append(kwargs["args"]))
+    settings = _settings(service_env, INSIDERS_PARTITIONS=str(N_PARTITIONS), **SMALL_FIT)
+    with engine.connect() as connection:
+        fitted = 1 + connection.execute(text("SELECT MAX(version) FROM model_versions")
+                                        ).scalar_one()
+    refit, _ = request_run(engine, trigger="cli", as_of=last, refit=True,
+                           enqueue=lambda _id: None)
+    after = None
+    try:
+        assert execute_run(refit.id, engine=engine, settings=settings) == "partitioned"
+        assert len(sent) == N_PARTITIONS + len(partitions.FINISHING)  # queued, never taken
+        with session_scope(engine) as session:
+            assert fail_run(session, refit.id, "the worker was lost")
+        after, _ = request_run(engine, trigger="cli", as_of=last, enqueue=lambda _id: None)
+        one_piece = _settings(service_env, INSIDERS_PARTITION_ROWS="1000000", **SMALL_FIT)
+        assert execute_run(after.id, engine=engine, settings=one_piece) == "succeeded"
+        row = wait_for_status(engine, after.id, ("succeeded",))
+        assert row["model_version"] == fitted and not row["metrics"]["refitted"]
+        assert _version(engine, fitted)["fitted_as_of"] == last
+        with engine.connect() as connection:
+            assert connection.execute(text(
+                "SELECT created_by_run_id FROM model_versions WHERE version = :v"),
+                {"v": fitted}).scalar_one() == refit.id
+    finally:
+        for run_id in (refit.id, None if after is None else after.id):
+            if run_id is not None:
+                _set_aside(engine, run_id)
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM model_versions WHERE version = :v"),
+                               {"v": fitted})

@@ -14,10 +14,11 @@ import pytest
 from pipeline.clean import clean_transactions, load_profile
 from pipeline.ingest import validate_transactions
 from pipeline.partition_scoring import score_partition, scores_per_customer
-from pipeline.run import fit_version, run_segmentation
+from pipeline.run import run_segmentation
 from pipeline.run_data import run_data_from_clean
 from pipeline.run_forecast import PARAMS_KEY, ForecastSettings
 from pipeline.synthetic import generate_transactions
+from pipeline.versions import fit_version
 
 PROFILE = load_profile("online-retail")
 FIRST, LATER = dt.date(2011, 9, 30), dt.date(2011, 11, 30)
