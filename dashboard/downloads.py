@@ -39,7 +39,6 @@ def changes_csv() -> flask.Response:
 
 
 def _attachment(parts: Iterator[str], filename: str, mimetype: str) -> flask.Response:
-    response = flask.Response(flask.stream_with_context(parts),
-                              mimetype=f"{mimetype}; charset=utf-8")
+    response = flask.Response(flask.stream_with_context(parts), mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

@@ -285,7 +285,7 @@ def test_changes_export_names_both_runs_and_holds_numbers(admin):
     link = call(admin, [("ch-export", "href")], [("ch-from", "value", 3)],
                 [("ch-to", "value", 2)]).get_json()["response"]["ch-export"]["href"]
     response = admin.get(link)  # the dates picked the other way round: shown in order
-    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert response.status_code == 200 and response.content_type == "text/csv; charset=utf-8"
     filename = response.headers["Content-Disposition"].split("filename=")[1].strip('"')
     assert re.fullmatch(r"insiders-changes-run-2-\d{4}-\d\d-\d\d-to-run-3-\d{4}-\d\d-\d\d\.csv",
                         filename)
