@@ -20,6 +20,7 @@ from store import forecasts
 from store.schema import Cluster, Run, RunFile
 
 INSIDERS_CSV = "insiders.csv"
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 def write_file(engine: Engine, run_id: int, name: str, text: str) -> int:
@@ -29,11 +30,12 @@ def write_file(engine: Engine, run_id: int, name: str, text: str) -> int:
 
 
 def write_bytes(engine: Engine, run_id: int, name: str, payload: bytes,
-                size: int | None = None) -> int:
-    """Store ``payload`` as run ``run_id``'s file ``name``, compressed (replacing one of that
-    name; ``size``: what the file is long before compression, bytes by default); returns the
-    bytes stored."""
-    content = gzip.compress(payload, compresslevel=6)
+                size: int | None = None, *, compress: bool = True) -> int:
+    """Store ``payload`` as run ``run_id``'s file ``name``, gzip-compressed unless ``compress``
+    is False (a format that compresses itself, such as Parquet; it must not begin as gzip
+    does) (replacing one of that name; ``size``: what the file is long before compression,
+    bytes by default); returns the bytes stored."""
+    content = gzip.compress(payload, compresslevel=6) if compress else payload
     with engine.begin() as connection:
         connection.execute(delete(RunFile).where(RunFile.run_id == int(run_id),
                                                  RunFile.name == name))
@@ -55,7 +57,9 @@ def read_bytes(engine: Engine, run_id: int, name: str) -> bytes | None:
         content = connection.execute(
             select(RunFile.content).where(RunFile.run_id == int(run_id), RunFile.name == name)
         ).scalar_one_or_none()
-    return None if content is None else gzip.decompress(content)
+    if content is None:
+        return None
+    return gzip.decompress(content) if content[:2] == GZIP_MAGIC else bytes(content)
 
 
 def insiders_csv(engine: Engine, run_id: int) -> str:

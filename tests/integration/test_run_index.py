@@ -5,13 +5,16 @@ one."""
 
 from __future__ import annotations
 
+import io
+
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import delete, select, update
 
 import migrations
 from dashboard import cache, data, data_index, data_period
-from store import run_changes, run_index
+from store import run_changes, run_files, run_index
 from store.db import make_engine
 from store.schema import CustomerLabel, Run, RunFile
 from tests.dashboard_seed import N_CUSTOMERS, seed
@@ -112,6 +115,24 @@ def test_the_stored_files_are_what_the_dashboard_reads(engine, monkeypatch):
     assert len(data.embedding_sample(3, N_CUSTOMERS, engine=engine)) == len(rows)
     assert calls, "a run without stored points is read from its labels"
 
+
+
+def test_changes_stored_gzipped_by_an_earlier_version_are_still_read(engine):
+    """Stored changes are Parquet compressed by itself; those of runs published before were
+    plain Parquet inside gzip, and read the same."""
+    run_changes.write(engine, 3, "£")
+    now = run_changes.read(engine, 3)
+    with engine.connect() as connection:
+        stored = connection.execute(select(RunFile.content).where(
+            RunFile.run_id == 3, RunFile.name == run_changes.CHANGES_FILE)).scalar_one()
+    assert stored[:4] == b"PAR1"
+    table = pq.read_table(io.BytesIO(stored))
+    plain = io.BytesIO()
+    pq.write_table(table, plain, compression="none")
+    run_files.write_bytes(engine, 3, run_changes.CHANGES_FILE, plain.getvalue())  # gzipped
+    before = run_changes.read(engine, 3)
+    pd.testing.assert_frame_equal(before[0], now[0])
+    assert before[1:] == now[1:] == (2, "£")
 
 
 def test_a_file_that_fails_to_be_written_leaves_the_others_and_the_run(engine, monkeypatch):
