@@ -168,8 +168,9 @@ class Cluster(Base):
 
 
 class RunFile(Base):
-    """A file made once when a run is published (gzip-compressed text), so that a download
-    of a run's file is one read: for now the Insiders CSV of the Report page."""
+    """A file made once when a run is published (compressed), so that a download of a run's
+    file is one read: the Insiders CSV of the Report page, and what the dashboard compares
+    runs with (:mod:`store.run_files`)."""
 
     __tablename__ = "run_files"
 

@@ -5,6 +5,7 @@ one."""
 
 from __future__ import annotations
 
+import gzip
 import io
 
 import pandas as pd
@@ -117,22 +118,46 @@ def test_the_stored_files_are_what_the_dashboard_reads(engine, monkeypatch):
 
 
 
-def test_changes_stored_gzipped_by_an_earlier_version_are_still_read(engine):
-    """Stored changes are Parquet compressed by itself; those of runs published before were
-    plain Parquet inside gzip, and read the same."""
+def test_files_stored_gzipped_by_an_earlier_version_are_still_read(engine):
+    """A run's files are stored compressed with zstd, its changes as Parquet compressed by
+    itself; runs published before stored them inside gzip (the changes as plain Parquet),
+    and they are read the same."""
+    run_index.write(engine, 3, max_points=20)
     run_changes.write(engine, 3, "£")
-    now = run_changes.read(engine, 3)
-    with engine.connect() as connection:
-        stored = connection.execute(select(RunFile.content).where(
-            RunFile.run_id == 3, RunFile.name == run_changes.CHANGES_FILE)).scalar_one()
-    assert stored[:4] == b"PAR1"
-    table = pq.read_table(io.BytesIO(stored))
+    now = _stored_reads(engine)
+    stored = _contents(engine)
+    assert stored[run_index.INDEX_FILE][:4] == run_files.ZSTD_MAGIC
+    assert stored[run_index.MAP_FILE][:4] == run_files.ZSTD_MAGIC
+    assert stored[run_changes.CHANGES_FILE][:4] == b"PAR1"
     plain = io.BytesIO()
-    pq.write_table(table, plain, compression="none")
-    run_files.write_bytes(engine, 3, run_changes.CHANGES_FILE, plain.getvalue())  # gzipped
-    before = run_changes.read(engine, 3)
-    pd.testing.assert_frame_equal(before[0], now[0])
-    assert before[1:] == now[1:] == (2, "£")
+    pq.write_table(pq.read_table(io.BytesIO(stored[run_changes.CHANGES_FILE])), plain,
+                   compression="none")
+    earlier = {**{name: run_files.read_bytes(engine, 3, name) for name in stored},
+               run_changes.CHANGES_FILE: plain.getvalue()}
+    with engine.begin() as connection:
+        for name, payload in earlier.items():
+            connection.execute(update(RunFile).where(RunFile.run_id == 3, RunFile.name == name)
+                               .values(content=gzip.compress(payload)))
+    assert all(content[:2] == run_files.GZIP_MAGIC for content in _contents(engine).values())
+    before = _stored_reads(engine)
+    pd.testing.assert_frame_equal(before["index"], now["index"])
+    pd.testing.assert_frame_equal(before["points"], now["points"])
+    pd.testing.assert_frame_equal(before["changes"][0], now["changes"][0])
+    assert before["changes"][1:] == now["changes"][1:] == (2, "£")
+
+
+def _contents(engine) -> dict[str, bytes]:
+    with engine.connect() as connection:
+        return {row.name: bytes(row.content) for row in connection.execute(
+            select(RunFile.name, RunFile.content).where(RunFile.run_id == 3))}
+
+
+def _stored_reads(engine) -> dict:
+    index = run_index.read_index(engine, 3)
+    return {"index": pd.DataFrame({"customer_id": index.customer_id, "cluster": index.cluster,
+                                   "is_insiders": index.is_insiders}),
+            "points": run_index.read_points(engine, 3, N_CUSTOMERS, 20),
+            "changes": run_changes.read(engine, 3)}
 
 
 def test_a_file_that_fails_to_be_written_leaves_the_others_and_the_run(engine, monkeypatch):
