@@ -81,13 +81,18 @@ def period_changes(run_from: int, run_to: int, latest: int | None = None,
         moves = data.changes(run_from, run_to, engine)
         moves["event_run"] = run_to
         return _typed(moves, as_of)
-    events = _events(list(as_of), engine)
-    for feature in KEY_FEATURES:
-        events[f"change_{feature}"] = events[f"after_{feature}"] - events[f"before_{feature}"]
+    events = _with_changes(_events(list(as_of), engine))
     order = {run_id: i for i, run_id in enumerate(as_of)}
     events["_order"] = events["event_run"].map(order)
     events = events.sort_values(["_order", "kind", "customer_id"], kind="stable")
     return _typed(events.drop(columns="_order").reset_index(drop=True), as_of)
+
+
+def _with_changes(events: pd.DataFrame) -> pd.DataFrame:
+    """``events`` with ``change_`` of each key figure (after less before)."""
+    for feature in KEY_FEATURES:
+        events[f"change_{feature}"] = events[f"after_{feature}"] - events[f"before_{feature}"]
+    return events
 
 
 def _typed(moves: pd.DataFrame, as_of: dict) -> pd.DataFrame:
@@ -124,10 +129,7 @@ def period_csv_parts(run_from: int, run_to: int,
 
     def parts() -> Iterator[str]:
         for i, run in enumerate(ordered):
-            events = _events([run["id"]], engine)
-            for feature in KEY_FEATURES:
-                events[f"change_{feature}"] = (events[f"after_{feature}"]
-                                               - events[f"before_{feature}"])
+            events = _with_changes(_events([run["id"]], engine))
             moves = _typed(events, {run["id"]: run["as_of"]})
             yield from _csv_parts(moves, older, newer, header=i == 0)
 

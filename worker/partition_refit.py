@@ -20,7 +20,7 @@ from pipeline.partition_scoring import scores_per_customer
 from pipeline.run_forecast import ForecastSettings
 from pipeline.versions import fit_version
 from settings import Settings
-from store import partitions, results, runs
+from store import results, runs
 from store.db import session_scope
 from store.fit_sample import count_customers
 from store.run_inputs import CustomerRange
@@ -41,9 +41,7 @@ def refit_ranges(engine: Engine, settings: Settings, as_of: date) -> list[Custom
     with engine.connect() as connection:
         if count_customers(connection, as_of) <= settings.fit_customers:
             return []
-        ranges = partitions.customer_ranges(connection, as_of, rows=settings.partition_rows,
-                                            fixed=settings.partitions)
-    return ranges if len(ranges) > 1 or settings.partitions else []
+        return partition_run.split(connection, settings, as_of)
 
 
 def refit_in_partitions(run_id: int, inputs, *, engine: Engine, settings: Settings,
@@ -57,7 +55,7 @@ def refit_in_partitions(run_id: int, inputs, *, engine: Engine, settings: Settin
                         progress=progress, forecast=forecast,
                         max_fit_customers=settings.fit_customers)
     ranges = inputs.split
-    if inputs.data.fit_sample is None or not scores_per_customer(state):
+    if not scores_per_customer(state):
         raise PipelineInputError(f"model version {state.version} places customers jointly: "
                                  "it cannot score them in partitions")
     with session_scope(engine) as session:

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from datetime import date
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from pipeline.model_state import ModelState
 from pipeline.partition_scoring import SCORES_PER_CUSTOMER, scores_per_customer
@@ -63,11 +63,17 @@ def model_version(engine: Engine, version: int, artifact_key: bytes) -> ModelSta
                 _loading.pop(version, None)
             raise
         with _models_lock:
-            _models[version] = state
+            _keep(version, state)
             _loading.pop(version, None)
-            while len(_models) > MODELS_KEPT:
-                _models.popitem(last=False)
     return state
+
+
+def _keep(version: int, state: ModelState) -> None:
+    """Hold ``state`` as the latest used version (the caller holds ``_models_lock``)."""
+    _models[version] = state
+    _models.move_to_end(version)
+    while len(_models) > MODELS_KEPT:
+        _models.popitem(last=False)
 
 
 def _load(engine: Engine, version: int, artifact_key: bytes) -> ModelState:
@@ -90,10 +96,7 @@ def keep_model(state: ModelState) -> None:
     """Keep the version this process has just fitted for its partitions, as if unpickled: the
     process then scores with the model in its memory, not with a second copy read back."""
     with _models_lock:
-        _models[int(state.version)] = _for_scoring(state)
-        _models.move_to_end(int(state.version))
-        while len(_models) > MODELS_KEPT:
-            _models.popitem(last=False)
+        _keep(int(state.version), _for_scoring(state))
 
 
 def prefetch(engine: Engine, version: int, artifact_key: bytes) -> None:
@@ -165,8 +168,15 @@ def plan(engine: Engine, settings: Settings, *, facts, refit: bool,
     if not per_customer:
         return []
     with engine.connect() as connection:
-        ranges = partitions.customer_ranges(connection, as_of, rows=settings.partition_rows,
-                                            fixed=settings.partitions)
+        return split(connection, settings, as_of)
+
+
+def split(connection: Connection, settings: Settings, as_of: date) -> list[CustomerRange]:
+    """The ranges of customer id a run as of ``as_of`` is scored in: ``INSIDERS_PARTITIONS``
+    of them when set, else one per ``INSIDERS_PARTITION_ROWS`` customers; none (one process)
+    when that makes a single range."""
+    ranges = partitions.customer_ranges(connection, as_of, rows=settings.partition_rows,
+                                        fixed=settings.partitions)
     return ranges if len(ranges) > 1 or settings.partitions else []
 
 

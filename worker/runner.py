@@ -10,6 +10,7 @@ it (ingest rebuilds it by itself; a rebuild inside a run would read every transa
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import threading
@@ -109,16 +110,15 @@ class ProgressWriter:
             runs.record_progress(session, self.run_id, stage, round(percent, 1))
 
     def __call__(self, stage: str, fraction: float) -> None:
-        self.scaled(PIPELINE_END)(stage, fraction)
+        self._up_to(PIPELINE_END, stage, fraction)
 
     def scaled(self, end: float) -> Callable[[str, float], None]:
         """The pipeline's progress shown between the start and ``end`` percent."""
+        return functools.partial(self._up_to, end)
 
-        def report(stage: str, fraction: float) -> None:
-            fraction = min(1.0, max(0.0, float(fraction)))
-            self.write(stage, PIPELINE_START + (end - PIPELINE_START) * fraction)
-
-        return report
+    def _up_to(self, end: float, stage: str, fraction: float) -> None:
+        fraction = min(1.0, max(0.0, float(fraction)))
+        self.write(stage, PIPELINE_START + (end - PIPELINE_START) * fraction)
 
 
 @dataclass
