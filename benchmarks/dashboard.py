@@ -160,11 +160,14 @@ def _run_files(engine, runs: int, index: bool = True) -> None:
     customer index, map points and changes, which runs published before issue 11's have
     not)."""
     try:
-        from store import run_files
-    except ImportError:
-        return
+        from store import insiders_file as writer
+    except ImportError:  # older code: the CSV was written by store.run_files, or not at all
+        try:
+            from store import run_files as writer
+        except ImportError:
+            return
     for run_id in range(1, runs + 1):
-        run_files.write_insiders_csv(engine, run_id)
+        writer.write_insiders_csv(engine, run_id)
     if index:
         write_indexes(engine, runs)
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from dashboard.cache import per_run
 from dashboard.config import app_engine
 from pipeline.exports import to_csv
-from store import forecasts, run_files, runs
+from store import forecasts, insiders_file, run_files, runs
 
 AT_RISK_CSV_COLUMNS = ("customer_id", "leaves_on", "days_left", "expected_spend", "p_active",
                        "reason")
@@ -122,7 +122,7 @@ def insiders_csv(run_id: int, engine: Engine | None = None) -> str:
     (a run published before such files, or whose worker stopped before writing it)."""
     engine = app_engine(engine)
     stored = run_files.read_file(engine, int(run_id), run_files.INSIDERS_CSV)
-    return stored if stored is not None else run_files.insiders_csv(engine, int(run_id))
+    return stored if stored is not None else insiders_file.insiders_csv(engine, int(run_id))
 
 
 def _as_of(run_id: int, engine: Engine | None) -> date | None:

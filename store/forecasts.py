@@ -5,16 +5,26 @@ customers about to qualify, the date and the reason.
 A customer is at risk when ``at_risk_reason`` is set (``at_risk_on``, the day they would leave
 if they buy nothing, may be empty when only their chance of being active is low), and about to
 qualify when ``qualify_reason`` is set. The worker writes a run's forecasts in the transaction
-that publishes the run; the dashboard only reads them.
+that publishes the run (or that writes a partition's labels); the dashboard only reads them.
+
+Every customer's three numbers are stored as the run's files ``forecasts/<first id>`` (Parquet,
+at most :data:`FILE_ROWS` customers each, sorted by id), and only the customers with a date or a
+reason as rows of the ``forecasts`` table: at a million customers a row per customer and run
+took 143 MiB a day, the files take a few. Runs stored before keep every customer as a row, and
+read as they did.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import bisect
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from sqlalchemy import (
     BigInteger,
     Connection,
@@ -35,8 +45,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from store import run_files
 from store.bulk import insert_frame, read_frame
-from store.schema import Base, CustomerLabel, Run
+from store.schema import Base, CustomerLabel, Run, RunFile
 
 FORECAST_COLUMNS: tuple[str, ...] = (
     "customer_id", "p_active", "expected_purchases", "expected_spend",
@@ -47,6 +58,12 @@ DATE_COLUMNS = ("at_risk_on", "qualifies_on")
 TEXT_COLUMNS = ("at_risk_reason", "qualify_reason")
 CHUNK = 500  # ids per IN list: SQLite caps the number of bound values
 WRITE_ROWS = 100_000  # forecasts written per slice
+# stored to these decimals, finer than shown: a chance to a hundredth of a percent, purchases
+# to a thousandth and spend to the cent (the files are half the size of full floats)
+DECIMALS = {"p_active": 4, "expected_purchases": 3, "expected_spend": 2}
+FILE_PREFIX = "forecasts/"
+FILE_ROWS = 100_000  # customers per stored file: one customer's forecast reads one file
+_ID_OFFSET = 2**63  # ids as unsigned numbers, so that file names sort as the ids they start at
 
 
 class Forecast(Base):
@@ -78,13 +95,35 @@ def empty_forecasts() -> pd.DataFrame:
 
 
 def write_forecasts(connection: Connection, run_id: int, frame: pd.DataFrame) -> int:
-    """Append ``frame``'s rows (columns :data:`FORECAST_COLUMNS`, ``customer_id`` as a column
-    or the index; missing optional columns are empty) as run ``run_id``'s forecasts."""
+    """Store ``frame``'s rows (columns :data:`FORECAST_COLUMNS`, ``customer_id`` as a column
+    or the index; missing optional columns are empty) as run ``run_id``'s forecasts: the
+    numbers of all as files, the rows with a date or a reason in the table, numbers rounded to
+    :data:`DECIMALS`. Returns the rows."""
     if "customer_id" not in frame.columns:
         frame = frame.reset_index()
+    frame = frame.sort_values("customer_id", kind="stable", ignore_index=True)
+    frame = frame.assign(**{name: frame[name].astype(float).round(DECIMALS[name])
+                            for name in NUMBER_COLUMNS if name in frame})
+    noted = frame[_noted(frame)]
     # in slices, as a run's labels are: the date and text columns are Python objects
-    return sum(_write_slice(connection, run_id, frame.iloc[start:start + WRITE_ROWS])
-               for start in range(0, len(frame), WRITE_ROWS))
+    for start in range(0, len(noted), WRITE_ROWS):
+        _write_slice(connection, run_id, noted.iloc[start:start + WRITE_ROWS])
+    for start in range(0, len(frame), FILE_ROWS):
+        part = frame.iloc[start:start + FILE_ROWS]
+        run_files.store_bytes(connection, run_id, file_name(part["customer_id"].iloc[0]),
+                              _encode_numbers(part), compress=False)
+    return len(frame)
+
+
+def file_name(first_customer_id: int) -> str:
+    """The name of the forecasts file whose customers start at ``first_customer_id``."""
+    return f"{FILE_PREFIX}{int(first_customer_id) + _ID_OFFSET:020d}"
+
+
+def file_names_between(lo: int | None, hi: int | None) -> tuple[str, str]:
+    """The names of the files of customers from ``lo`` to before ``hi`` lie in [first, last)."""
+    return (FILE_PREFIX if lo is None else file_name(lo),
+            FILE_PREFIX[:-1] + chr(ord(FILE_PREFIX[-1]) + 1) if hi is None else file_name(hi))
 
 
 def _write_slice(connection: Connection, run_id: int, frame: pd.DataFrame) -> int:
@@ -107,13 +146,46 @@ def read_forecasts(
 ) -> pd.DataFrame:
     """Run ``run_id``'s forecasts (columns :data:`FORECAST_COLUMNS`), by customer id; only
     ``customer_ids`` when given. Dates are ``datetime.date`` (or None), numbers floats."""
+    ids = None if customer_ids is None else sorted({int(i) for i in customer_ids})
     query = _select().where(Forecast.run_id == int(run_id))
-    if customer_ids is None:
-        return _read(engine_or_connection, [query.order_by(Forecast.customer_id)])
-    ids = sorted({int(i) for i in customer_ids})
-    queries = [query.where(Forecast.customer_id.in_(ids[start:start + CHUNK]))
-               .order_by(Forecast.customer_id) for start in range(0, len(ids), CHUNK)]
-    return _read(engine_or_connection, queries)
+    with _connected(engine_or_connection) as connection:
+        numbers = stored_numbers(connection, run_id, ids)
+        if ids is None:
+            noted = _read(connection, [query.order_by(Forecast.customer_id)])
+        else:
+            noted = _read(connection, [
+                query.where(Forecast.customer_id.in_(ids[start:start + CHUNK]))
+                .order_by(Forecast.customer_id) for start in range(0, len(ids), CHUNK)])
+    if numbers.empty:
+        return noted
+    rows = pd.concat([_as_forecasts(numbers), noted], ignore_index=True)
+    return _none_for_missing(rows.drop_duplicates("customer_id", keep="last")  # with its reasons
+                             .sort_values("customer_id", ignore_index=True))
+
+
+def stored_numbers(connection: Connection, run_id: int,
+                   customer_ids: Sequence[int] | None = None) -> pd.DataFrame:
+    """The numbers of run ``run_id``'s forecasts files (``customer_id`` and
+    :data:`NUMBER_COLUMNS`), of ``customer_ids`` only when given (sorted): only the files that
+    can hold them are read."""
+    names = connection.execute(
+        select(RunFile.name).where(RunFile.run_id == int(run_id),
+                                   RunFile.name.startswith(FILE_PREFIX, autoescape=True))
+        .order_by(RunFile.name)).scalars().all()
+    if customer_ids is not None and names:
+        starts = [int(name[len(FILE_PREFIX):]) - _ID_OFFSET for name in names]
+        names = sorted({names[max(bisect.bisect_right(starts, i) - 1, 0)]
+                        for i in customer_ids})
+    parts = [_decode_numbers(bytes(content)) for content in connection.execute(
+        select(RunFile.content).where(RunFile.run_id == int(run_id), RunFile.name.in_(names))
+        .order_by(RunFile.name)).scalars()] if names else []
+    if not parts:
+        return pd.DataFrame({name: pd.Series(dtype=_dtype(name))
+                             for name in ("customer_id", *NUMBER_COLUMNS)})
+    frame = pd.concat(parts, ignore_index=True)
+    if customer_ids is not None:
+        frame = frame[frame["customer_id"].isin(customer_ids)].reset_index(drop=True)
+    return frame
 
 
 def insiders_forecasts(engine: Engine, run_id: int,
@@ -140,6 +212,12 @@ def insiders_forecasts(engine: Engine, run_id: int,
         values[present] = [date.fromisoformat(v[:10]) if name in DATE_COLUMNS else v
                            for v in frame[name].to_numpy()[present].tolist()]
         frame[name] = values
+    with engine.connect() as connection:
+        numbers = stored_numbers(connection, run_id)
+    if not numbers.empty:  # an Insider without a row in the table has numbers in the files
+        stored = frame[["customer_id"]].merge(numbers, how="left", on="customer_id")
+        for name in NUMBER_COLUMNS:
+            frame[name] = frame[name].fillna(stored[name])
     return frame
 
 
@@ -181,12 +259,18 @@ def _select() -> Select:
     return select(*(getattr(Forecast, name) for name in FORECAST_COLUMNS))
 
 
-def _read(engine_or_connection: Engine | Connection, queries: list[Select]) -> pd.DataFrame:
+@contextmanager
+def _connected(engine_or_connection: Engine | Connection) -> Iterator[Connection]:
     if isinstance(engine_or_connection, Engine):
         with engine_or_connection.connect() as connection:
-            rows = [row for query in queries for row in connection.execute(query)]
+            yield connection
     else:
-        rows = [row for query in queries for row in engine_or_connection.execute(query)]
+        yield engine_or_connection
+
+
+def _read(engine_or_connection: Engine | Connection, queries: list[Select]) -> pd.DataFrame:
+    with _connected(engine_or_connection) as connection:
+        rows = [row for query in queries for row in connection.execute(query)]
     if not rows:
         return empty_forecasts()
     columns = list(zip(*rows, strict=True))
@@ -195,9 +279,45 @@ def _read(engine_or_connection: Engine | Connection, queries: list[Select]) -> p
     frame["customer_id"] = frame["customer_id"].astype("int64")
     for name in NUMBER_COLUMNS:
         frame[name] = pd.to_numeric(frame[name], errors="coerce").astype(float)
-    for name in DATE_COLUMNS:
+    return _none_for_missing(frame)
+
+
+def _none_for_missing(frame: pd.DataFrame) -> pd.DataFrame:
+    for name in (*DATE_COLUMNS, *TEXT_COLUMNS):
         frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
     return frame
+
+
+def _noted(frame: pd.DataFrame) -> np.ndarray:
+    """Which rows have a date or a reason (kept as rows of the table)."""
+    noted = np.zeros(len(frame), dtype=bool)
+    for name in (*DATE_COLUMNS, *TEXT_COLUMNS):
+        if name in frame:
+            noted |= frame[name].notna().to_numpy()
+    return noted
+
+
+def _encode_numbers(frame: pd.DataFrame) -> bytes:
+    columns = {"customer_id": frame["customer_id"].to_numpy(dtype="int64")}
+    for name in NUMBER_COLUMNS:
+        columns[name] = (frame[name].to_numpy(dtype=float) if name in frame
+                         else np.full(len(frame), np.nan))
+    sink = pa.BufferOutputStream()
+    # ids sorted: as deltas they take a twentieth of the space of a dictionary
+    pq.write_table(pa.table(columns), sink, compression="zstd", use_dictionary=NUMBER_COLUMNS,
+                   column_encoding={"customer_id": "DELTA_BINARY_PACKED"})
+    return sink.getvalue().to_pybytes()
+
+
+def _decode_numbers(payload: bytes) -> pd.DataFrame:
+    return pq.read_table(pa.BufferReader(payload)).to_pandas()
+
+
+def _as_forecasts(numbers: pd.DataFrame) -> pd.DataFrame:
+    frame = numbers.copy()
+    for name in (*DATE_COLUMNS, *TEXT_COLUMNS):
+        frame[name] = None
+    return frame.loc[:, list(FORECAST_COLUMNS)]
 
 
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:

@@ -42,7 +42,7 @@ from store import forecasts
 from store.results import RunNoLongerActive, write_clusters, write_events, write_labels
 from store.run_inputs import CustomerRange
 from store.runs import mark_succeeded, utcnow
-from store.schema import Base, CustomerLabel, MembershipEvent, Run
+from store.schema import Base, CustomerLabel, MembershipEvent, Run, RunFile
 from store.webhook_events import record_run_succeeded
 
 PENDING, WORKING, DONE = "pending", "running", "done"
@@ -241,8 +241,8 @@ def job(connection: Connection, run_id: int, partition: int) -> tuple[str, Custo
 
 def discard_rows(connection: Connection, run_id: int,
                  partition: CustomerRange | None = None) -> None:
-    """Delete the run's labels, events and forecasts (of one range of customers only, if
-    given)."""
+    """Delete the run's labels, events and forecasts, rows and files (of one range of customers
+    only, if given)."""
     for table in (CustomerLabel.__table__, MembershipEvent.__table__,
                   forecasts.Forecast.__table__):
         where = [table.c.run_id == run_id]
@@ -251,6 +251,11 @@ def discard_rows(connection: Connection, run_id: int,
         if partition is not None and partition.hi is not None:
             where.append(table.c.customer_id < partition.hi)
         connection.execute(delete(table).where(*where))
+    first, last = forecasts.file_names_between(
+        *((None, None) if partition is None else (partition.lo, partition.hi)))
+    connection.execute(delete(RunFile).where(
+        RunFile.run_id == run_id, RunFile.name.startswith(forecasts.FILE_PREFIX),
+        RunFile.name >= first, RunFile.name < last))
 
 
 def status(connection: Connection, run_id: int, kinds: tuple[str, ...] = (SCORE,)

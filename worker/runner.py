@@ -28,7 +28,7 @@ from pipeline.errors import InsidersError, PipelineInputError
 from pipeline.run import RunData, run_segmentation
 from pipeline.run_forecast import ForecastSettings
 from settings import Settings
-from store import forecasts, results, run_changes, run_files, run_index, runs
+from store import forecasts, insiders_file, results, run_changes, run_index, runs
 from store import transactions as store_transactions
 from store.db import session_scope
 from store.partition_data import version_facts
@@ -325,7 +325,7 @@ def write_run_files(engine: Engine, run_id: int, currency: str) -> None:
     points and changes against the run before it (reasons worded in ``currency``) for the
     dashboard. A failure here leaves the run as it is: the dashboard builds a missing CSV when
     it is asked for and reads a run without the others from its labels and events."""
-    writes = (run_files.write_insiders_csv, run_index.write,
+    writes = (insiders_file.write_insiders_csv, run_index.write,
               lambda engine, run_id: run_changes.write(engine, run_id, currency))
     for write in writes:
         try:

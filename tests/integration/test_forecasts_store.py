@@ -1,6 +1,8 @@
-"""Forecasts of a run go into the database and come back as they were, on PostgreSQL and
-SQLite (the Insiders' alone as well); the at-risk and about-to-qualify lists come sorted by
-expected spend; the worker's role writes forecasts and the dashboard's role only reads them."""
+"""Forecasts of a run go into the database and come back as they were (numbers to their stored
+decimals), on PostgreSQL and SQLite (the Insiders' alone as well); every customer's numbers are
+files of the run and only the rows with a date or a reason are rows of the table; runs stored a
+row per customer still read; the at-risk and about-to-qualify lists come sorted by expected
+spend; the worker's role writes forecasts and the dashboard's role only reads them."""
 
 from __future__ import annotations
 
@@ -10,13 +12,16 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import Engine, create_engine, insert, text
+from sqlalchemy import Engine, create_engine, insert, select, text
 from sqlalchemy.exc import ProgrammingError
 
 import migrations
 from store.db import make_engine, session_scope
 from store.forecasts import (
+    DECIMALS,
+    FILE_PREFIX,
     FORECAST_COLUMNS,
+    Forecast,
     about_to_qualify,
     at_risk,
     forecast_metrics,
@@ -24,9 +29,11 @@ from store.forecasts import (
     read_forecasts,
     write_forecasts,
 )
+from store.partitions import discard_rows
 from store.roles import grant_privileges
+from store.run_inputs import CustomerRange
 from store.runs import create_run
-from store.schema import CustomerLabel
+from store.schema import CustomerLabel, RunFile
 
 pytestmark = pytest.mark.integration
 
@@ -65,7 +72,8 @@ def _assert_round_trip(engine: Engine) -> None:
         assert write_forecasts(connection, run_id, frame) == len(frame)
     back = read_forecasts(engine, run_id)
     assert list(back.columns) == list(FORECAST_COLUMNS)
-    expected = frame.sort_values("customer_id", ignore_index=True)
+    expected = _rounded(frame).sort_values("customer_id", ignore_index=True)
+    assert expected.loc[expected["customer_id"] == 12347, "expected_spend"].item() == 1234.57
     pd.testing.assert_frame_equal(back, expected, check_exact=True, check_dtype=False)
     assert back["customer_id"].dtype == "int64" and back["p_active"].dtype == float
 
@@ -95,6 +103,18 @@ def _assert_round_trip(engine: Engine) -> None:
     assert at_risk(engine, run_id + 1000).columns.tolist() == list(FORECAST_COLUMNS)
 
 
+def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(**{name: frame[name].round(places) for name, places in DECIMALS.items()})
+
+
+def _files(engine: Engine, run_id: int) -> list[str]:
+    with engine.connect() as connection:
+        return connection.execute(
+            select(RunFile.name).where(RunFile.run_id == run_id,
+                                       RunFile.name.startswith(FILE_PREFIX))
+            .order_by(RunFile.name)).scalars().all()
+
+
 def test_round_trip_postgresql(clean_db: Engine) -> None:
     _assert_round_trip(clean_db)
 
@@ -112,6 +132,60 @@ def test_round_trip_sqlite(tmp_path) -> None:
         _assert_round_trip(engine)
     finally:
         engine.dispose()
+
+
+def test_only_the_rows_with_a_date_or_a_reason_are_rows_of_the_table(clean_db, monkeypatch):
+    monkeypatch.setattr("store.forecasts.FILE_ROWS", 2)  # 5 customers in 3 files
+    run_id = _run(clean_db)
+    many = pd.concat([_frame(), pd.DataFrame({"customer_id": range(20_000, 20_100),
+                                              "p_active": 0.5, "expected_purchases": 1.0,
+                                              "expected_spend": 2.0})], ignore_index=True)
+    with clean_db.begin() as connection:
+        write_forecasts(connection, run_id, many.sample(frac=1, random_state=0))
+        rows = connection.execute(select(Forecast.customer_id).where(Forecast.run_id == run_id)
+                                  .order_by(Forecast.customer_id)).scalars().all()
+    assert rows == [12347, 12348, 12350, 2**40]
+    assert len(_files(clean_db, run_id)) == 53
+    back = read_forecasts(clean_db, run_id)
+    assert len(back) == len(many) and back["customer_id"].is_monotonic_increasing
+    # a customer's forecast reads the one file that can hold it, wherever it lies
+    for customer in (12347, 12349, 20_000, 20_051, 20_099, 2**40):
+        one = read_forecasts(clean_db, run_id, [customer])
+        assert one["customer_id"].tolist() == [customer]
+        pd.testing.assert_frame_equal(one, back[back["customer_id"] == customer]
+                                      .reset_index(drop=True))
+    for absent in (1, 12_351, 20_100, 2**41):
+        assert read_forecasts(clean_db, run_id, [absent]).empty
+
+
+def test_a_range_discarded_takes_its_files_and_no_other(clean_db, monkeypatch) -> None:
+    monkeypatch.setattr("store.forecasts.FILE_ROWS", 2)
+    run_id = _run(clean_db)
+    frame = pd.concat([_frame(), pd.DataFrame({"customer_id": [2**41], "p_active": [0.5]})])
+    with clean_db.begin() as connection:
+        write_forecasts(connection, run_id, frame)  # files from 12347, 12349, 2**40
+        discard_rows(connection, run_id, partition=CustomerRange(12349, 2**40))
+    assert read_forecasts(clean_db, run_id)["customer_id"].tolist() == [12347, 12348, 2**40,
+                                                                         2**41]
+    with clean_db.begin() as connection:
+        discard_rows(connection, run_id, partition=CustomerRange(None, 12349))
+    assert read_forecasts(clean_db, run_id)["customer_id"].tolist() == [2**40, 2**41]
+    with clean_db.begin() as connection:
+        discard_rows(connection, run_id)
+    assert _files(clean_db, run_id) == [] and read_forecasts(clean_db, run_id).empty
+
+
+def test_a_run_stored_a_row_per_customer_reads_as_before(clean_db: Engine) -> None:
+    run_id = _run(clean_db)
+    frame = _frame()
+    with clean_db.begin() as connection:  # as runs before the files were stored
+        connection.execute(insert(Forecast), [
+            {"run_id": run_id, **{k: (None if pd.isna(v) else v) for k, v in row.items()}}
+            for row in frame.to_dict("records")])
+    back = read_forecasts(clean_db, run_id)
+    pd.testing.assert_frame_equal(back, frame.sort_values("customer_id", ignore_index=True),
+                                  check_exact=True, check_dtype=False)
+    assert read_forecasts(clean_db, run_id, [2**40])["p_active"].item() == 0.123456789012345
 
 
 def test_forecasts_go_with_their_run(clean_db: Engine) -> None:

@@ -21,8 +21,9 @@ import pytest
 from sqlalchemy import text
 
 from pipeline.partition_scoring import SCORES_PER_CUSTOMER
-from store import partitions, run_changes, run_files, run_index
+from store import insiders_file, partitions, run_changes, run_files, run_index
 from store.db import session_scope
+from store.forecasts import read_forecasts
 from store.queue import request_run, send_run_task
 from store.results import latest_model_state, load_labels
 from store.transactions import ingest_file
@@ -87,8 +88,7 @@ def _snapshot(engine, run_id: int) -> dict:
             "labels": load_labels(connection, run_id),
             "events": read("SELECT customer_id, kind, cause, reason FROM membership_events "
                            "WHERE run_id = :id ORDER BY customer_id, kind").reset_index(drop=True),
-            "forecasts": read("SELECT * FROM forecasts WHERE run_id = :id ORDER BY customer_id")
-            .drop(columns="run_id"),
+            "forecasts": read_forecasts(connection, run_id),
             "clusters": read("SELECT cluster, name, is_insiders, size FROM clusters "
                              "WHERE run_id = :id ORDER BY cluster"),
             "run": read("SELECT status, n_customers, n_insiders, model_version, insiders_share, "
@@ -186,7 +186,7 @@ def test_a_partitioned_run_equals_the_run_in_one_process(fitted, single, two_wor
     wait_for_files(engine, run_id, (run_files.INSIDERS_CSV, run_index.INDEX_FILE,
                                     run_index.MAP_FILE, run_changes.CHANGES_FILE))
     stored = run_files.read_file(engine, run_id, run_files.INSIDERS_CSV)
-    assert stored == run_files.insiders_csv(engine, run_id)
+    assert stored == insiders_file.insiders_csv(engine, run_id)
     assert len(pd.read_csv(io.StringIO(stored))) == row["n_insiders"]
     index = run_index.read_index(engine, run_id)  # the dashboard compares runs with it
     assert len(index) == row["n_customers"] and index.is_insiders.sum() == row["n_insiders"]

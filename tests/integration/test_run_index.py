@@ -166,7 +166,7 @@ def test_a_file_that_fails_to_be_written_leaves_the_others_and_the_run(engine, m
     def broken(*_args):
         raise OSError("disk full")
 
-    monkeypatch.setattr(runner.run_files, "write_insiders_csv", broken)
+    monkeypatch.setattr(runner.insiders_file, "write_insiders_csv", broken)
     runner.write_run_files(engine, 3, "£")  # logged, not raised: the run is published already
     assert run_index.read_index(engine, 3) is not None
     monkeypatch.setattr(runner.run_index, "write", broken)

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import text
 
-from store import run_files, run_index
+from store import insiders_file, run_files, run_index
 from store.db import session_scope
 from store.queue import request_run, send_run_task
 from store.runs import active_run, current_run
@@ -82,7 +82,7 @@ def test_run_end_to_end(history, start_worker, module_enqueue):
     wait_for_files(engine, run.id, (run_files.INSIDERS_CSV, run_index.INDEX_FILE,
                                     run_index.MAP_FILE))
     stored = run_files.read_file(engine, run.id, run_files.INSIDERS_CSV)
-    assert stored == run_files.insiders_csv(engine, run.id)
+    assert stored == insiders_file.insiders_csv(engine, run.id)
     assert len(pd.read_csv(io.StringIO(stored))) == row["n_insiders"]
     index = run_index.read_index(engine, run.id)  # the dashboard compares runs with it
     assert len(index) == row["n_customers"] and index.is_insiders.sum() == row["n_insiders"]

@@ -15,7 +15,7 @@ from dashboard import cache
 from dashboard import data_forecasts as ahead
 from dashboard.app import create_app
 from settings import load_settings
-from store import run_files
+from store import insiders_file, run_files
 from store.db import make_engine, session_scope
 from store.schema import RunFile
 from store.users import save_user
@@ -169,9 +169,9 @@ def test_the_insiders_csv_is_the_file_written_with_the_run_when_there_is_one(vie
                         [("re-run", "data", CURRENT)])
         return response.get_json()["response"]["re-csv"]["data"]["content"]
 
-    built = run_files.insiders_csv(engine, CURRENT)
+    built = insiders_file.insiders_csv(engine, CURRENT)
     assert download() == built  # no file yet: built on demand
-    run_files.write_insiders_csv(engine, CURRENT)
+    insiders_file.write_insiders_csv(engine, CURRENT)
     assert run_files.read_file(engine, CURRENT, run_files.INSIDERS_CSV) == built
     run_files.write_file(engine, CURRENT, run_files.INSIDERS_CSV, "customer_id\n12011\n")
     try:
