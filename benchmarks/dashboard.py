@@ -37,7 +37,7 @@ BENCH_URL = os.environ.get(
 NAMES = ["Insiders", "Loyal regulars", "Big baskets", "New promising", "Occasional buyers",
          "Bargain hunters", "Lapsed"]
 COLORS = ["#d4a017", "#2c7fb8", "#e6550d", "#41ab5d", "#9e9ac8", "#fd8d3c", "#969696"]
-TABLES = "membership_events, customer_labels, clusters, runs, model_versions, audit_log, users"
+TABLES = "membership_events, clusters, runs, model_versions, audit_log, users"
 
 
 def month_ends(n: int) -> list[date]:
@@ -58,6 +58,18 @@ def _copy(conn, table: str, frame: pd.DataFrame) -> None:
     with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT csv)") \
             as copy:
         copy.write(buffer.getvalue())
+
+
+def _write_labels(conn, run_id: int, labels: pd.DataFrame, spans: bool) -> None:
+    """A run's labels as its publication stores them: spans (and its map points) since issue
+    11's labels as changes, a row per customer before."""
+    if not spans:
+        _copy(conn, "customer_labels", labels)
+        return
+    from store.results import publish_run_labels
+
+    _copy(conn, "label_stage", labels)
+    publish_run_labels(conn, run_id)
 
 
 def _labels(rng, run_id: int, ids: np.ndarray, base: np.ndarray, drift: float) -> pd.DataFrame:
@@ -130,7 +142,9 @@ def seed(engine, customers: int, runs: int, seed_value: int = 0,
     thresholds = {"entry": {"gross_revenue": {"op": ">=", "value": 2500.0}},
                   "exit": {"gross_revenue": {"op": "<", "value": 1800.0}}}
     with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+        spans = conn.execute(text("SELECT to_regclass('label_spans')")).scalar() is not None
+        labels_tables = "label_spans, label_stage" if spans else "customer_labels"
+        conn.execute(text(f"TRUNCATE {TABLES}, {labels_tables} RESTART IDENTITY CASCADE"))
         for version in (1, 2, 3):
             conn.execute(insert(ModelVersion).values(
                 version=version, created_at=now, fitted_as_of=date(2010, 1, 31),
@@ -141,7 +155,7 @@ def seed(engine, customers: int, runs: int, seed_value: int = 0,
             ids = all_ids[joined < run_id]
             labels = _labels(rng, run_id, ids, base[joined < run_id], drift=run_id / runs)
             _run_rows(conn, run_id, as_of, labels, thresholds, now)
-            _copy(conn, "customer_labels", labels)
+            _write_labels(conn, run_id, labels, spans)
             if previous is not None:
                 _copy(conn, "membership_events",
                       _events(run_id, previous, labels, legacy_reasons))

@@ -45,7 +45,7 @@ def setup() -> int:
     engine = make_engine(PG_URL)
     with engine.begin() as connection:
         connection.execute(text(
-            "TRUNCATE membership_events, customer_labels, clusters, runs, model_versions,"
+            "TRUNCATE membership_events, label_spans, label_stage, clusters, runs, model_versions,"
             " customer_days, rollup_batches, rollup_state, transactions, transaction_batches"
             " RESTART IDENTITY CASCADE"))
     settings = _settings()

@@ -33,7 +33,7 @@ from tests.webhook_receiver import fake_result, start_receiver, stop_receiver  #
 SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 CHANGED = 10_000
 TABLES = ("webhook_attempts, webhook_deliveries, webhook_subscriptions, customer_contacts, "
-          "membership_events, customer_labels, clusters, runs")
+          "membership_events, label_spans, label_stage, clusters, runs")
 
 
 def _prepare(url: str) -> None:

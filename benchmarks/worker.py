@@ -33,7 +33,7 @@ PG_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("INSIDERS_BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 TABLES = (
-    "membership_events, customer_labels, clusters, runs, model_versions, "
+    "membership_events, label_spans, label_stage, clusters, runs, model_versions, "
     "transactions, transaction_batches"
 )
 
@@ -83,8 +83,8 @@ def bench_ingest(engine, path: Path) -> None:
 
 
 def bench_labels(engine, n: int, baseline_rows: int) -> None:
+    from store.labels import LabelStage
     from store.results import labels_table, write_labels
-    from store.schema import CustomerLabel
 
     rng = np.random.default_rng(0)
     labels = pd.DataFrame(
@@ -110,7 +110,7 @@ def bench_labels(engine, n: int, baseline_rows: int) -> None:
                 write_labels(connection, run_id, frame)
             elif how == "executemany":
                 records = labels_table(run_id, frame).to_dict(orient="records")
-                connection.execute(insert(CustomerLabel.__table__), records)
+                connection.execute(insert(LabelStage.__table__), records)
             else:
                 write_labels(connection, run_id, frame, method="rows")
         return time.perf_counter() - start

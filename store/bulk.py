@@ -130,19 +130,26 @@ def read_frame(engine: Engine, query: Select, *, probe: bool = False,
     joins are switched off for this one statement. ``serial``: no parallel workers either (for
     a read of a few thousand rows their start costs more than they save, on busy cores most).
     """
-    types = _arrow_types(query) if engine.dialect.name == "postgresql" else None
-    sql = _copy_sql(query) if types is not None else None
-    if sql is not None:
+    if engine.dialect.name == "postgresql" and _copy_sql(query) is not None:
         with engine.begin() as conn:
             if probe:
                 conn.exec_driver_sql("SET LOCAL enable_hashjoin = off")
                 conn.exec_driver_sql("SET LOCAL enable_mergejoin = off")
             if serial:
                 conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
-            return copy_out(conn, sql, types).to_pandas()
+            return frame_in(conn, query)
     with engine.connect() as conn:
-        result = conn.execute(query)
-        keys, rows = list(result.keys()), result.all()
+        return frame_in(conn, query)
+
+
+def frame_in(connection: Connection, query: Select) -> pd.DataFrame:
+    """:func:`read_frame` in the caller's transaction."""
+    types = _arrow_types(query) if connection.dialect.name == "postgresql" else None
+    sql = _copy_sql(query) if types is not None else None
+    if sql is not None:
+        return copy_out(connection, sql, types).to_pandas()
+    result = connection.execute(query)
+    keys, rows = list(result.keys()), result.all()
     # column-wise: building a frame from tens of thousands of Row objects is ~10x slower
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in keys]
     return pd.DataFrame({key: _column(values) for key, values in zip(keys, columns, strict=True)})

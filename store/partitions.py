@@ -39,10 +39,17 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from pipeline.plain import plain_value
 from store import forecasts
-from store.results import RunNoLongerActive, write_clusters, write_events, write_labels
+from store.labels import LabelStage
+from store.results import (
+    RunNoLongerActive,
+    publish_run_labels,
+    write_clusters,
+    write_events,
+    write_labels,
+)
 from store.run_inputs import CustomerRange
 from store.runs import mark_succeeded, utcnow
-from store.schema import Base, CustomerLabel, MembershipEvent, Run, RunFile
+from store.schema import Base, MembershipEvent, Run, RunFile
 from store.webhook_events import record_run_succeeded
 
 PENDING, WORKING, DONE = "pending", "running", "done"
@@ -241,9 +248,9 @@ def job(connection: Connection, run_id: int, partition: int) -> tuple[str, Custo
 
 def discard_rows(connection: Connection, run_id: int,
                  partition: CustomerRange | None = None) -> None:
-    """Delete the run's labels, events and forecasts, rows and files (of one range of customers
-    only, if given)."""
-    for table in (CustomerLabel.__table__, MembershipEvent.__table__,
+    """Delete the run's staged labels, events and forecasts, rows and files (of one range of
+    customers only, if given)."""
+    for table in (LabelStage.__table__, MembershipEvent.__table__,
                   forecasts.Forecast.__table__):
         where = [table.c.run_id == run_id]
         if partition is not None and partition.lo is not None:
@@ -306,13 +313,15 @@ def claim_publication(session: Session, run_id: int) -> bool:
 
 
 def publish(session: Session, run_id: int, values: dict, clusters: pd.DataFrame) -> None:
-    """Flip the run to succeeded with ``values`` (the columns of ``runs``) and write its
-    clusters, in the caller's transaction; its labels, events and forecasts are written."""
+    """Flip the run to succeeded with ``values`` (the columns of ``runs``), write its clusters
+    and turn its staged labels into spans, in the caller's transaction; its events and
+    forecasts are written."""
     # first statement: takes the run's row lock, so the reaper cannot fail it under us
     if not mark_succeeded(session, run_id, **values):
         raise RunNoLongerActive(f"run {run_id} is no longer running; not published")
     connection = session.connection()
     write_clusters(connection, run_id, clusters)
+    publish_run_labels(connection, run_id)
     record_run_succeeded(connection, run_id)
 
 

@@ -1,7 +1,9 @@
 """Results of a run: model versions, clusters, customer labels, membership events.
 
 ``write_results`` is the atomic switch: the run's rows and ``status = 'succeeded'`` are
-written in the caller's single transaction, so a reader sees all of a run or none of it.
+written in the caller's single transaction, so a reader sees all of a run or none of it. A
+run's labels are staged first and turned into spans when it is published
+(:func:`publish_run_labels`, :mod:`store.labels`).
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from pipeline.errors import PipelineInputError
 from pipeline.model_state import ModelState
 from pipeline.partition_scoring import SCORES_PER_CUSTOMER, scores_per_customer
 from pipeline.plain import plain_value
+from store import run_index
 from store.artifacts import read_artifact, write_artifact
 from store.bulk import copy_out, insert_frame
+from store.labels import LabelStage, publish_labels
 from store.run_inputs import CustomerRange, Partition
 from store.runs import mark_succeeded, utcnow
-from store.schema import Cluster, CustomerLabel, MembershipEvent, ModelVersion
+from store.schema import Cluster, CustomerLabel, MembershipEvent, ModelVersion, Run
 from store.webhook_events import record_run_succeeded
 
 LABEL_COLUMNS = (
@@ -83,6 +87,7 @@ def write_results(
                             code_version=code_version, artifact_key=artifact_key)
     write_clusters(connection, run_id, result.clusters)
     write_labels(connection, run_id, result.labels)
+    publish_run_labels(connection, run_id)
     write_events(connection, run_id, result.events, previous_run_id=previous_run_id)
     # the outbox: deliveries commit with the run, a worker task sends them afterwards
     record_run_succeeded(connection, run_id)
@@ -138,7 +143,7 @@ def write_clusters(connection: Connection, run_id: int, clusters: pd.DataFrame) 
 
 
 def labels_table(run_id: int, labels: pd.DataFrame) -> pd.DataFrame:
-    """The customer_labels rows of a run, with the stored column types."""
+    """The staged label rows of a run, with the stored column types."""
     table = labels.reset_index()
     table.insert(0, "run_id", run_id)
     table = table.loc[:, list(LABEL_COLUMNS)]
@@ -153,7 +158,7 @@ def labels_table(run_id: int, labels: pd.DataFrame) -> pd.DataFrame:
 def write_labels(
     connection: Connection, run_id: int, labels: pd.DataFrame, *, method: str = "auto"
 ) -> int:
-    """Customer labels of a run: COPY on PostgreSQL, executemany on SQLite, in slices of
+    """Stage customer labels of a run: COPY on PostgreSQL, executemany on SQLite, in slices of
     :data:`WRITE_ROWS` customers (a run's whole table converted at once held a second and
     third copy of every label: about 450 MB more at a million customers).
 
@@ -161,12 +166,21 @@ def write_labels(
     """
     if method == "rows":
         for row in labels_table(run_id, labels).to_dict(orient="records"):
-            connection.execute(insert(CustomerLabel.__table__).values(**row))
+            connection.execute(insert(LabelStage.__table__).values(**row))
         return len(labels)
     for start in range(0, len(labels), WRITE_ROWS):
-        insert_frame(connection, "customer_labels",
+        insert_frame(connection, LabelStage.__tablename__,
                      labels_table(run_id, labels.iloc[start:start + WRITE_ROWS]))
     return len(labels)
+
+
+def publish_run_labels(connection: Connection, run_id: int) -> dict[str, int]:
+    """Store the map points of run ``run_id`` from its staged labels (the spans keep no map
+    coordinates) and turn the labels into spans, in the caller's transaction: the one that
+    publishes the run. Returns the spans closed and opened."""
+    as_of = connection.execute(select(Run.as_of).where(Run.id == int(run_id))).scalar_one()
+    run_index.write_points(connection, run_id)
+    return publish_labels(connection, run_id, as_of)
 
 
 def write_events(
@@ -215,33 +229,34 @@ def facts_state(facts) -> ModelState:
 
 def load_labels(engine: Engine | Connection, run_id: int,
                 partition: Partition | None = None,
-                columns: tuple[str, ...] | None = None) -> pd.DataFrame:
-    """A run's labels: index customer_id; cluster, is_insiders, features, embedding (or only
+                columns: tuple[str, ...] | None = None, *, staged: bool = False) -> pd.DataFrame:
+    """A published run's labels: index customer_id; cluster, is_insiders, features (or only
     ``columns`` of them); ``partition=(p, n)``: only the customers whose id modulo n is p; a
-    :class:`~store.run_inputs.CustomerRange`: only those in it."""
+    :class:`~store.run_inputs.CustomerRange`: only those in it. ``staged``: a run not yet
+    published, whose labels have their map coordinates too."""
     if isinstance(engine, Engine):
         with engine.connect() as connection:
-            return _load_labels(connection, run_id, partition, columns)
-    return _load_labels(engine, run_id, partition, columns)
+            return _load_labels(connection, run_id, partition, columns, staged)
+    return _load_labels(engine, run_id, partition, columns, staged)
 
 
 def _load_labels(connection: Connection, run_id: int, partition: Partition | None,
-                 names: tuple[str, ...] | None) -> pd.DataFrame:
-    names = ("customer_id", *names) if names else LABEL_COLUMNS[1:]
-    columns = [getattr(CustomerLabel, name) for name in names]
-    query = select(*columns).where(CustomerLabel.run_id == int(run_id)).order_by(
-        CustomerLabel.customer_id
-    )
+                 names: tuple[str, ...] | None, staged: bool) -> pd.DataFrame:
+    label = LabelStage if staged else CustomerLabel
+    names = ("customer_id", *names) if names else (
+        LABEL_COLUMNS[1:] if staged else LABEL_COLUMNS[1:-2])
+    columns = [getattr(label, name) for name in names]
+    query = select(*columns).where(label.run_id == int(run_id)).order_by(label.customer_id)
     if isinstance(partition, CustomerRange):
         if partition.lo is not None:
-            query = query.where(CustomerLabel.customer_id >= int(partition.lo))
+            query = query.where(label.customer_id >= int(partition.lo))
         if partition.hi is not None:
-            query = query.where(CustomerLabel.customer_id < int(partition.hi))
+            query = query.where(label.customer_id < int(partition.hi))
     elif partition is not None:
         p, n = int(partition[0]), int(partition[1])
         # the query's text is sent through COPY on PostgreSQL, where '%' would come out doubled
-        modulo = (func.mod(CustomerLabel.customer_id, n)
-                  if connection.dialect.name == "postgresql" else CustomerLabel.customer_id % n)
+        modulo = (func.mod(label.customer_id, n)
+                  if connection.dialect.name == "postgresql" else label.customer_id % n)
         query = query.where(modulo == p)
     if connection.dialect.name == "postgresql":
         sql = str(query.compile(connection, compile_kwargs={"literal_binds": True}))

@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 from sqlalchemy.sql import quoted_name
 
 from pipeline.errors import InsidersError
-from store.schema import Base
+from store.schema import Base, ViewBase
 
 DASHBOARD_RUN_COLUMNS = ("status", "active_slot", "finished_at", "error")
 DASHBOARD_WRITES = {"users": "INSERT, UPDATE", "audit_log": "INSERT",
@@ -30,10 +30,13 @@ def grant_privileges(connection: Connection, *, worker_role: str, dashboard_role
         return
     worker, dashboard = _quoted(connection, worker_role), _quoted(connection, dashboard_role)
     tables = ", ".join(sorted(Base.metadata.tables))
+    views = ", ".join(sorted(ViewBase.metadata.tables))
     for statement in (
         f"GRANT USAGE ON SCHEMA public TO {worker}, {dashboard}",
-        f"REVOKE ALL ON {tables} FROM {worker}, {dashboard}",
+        f"REVOKE ALL ON {tables}, {views} FROM {worker}, {dashboard}",
+        f"GRANT SELECT ON {views} TO {worker}, {dashboard}",
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON {tables} TO {worker}",
+        f"GRANT TRUNCATE ON label_stage TO {worker}",  # a publication empties the stage
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {worker}, {dashboard}",
         f"GRANT SELECT ON {tables} TO {dashboard}",
         f"GRANT INSERT ON runs TO {dashboard}",

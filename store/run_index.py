@@ -5,11 +5,11 @@ between clusters) or drawing a run's map reads a million labels each: seconds in
 So the worker stores two files with each published run (:mod:`store.run_files`):
 
 - its customer index (:class:`pipeline.run_compare.CustomerIndex`): every customer's id, cluster
-  and Insiders flag, the ids as gaps so that a million of them compress to about a megabyte;
-- its map points: the rows the Overview's map shows (:func:`map_query`).
-
-The dashboard reads a run without them (published before them, or by a worker stopped in
-between) from its labels, as before.
+  and Insiders flag, the ids as gaps so that a million of them compress to about a megabyte,
+  right after the publication; the dashboard reads a run without one (a worker stopped in
+  between) from its labels;
+- its map points: the rows the Overview's map shows (:func:`map_query`), in the publication's
+  transaction, from the staged labels: the spans the labels become keep no map coordinates.
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ import io
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, Select, or_, select
+from sqlalchemy import Connection, Engine, Select, func, or_, select
 
 from pipeline.columns import FEATURE_COLUMNS
 from pipeline.run_compare import CustomerIndex
 from store import bulk, run_files
-from store.schema import CustomerLabel, Run
+from store.labels import LabelStage
+from store.schema import CustomerLabel
 
 INDEX_FILE = "customer-index.npz"
 MAP_FILE = "map-points.npz"
@@ -32,14 +33,14 @@ _MAP_SIZE = ("n_customers", "max_points")  # what a map file was drawn for, kept
 
 
 def map_query(run_id: int, n_customers: int | None, max_points: int = MAX_MAP_POINTS) -> Select:
-    """The map points of a run of ``n_customers``: every customer up to ``max_points``, above
-    that a deterministic sample by customer id, with every Insider kept so that the
+    """The map points of a staged run of ``n_customers``: every customer up to ``max_points``,
+    above that a deterministic sample by customer id, with every Insider kept so that the
     highlighted group is shown whole."""
-    label = CustomerLabel
+    label = LabelStage
     query = select(
         label.customer_id, label.cluster, label.is_insiders, label.embedding_x,
         label.embedding_y, *[getattr(label, name) for name in FEATURE_COLUMNS],
-    ).where(label.run_id == run_id)
+    ).where(label.run_id == run_id).order_by(label.customer_id)
     if n_customers and n_customers > max_points:
         step = -(-n_customers // max_points)
         query = query.where(or_(label.customer_id % step == 0, label.is_insiders))
@@ -77,17 +78,21 @@ def decode_points(payload: bytes) -> tuple[pd.DataFrame, dict]:
     return frame, size
 
 
-def write(engine: Engine, run_id: int, max_points: int = MAX_MAP_POINTS) -> int:
-    """Build and store run ``run_id``'s customer index and map points (at most about
-    ``max_points``) from its labels; returns the bytes stored."""
-    stored = run_files.write_bytes(engine, run_id, INDEX_FILE,
-                                   encode_index(build_index(engine, run_id)))
-    with engine.connect() as connection:
-        n_customers = connection.execute(
-            select(Run.n_customers).where(Run.id == int(run_id))).scalar()
-    points = bulk.read_frame(engine, map_query(int(run_id), n_customers, max_points))
-    return stored + run_files.write_bytes(
-        engine, run_id, MAP_FILE, encode_points(points, n_customers, max_points))
+def write(engine: Engine, run_id: int) -> int:
+    """Build and store run ``run_id``'s customer index from its labels; returns the bytes
+    stored."""
+    return run_files.write_bytes(engine, run_id, INDEX_FILE,
+                                 encode_index(build_index(engine, run_id)))
+
+
+def write_points(connection: Connection, run_id: int, max_points: int = MAX_MAP_POINTS) -> int:
+    """Store run ``run_id``'s map points (at most about ``max_points``) from its staged labels,
+    in the caller's transaction; returns the bytes stored."""
+    n_customers = connection.execute(select(func.count()).select_from(LabelStage).where(
+        LabelStage.run_id == int(run_id))).scalar_one()
+    points = bulk.frame_in(connection, map_query(int(run_id), n_customers, max_points))
+    return run_files.store_bytes(connection, run_id, MAP_FILE,
+                                 encode_points(points, n_customers, max_points))
 
 
 def build_index(engine: Engine, run_id: int) -> CustomerIndex:
@@ -107,11 +112,18 @@ def read_index(engine: Engine, run_id: int) -> CustomerIndex | None:
 def read_points(engine: Engine, run_id: int, n_customers: int | None,
                 max_points: int) -> pd.DataFrame | None:
     """Run ``run_id``'s stored map points if they were drawn for ``n_customers`` and
-    ``max_points``, else None."""
+    ``max_points`` (or hold every customer, and are thinned as they would have been), else
+    None."""
     payload = run_files.read_bytes(engine, run_id, MAP_FILE)
     if payload is None:
         return None
     points, size = decode_points(payload)
-    if size != {"n_customers": n_customers or 0, "max_points": max_points}:
+    if size == {"n_customers": n_customers or 0, "max_points": max_points}:
+        return points
+    if size["n_customers"] != (n_customers or 0) or size["n_customers"] > size["max_points"]:
         return None
-    return points
+    if not n_customers or n_customers <= max_points:
+        return points
+    step = -(-n_customers // max_points)
+    keep = (points["customer_id"].to_numpy() % step == 0) | points["is_insiders"].to_numpy()
+    return points[keep].reset_index(drop=True)

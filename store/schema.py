@@ -183,14 +183,20 @@ class RunFile(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class CustomerLabel(Base):
-    """A customer's cluster, Insiders flag and features in one run."""
+class ViewBase(DeclarativeBase):
+    """Views read as tables: made by the migrations (and with a schema made from the models, by
+    the DDL :mod:`store.labels` attaches to :data:`Base`'s metadata), never created as tables."""
+
+    metadata = MetaData()
+
+
+class CustomerLabel(ViewBase):
+    """A customer's cluster, Insiders flag and features in one published run: the view
+    ``customer_labels`` over the spans of :class:`store.labels.LabelSpan`."""
 
     __tablename__ = "customer_labels"
 
-    run_id: Mapped[int] = mapped_column(
-        ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
-    )
+    run_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     customer_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     cluster: Mapped[int] = mapped_column(Integer)
     is_insiders: Mapped[bool] = mapped_column(Boolean)
@@ -200,13 +206,6 @@ class CustomerLabel(Base):
     items_quantity: Mapped[int] = mapped_column(Integer)
     products_quantity: Mapped[int] = mapped_column(Integer)
     avg_ticket: Mapped[float] = mapped_column(Float)
-    embedding_x: Mapped[float] = mapped_column(Float)
-    embedding_y: Mapped[float] = mapped_column(Float)
-
-    __table_args__ = (
-        Index("ix_customer_labels_customer_run", "customer_id", "run_id"),
-        Index("ix_customer_labels_run_insiders", "run_id", "is_insiders"),
-    )
 
 
 class MembershipEvent(Base):
@@ -295,4 +294,5 @@ __all__ = [
     "Transaction",
     "TransactionBatch",
     "User",
+    "ViewBase",
 ]

@@ -9,10 +9,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
-from sqlalchemy import Engine, insert, text
+from sqlalchemy import Engine, delete, insert, or_, select, text
 
 from pipeline.columns import FEATURE_COLUMNS
-from store.schema import Cluster, CustomerLabel, MembershipEvent, ModelVersion, Run
+from store.labels import LabelSpan, LabelStage
+from store.results import publish_run_labels
+from store.schema import Cluster, MembershipEvent, ModelVersion, Run
 
 CLUSTERS = [
     {"cluster": 0, "name": "Insiders", "color": "#d4a017", "is_insiders": True},
@@ -150,7 +152,8 @@ def _write_run(conn, run_id: int, as_of: date, labels: list[dict], at: datetime)
                          "revenue_share": sum(r["gross_revenue"] for r in members) / revenue,
                          "profile": profile})
     conn.execute(insert(Cluster), clusters)
-    conn.execute(insert(CustomerLabel), labels)
+    conn.execute(insert(LabelStage), labels)  # and published, as a worker does
+    publish_run_labels(conn, run_id)
 
 
 ORIGIN = {"Origin": "http://localhost"}
@@ -183,3 +186,21 @@ def page(client, path: str, search: str = ""):
     """Render a page through the Dash Pages router callback."""
     return call(client, [("_pages_content", "children"), ("_pages_store", "data")],
                 [("_pages_location", "pathname", path), ("_pages_location", "search", search)])
+
+
+def drop_from_run(conn, run_id: int, customer_ids) -> None:
+    """Take customers out of one published run (ids consecutive, as seeded here) by splitting
+    the spans of labels that hold them there."""
+    spans = LabelSpan.__table__
+    for customer in customer_ids:
+        row = conn.execute(select(spans).where(
+            spans.c.customer_id == int(customer), spans.c.first_run <= run_id,
+            or_(spans.c.end_run.is_(None), spans.c.end_run > run_id))).mappings().first()
+        if row is None:
+            continue
+        conn.execute(delete(spans).where(spans.c.customer_id == int(customer),
+                                         spans.c.first_run == row["first_run"]))
+        if row["first_run"] < run_id:
+            conn.execute(insert(spans).values({**row, "end_run": run_id}))
+        if row["end_run"] is None or row["end_run"] > run_id + 1:
+            conn.execute(insert(spans).values({**row, "first_run": run_id + 1}))

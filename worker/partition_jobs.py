@@ -59,7 +59,7 @@ def run_job(kind: str, run_id: int, *, as_of: date, parameters: dict, engine: En
         return {"evidence": forecast_check(inputs, as_of, facts.thresholds,
                                            random_state=settings.random_state,
                                            guest_id_range=guests)}
-    labels = results.load_labels(engine, run_id)
+    labels = results.load_labels(engine, run_id, staged=True)
     if kind == partitions.SILHOUETTE:
         return {"silhouette": run_silhouette(labels, random_state=settings.random_state)}
     with engine.connect() as connection:

@@ -35,8 +35,8 @@ E2E_REDIS_URL = for_worker(
 CHROMIUM = os.environ.get("INSIDERS_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("INSIDERS_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")
 ADMIN, VIEWER, PASSWORD = "admin", "viewer", "e2e-password-1"
-TABLES = ("membership_events, customer_labels, clusters, runs, model_versions, transactions, "
-          "transaction_batches, audit_log, users")
+TABLES = ("membership_events, label_spans, label_stage, clusters, runs, model_versions, "
+          "transactions, transaction_batches, audit_log, users")
 
 
 def free_port() -> int:

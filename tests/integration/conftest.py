@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from tests.conftest import reach
 
 REPO = Path(__file__).resolve().parents[2]
 TABLES = (
-    "membership_events, customer_labels, clusters, runs, model_versions, "
+    "membership_events, label_spans, label_stage, clusters, runs, model_versions, "
     "transactions, transaction_batches, audit_log, users"
 )
 
@@ -242,3 +243,16 @@ def run_cli(
     command = [sys.executable, "-m", "cli", *args]
     return subprocess.run(command, cwd=REPO, env=_clean_env(env), capture_output=True,
                           text=True, timeout=timeout)
+
+
+@pytest.fixture
+def empty_pg_url(pg_engine, pg_url):
+    """A brand-new PostgreSQL database, dropped after the test."""
+    name = f"insiders_test_mig_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield pg_url.rsplit("/", 1)[0] + "/" + name
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()

@@ -29,11 +29,13 @@ from store.forecasts import (
     read_forecasts,
     write_forecasts,
 )
+from store.labels import LabelStage
 from store.partitions import discard_rows
+from store.results import publish_run_labels
 from store.roles import grant_privileges
 from store.run_inputs import CustomerRange
 from store.runs import create_run
-from store.schema import CustomerLabel, RunFile
+from store.schema import RunFile
 
 pytestmark = pytest.mark.integration
 
@@ -61,7 +63,7 @@ def _label(run_id: int, customer: int, insider: bool) -> dict:
 def _run(engine: Engine) -> int:
     with session_scope(engine) as session:
         run = create_run(session, trigger="cli")
-        run.status, run.active_slot = "succeeded", None
+        run.status, run.active_slot, run.as_of = "succeeded", None, dt.date(2011, 12, 9)
         return run.id
 
 
@@ -92,8 +94,9 @@ def _assert_round_trip(engine: Engine) -> None:
     assert forecast_metrics(engine, run_id + 1000) == (None, None)
 
     with engine.begin() as connection:  # 12348 is no Insider and 12350 has no label
-        connection.execute(insert(CustomerLabel), [_label(run_id, customer, customer != 12348)
-                                                   for customer in (12347, 12348, 12349, 2**40)])
+        connection.execute(insert(LabelStage), [_label(run_id, customer, customer != 12348)
+                                                for customer in (12347, 12348, 12349, 2**40)])
+        publish_run_labels(connection, run_id)
     insiders = insiders_forecasts(engine, run_id).sort_values("customer_id", ignore_index=True)
     pd.testing.assert_frame_equal(
         insiders, expected[expected["customer_id"].isin([12347, 12349, 2**40])].reset_index(

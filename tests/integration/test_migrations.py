@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect
 
 import migrations
 from store.schema import Base
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def empty_pg_url(pg_engine, pg_url):
-    """A brand-new PostgreSQL database, dropped after the test."""
-    name = f"insiders_test_mig_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    yield pg_url.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def _check_round_trip(url: str) -> None:

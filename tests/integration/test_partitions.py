@@ -239,7 +239,7 @@ def test_a_partition_scored_again_replaces_its_rows(fitted, single, service_env)
     def rows() -> int:
         with engine.connect() as connection:
             return connection.execute(text(
-                "SELECT COUNT(*) FROM customer_labels WHERE run_id = :id AND customer_id < :hi"
+                "SELECT COUNT(*) FROM label_stage WHERE run_id = :id AND customer_id < :hi"
             ), {"id": run.id, "hi": hi}).scalar_one()
 
     # the report waits for every range to be scored

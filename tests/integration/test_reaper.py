@@ -112,6 +112,7 @@ def test_a_reaped_run_whose_worker_comes_back_publishes_nothing(
     after = wait_for_status(engine, run.id, ("failed",), timeout=1)
     assert after["error"] == row["error"] and "heartbeat" in after["error"]
     assert count(engine, "customer_labels") == 0 and count(engine, "model_versions") == 0
+    assert count(engine, "label_stage") == 0
     with session_scope(engine) as session:
         assert current_run(session) is None
 

@@ -45,14 +45,14 @@ def seeded(clean_db: Engine) -> dict[str, int]:
     with clean_db.begin() as connection:
         done = connection.execute(text(
             "INSERT INTO runs (status, trigger, queued_at, refit, progress_percent, parameters, "
-            "metrics, report, n_insiders) "
-            "VALUES ('succeeded', 'cli', :now, false, 100, '{}', '{}', '{}', 3) RETURNING id"
+            "metrics, report, n_insiders, as_of) VALUES ('succeeded', 'cli', :now, false, 100, "
+            "'{}', '{}', '{}', 3, '2011-12-09') RETURNING id"
         ), {"now": now}).scalar_one()
         connection.execute(text(
-            "INSERT INTO customer_labels (run_id, customer_id, cluster, is_insiders, "
-            "embedding_x, embedding_y, gross_revenue, recency_days, invoice_quantity, "
-            "items_quantity, products_quantity, avg_ticket) "
-            "VALUES (:run, 1, 0, true, 0, 0, 10, 1, 1, 1, 1, 10)"), {"run": done})
+            "INSERT INTO label_spans (customer_id, first_run, cluster, is_insiders, "
+            "gross_revenue, last_purchase, invoice_quantity, items_quantity, "
+            "products_quantity, avg_ticket) "
+            "VALUES (1, :run, 0, true, 10, '2011-12-08', 1, 1, 1, 10)"), {"run": done})
         connection.execute(text(
             "INSERT INTO model_versions (version, created_at, fitted_as_of, data_fingerprint, "
             "code_version, parameters, thresholds, clusters, metrics, artifact) VALUES "
@@ -61,9 +61,9 @@ def seeded(clean_db: Engine) -> dict[str, int]:
 
 
 DENIED = [
-    "UPDATE customer_labels SET is_insiders = false",
-    "DELETE FROM customer_labels",
-    "INSERT INTO customer_labels (run_id, customer_id) VALUES (1, 2)",
+    "UPDATE label_spans SET is_insiders = false",
+    "DELETE FROM label_spans",
+    "INSERT INTO label_stage (run_id, customer_id) VALUES (1, 2)",
     "UPDATE runs SET n_insiders = 0",
     "UPDATE model_versions SET artifact = 'evil'",
     "DELETE FROM model_versions",
@@ -126,7 +126,10 @@ def test_the_worker_role_writes_labels(
     engine = _as(pg_engine, roles["worker"])
     try:
         with engine.begin() as connection:
-            connection.exec_driver_sql("UPDATE customer_labels SET cluster = 1")
+            connection.exec_driver_sql("UPDATE label_spans SET cluster = 1")
+            connection.exec_driver_sql("DELETE FROM label_stage")
             connection.exec_driver_sql("UPDATE runs SET n_insiders = 4")
+            assert connection.exec_driver_sql(
+                "SELECT cluster, recency_days FROM customer_labels").all() == [(1, 1)]
     finally:
         engine.dispose()

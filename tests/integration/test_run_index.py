@@ -18,7 +18,7 @@ from dashboard import cache, data, data_index, data_period
 from store import run_changes, run_files, run_index
 from store.db import make_engine
 from store.schema import CustomerLabel, Run, RunFile
-from tests.dashboard_seed import N_CUSTOMERS, seed
+from tests.dashboard_seed import N_CUSTOMERS, drop_from_run, seed
 
 RUNS = (1, 2, 3)
 MAP_QUERY = run_index.map_query
@@ -37,11 +37,10 @@ def engine(request, tmp_path):
     with engine.begin() as connection:
         label = CustomerLabel
         # five customers new in run 2, and run 2's first Insider gone from run 3
-        connection.execute(delete(label).where(label.run_id == 1,
-                                               label.customer_id.between(12000, 12004)))
+        drop_from_run(connection, 1, range(12000, 12005))
         gone = connection.execute(select(label.customer_id).where(
             label.run_id == 2, label.is_insiders).order_by(label.customer_id)).scalars().first()
-        connection.execute(delete(label).where(label.run_id == 3, label.customer_id == gone))
+        drop_from_run(connection, 3, [gone])
     cache.clear()
     yield engine
     cache.clear()
@@ -78,7 +77,7 @@ def test_reads_through_the_stored_files_equal_reads_of_the_labels(engine, worded
     as stored, others are worded again."""
     from_labels = _reads(engine)
     for run in RUNS:
-        assert run_index.write(engine, run, max_points=20) > 0
+        assert run_index.write(engine, run) > 0
         assert (run_changes.write(engine, run, worded_in) > 0) == (run != 1)  # first: none
     assert data_index.stored_changes(2, 3, "£", engine)[1] == (worded_in == "£")
     from_files = _reads(engine)
@@ -102,19 +101,25 @@ def test_the_stored_files_are_what_the_dashboard_reads(engine, monkeypatch):
     assert index.customer_id.tolist() == [r.customer_id for r in rows]
     assert index.cluster.tolist() == [r.cluster for r in rows]
     assert index.is_insiders.tolist() == [bool(r.is_insiders) for r in rows]
-    # with the files gone the dashboard falls back to the labels, never to nothing
+    # the map points stored with the publication: every customer here, thinned for a smaller
+    # map as it would have been drawn (every third id and every Insider)
     calls = []
     monkeypatch.setattr(run_index, "map_query",
                         lambda *a, **k: calls.append(a) or MAP_QUERY(*a, **k))
-    assert run_index.read_points(engine, 3, N_CUSTOMERS, 20) is None  # drawn for 30,000
+    every = run_index.read_points(engine, 3, N_CUSTOMERS, 30_000)
+    assert len(every) == N_CUSTOMERS and every["customer_id"].is_monotonic_increasing
+    thinned = run_index.read_points(engine, 3, N_CUSTOMERS, 20)
+    expected = every[(every["customer_id"] % 3 == 0) | every["is_insiders"]]
+    pd.testing.assert_frame_equal(thinned, expected.reset_index(drop=True))
+    assert 20 <= len(thinned) < len(every)
     cache.clear()
     data.embedding_sample(3, N_CUSTOMERS, engine=engine)
     assert not calls, "the stored points were read"
+    # the spans keep no map coordinates: a published run without its file has no map
     with engine.begin() as connection:
         connection.execute(delete(RunFile).where(RunFile.run_id == 3))
     cache.clear()
-    assert len(data.embedding_sample(3, N_CUSTOMERS, engine=engine)) == len(rows)
-    assert calls, "a run without stored points is read from its labels"
+    assert data.embedding_sample(3, N_CUSTOMERS, engine=engine).empty and calls
 
 
 
@@ -122,7 +127,7 @@ def test_files_stored_gzipped_by_an_earlier_version_are_still_read(engine):
     """A run's files are stored compressed with zstd, its changes as Parquet compressed by
     itself; runs published before stored them inside gzip (the changes as plain Parquet),
     and they are read the same."""
-    run_index.write(engine, 3, max_points=20)
+    run_index.write(engine, 3)
     run_changes.write(engine, 3, "£")
     now = _stored_reads(engine)
     stored = _contents(engine)

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from pipeline.clean import clean_transactions, load_profile
 from pipeline.features import customer_features
 from pipeline.ingest import read_transactions
-from store.results import load_labels, write_labels
+from store.results import load_labels, publish_run_labels, write_labels
 from store.transactions import ingest_file, load_transactions
 
 pytestmark = pytest.mark.integration
@@ -113,11 +113,16 @@ def test_labels_round_trip_bit_for_bit(clean_db, monkeypatch, slice_rows):
     with clean_db.begin() as connection:
         connection.execute(text(
             "INSERT INTO runs (id, status, trigger, refit, queued_at, progress_percent,"
-            " parameters, metrics, report) VALUES (1, 'succeeded', 'cli', false, now(),"
-            " 100, '{}', '{}', '{}')"
+            " parameters, metrics, report, as_of) VALUES (1, 'succeeded', 'cli', false, now(),"
+            " 100, '{}', '{}', '{}', '2011-12-09')"
         ))
         assert write_labels(connection, 1, labels) == n
-    loaded = load_labels(clean_db, 1)
+    staged = load_labels(clean_db, 1, staged=True)  # with the map coordinates
+    pd.testing.assert_frame_equal(staged, labels.loc[:, staged.columns], check_exact=True)
+    with clean_db.begin() as connection:
+        publish_run_labels(connection, 1)
+    loaded = load_labels(clean_db, 1)  # from the spans: the recency counted back from the date
+    assert list(loaded.columns) == [c for c in labels.columns if not c.startswith("embedding")]
     pd.testing.assert_frame_equal(loaded, labels.loc[:, loaded.columns], check_exact=True)
 
 

@@ -52,7 +52,7 @@ def _run_snapshot(engine, run_id: int) -> dict:
         row = dict(connection.execute(
             text("SELECT * FROM runs WHERE id = :id"), {"id": run_id}
         ).mappings().one())
-    for table in ("customer_labels", "clusters", "membership_events"):
+    for table in ("customer_labels", "label_stage", "clusters", "membership_events"):
         row[table] = count(engine, table, "run_id = :id", id=run_id)
     row["model_versions"] = count(engine, "model_versions")
     return row
@@ -105,7 +105,7 @@ def test_second_run_on_the_same_data_is_recorded_as_unchanged(history, module_en
     assert f"same data, parameters and model version as run #{state['first']}" in row["error"]
     assert count(engine, "model_versions") == 1
     assert _current_id(engine) == state["first"]
-    for table in ("customer_labels", "clusters", "membership_events"):
+    for table in ("customer_labels", "label_stage", "clusters", "membership_events"):
         assert count(engine, table, "run_id = :id", id=run.id) == 0
     state["current"] = state["first"]
 
@@ -134,6 +134,7 @@ def test_exception_in_the_pipeline_fails_the_run_with_its_reason(
     assert row["error"] == "ValueError: synthetic failure inside the pipeline"
     assert row["active_slot"] is None and row["finished_at"] is not None
     assert count(engine, "customer_labels", "run_id = :id", id=run.id) == 0
+    assert count(engine, "label_stage", "run_id = :id", id=run.id) == 0
     assert _current_id(engine) == state["current"]
 
 

@@ -16,7 +16,7 @@ from pipeline.clean import load_profile
 from pipeline.run import RunResult, run_segmentation
 from settings import load_settings
 from store.db import session_scope
-from store.forecasts import read_forecasts
+from store.forecasts import DECIMALS, read_forecasts
 from store.results import latest_model_state, load_labels
 from store.runs import create_run, get_run
 from store.transactions import count_transactions, ingest_file, load_transactions
@@ -65,8 +65,9 @@ def _same_as_pandas(engine: Engine, run_id: int, expected: RunResult) -> None:
     pd.testing.assert_frame_equal(labels, want, check_exact=True, check_dtype=False)
     ahead = read_forecasts(engine, run_id).set_index("customer_id")
     frame = expected.forecasts.loc[ahead.index, ahead.columns]
-    for name in ("p_active", "expected_purchases", "expected_spend"):
-        np.testing.assert_array_equal(ahead[name].to_numpy(float), frame[name].to_numpy(float))
+    for name, places in DECIMALS.items():  # stored to these decimals
+        np.testing.assert_array_equal(ahead[name].to_numpy(float),
+                                      frame[name].to_numpy(float).round(places))
     for name in ("at_risk_on", "qualifies_on", "at_risk_reason", "qualify_reason"):
         assert _plain(ahead[name]) == _plain(frame[name])
     with session_scope(engine) as session:

@@ -18,6 +18,8 @@ from dashboard.auth import claim_run_request
 from dashboard.widgets import started_by
 from settings import SettingsError, load_settings
 from store.db import make_engine, session_scope
+from store.labels import LabelStage
+from store.results import publish_run_labels
 from store.schema import AuditEntry, Cluster, CustomerLabel, Run
 from store.users import save_user
 from tests.dashboard_seed import ORIGIN, call, login, page, seed
@@ -310,18 +312,22 @@ def test_a_changes_export_needs_a_signed_in_user(app_engine):
 def _copy_run(engine, source: int, target: int) -> None:
     """Give ``target`` the labels, clusters, report and as-of of ``source``, then succeed it."""
     with engine.begin() as conn:
-        for table in (CustomerLabel.__table__, Cluster.__table__):
+        for table, into in ((CustomerLabel.__table__, LabelStage.__table__),
+                            (Cluster.__table__, Cluster.__table__)):
             rows = [dict(row._mapping) for row in conn.execute(
                 select(table).where(table.c.run_id == source))]
             for row in rows:
                 row.pop("id", None)
                 row["run_id"] = target
-            conn.execute(insert(table), rows)
+                if into is LabelStage.__table__:
+                    row.update(embedding_x=0.0, embedding_y=0.0)
+            conn.execute(insert(into), rows)
         run = conn.execute(select(Run.as_of, Run.report, Run.n_customers)
                            .where(Run.id == source)).one()
         conn.execute(update(Run).where(Run.id == target).values(
             status="succeeded", active_slot=None, as_of=run.as_of, report=run.report,
             n_customers=run.n_customers))
+        publish_run_labels(conn, target)
 
 
 def _download(client, kind: str, run_id) -> dict:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pandas as pd
 import pytest
@@ -65,6 +65,7 @@ def publish(engine, settings, entered, exited) -> int:
     with session_scope(engine) as session:
         run = runs.create_run(session, trigger="cli")
         runs.claim_run(session, run.id, task_id="t")
+        run.as_of = date(2011, 12, 9)  # a worker sets it before the results are written
     with session_scope(engine) as session:
         results.write_results(session, run.id, fake_result(entered, exited), previous_run_id=None,
                               code_version="test", artifact_key=b"k" * 32)
