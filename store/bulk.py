@@ -120,21 +120,27 @@ def _copy_sql(query: Select) -> str | None:
         return None
 
 
+PROBE_PLANS_OFF = ("enable_hashjoin", "enable_mergejoin", "enable_bitmapscan", "enable_material")
+
+
 def read_frame(engine: Engine, query: Select, *, probe: bool = False,
                serial: bool = False) -> pd.DataFrame:
     """The rows of ``query`` as a frame: COPY into Arrow on PostgreSQL when every column has
     a plain type (several times faster than driver rows for big label sets), rows otherwise.
 
-    ``probe``: the query joins a few thousand rows of one run to another run by primary key;
-    PostgreSQL would rather hash the whole other run (about 3x slower), so its hash and merge
-    joins are switched off for this one statement. ``serial``: no parallel workers either (for
+    ``probe``: the query joins a few thousand rows of one run to another run by customer id;
+    PostgreSQL would rather hash the whole other run (about 3x slower), and through the spans of
+    ``customer_labels`` it takes a run for a few hundred rows (its range test gets a default
+    estimate) and scans it once per row (minutes at 100k customers), so for this one statement
+    only index probes are left: no hash or merge join, no bitmap scan, nothing materialized.
+    ``serial``: no parallel workers either (for
     a read of a few thousand rows their start costs more than they save, on busy cores most).
     """
     if engine.dialect.name == "postgresql" and _copy_sql(query) is not None:
         with engine.begin() as conn:
             if probe:
-                conn.exec_driver_sql("SET LOCAL enable_hashjoin = off")
-                conn.exec_driver_sql("SET LOCAL enable_mergejoin = off")
+                for plan in PROBE_PLANS_OFF:
+                    conn.exec_driver_sql(f"SET LOCAL {plan} = off")
             if serial:
                 conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
             return frame_in(conn, query)
