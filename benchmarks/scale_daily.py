@@ -84,19 +84,46 @@ def _table_sizes(engine) -> dict[str, int]:
             "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c "
             "JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE n.nspname = 'public' AND c.relkind = 'r'")).all())
+        parts = connection.execute(text(  # each table's own pages and each index's apart
+            "SELECT CASE c.relkind WHEN 'i' THEN 'index ' ELSE 'heap ' END || c.relname, "
+            "pg_relation_size(c.oid) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i')")).all()
+        sizes.update({f"({name})": size for name, size in parts})
         sizes["(database)"] = connection.execute(
             text("SELECT pg_database_size(current_database())")).scalar_one()
     return sizes
 
 
 def _growth(before: dict[str, int], after: dict[str, int]) -> str:
-    grown = {name: after[name] - before.get(name, 0) for name in after if name != "(database)"}
+    grown = {name: after[name] - before.get(name, 0) for name in after
+             if not name.startswith("(")}
     parts = [f"{name} {size / 2**20:+,.1f}" for name, size in
              sorted(grown.items(), key=lambda item: -item[1]) if abs(size) >= 2**20 / 10]
     total = sum(grown.values())
     database = after["(database)"] - before["(database)"]
     return (f"**{total / 2**20:+,.1f} MiB** in the tables (database {database / 2**20:+,.1f} MiB):"
             f" {', '.join(parts) or 'none above 0.1 MiB'}")
+
+
+def _parts_growth(before: dict[str, int], after: dict[str, int]) -> str:
+    """What grew, heap and index apart (0.05 MiB and more)."""
+    grown = {name[1:-1]: after[name] - before.get(name, 0) for name in after
+             if name.startswith(("(heap ", "(index "))}
+    return ", ".join(f"{name} {size / 2**20:+,.2f}" for name, size in
+                     sorted(grown.items(), key=lambda item: -item[1]) if size >= 2**20 / 20)
+
+
+def _run_files(engine, run_id: int) -> str:
+    """The run's stored files by kind (a folder's files together), largest first."""
+    from sqlalchemy import text  # deferred: the benchmark chooses the checkout
+
+    with engine.connect() as connection:
+        rows = connection.execute(text(
+            "SELECT split_part(name, '/', 1), count(*), sum(octet_length(content)) "
+            "FROM run_files WHERE run_id = :id GROUP BY 1 ORDER BY 3 DESC"), {"id": run_id}).all()
+    return ", ".join(f"{name} {size / 2**20:,.2f} MiB" + (f" ({n} files)" if n > 1 else "")
+                     for name, n, size in rows)
 
 
 def daily(scale) -> list[tuple[str, str]]:
@@ -117,6 +144,7 @@ def daily(scale) -> list[tuple[str, str]]:
     after_run = _table_sizes(engine)
     path.unlink()
     facts = run_facts(engine, run_id)
+    files = _run_files(engine, run_id)
     engine.dispose()
     return [("one more day", f"{rows:,} rows on {day}, {accepted:,} stored, ingested in "
                              f"{ingest_seconds:.1f} s ({rss:,.0f} MiB peak)"),
@@ -124,7 +152,9 @@ def daily(scale) -> list[tuple[str, str]]:
             ("daily scoring run, 2 worker processes", f"{seconds:.1f} s "
                                                       f"({facts}); {load}; "
                                                       f"largest process {one:,.0f} MiB"),
-            ("storage added by the daily scoring run", _growth(after_ingest, after_run))]
+            ("storage added by the daily scoring run", _growth(after_ingest, after_run)),
+            ("of which, heap and index apart", _parts_growth(after_ingest, after_run)),
+            ("the daily run's files", files)]
 
 
 def inbox(scale) -> list[tuple[str, str]]:
