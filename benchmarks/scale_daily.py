@@ -3,7 +3,8 @@ gets it every day (see ``benchmarks/scale_runs.py`` for the workers and the runs
 
 * ``daily``: one more day (the last day's rows, moved to the next day, with new invoice
   numbers), ingested, then a scoring run with two worker processes: what the database grew by,
-  table by table, with the ingest and with the run;
+  table by table, with the ingest and with the run; ``--daily-days N`` days one after the
+  other, the database vacuumed before each as autovacuum would have done overnight;
 * ``inbox``: another day dropped into ``INSIDERS_INBOX_DIR``, the beat's scheduled-run task sent
   to two running workers: time until that run is succeeded and current.
 """
@@ -126,13 +127,28 @@ def _run_files(engine, run_id: int) -> str:
                      for name, n, size in rows)
 
 
+def _vacuum(engine) -> None:
+    """What autovacuum (on by default) does between two days: the dead versions of the spans
+    closed the day before become space the next day reuses."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("VACUUM (ANALYZE)")
+
+
 def daily(scale) -> list[tuple[str, str]]:
+    figures = []
+    for day in range(1, scale.daily_days + 1):
+        figures += _one_day(scale, day)
+    return figures
+
+
+def _one_day(scale, days_after: int) -> list[tuple[str, str]]:
     from benchmarks.scale import in_child  # deferred: scale imports this module
 
     prepare(scale)
     engine = connect(scale)
-    path = scale.path.parent / "day-1.parquet"
-    (rows, day), _ = in_child(_day_file, scale.code, str(scale.path), str(path), 1)
+    _vacuum(engine)
+    path = scale.path.parent / f"day-{days_after}.parquet"
+    (rows, day), _ = in_child(_day_file, scale.code, str(scale.path), str(path), days_after)
     before = _table_sizes(engine)
     (accepted, ingest_seconds), rss = in_child(_ingest_day, scale.code, scale.database_url,
                                                str(path))
@@ -146,8 +162,8 @@ def daily(scale) -> list[tuple[str, str]]:
     facts = run_facts(engine, run_id)
     files = _run_files(engine, run_id)
     engine.dispose()
-    return [("one more day", f"{rows:,} rows on {day}, {accepted:,} stored, ingested in "
-                             f"{ingest_seconds:.1f} s ({rss:,.0f} MiB peak)"),
+    return [(f"day {days_after}", f"{rows:,} rows on {day}, {accepted:,} stored, ingested in "
+                                  f"{ingest_seconds:.1f} s ({rss:,.0f} MiB peak)"),
             ("storage added by the day's ingest", _growth(before, after_ingest)),
             ("daily scoring run, 2 worker processes", f"{seconds:.1f} s "
                                                       f"({facts}); {load}; "
@@ -168,14 +184,15 @@ def inbox(scale) -> list[tuple[str, str]]:
     engine = connect(scale)
     folder = Path(os.environ["INSIDERS_INBOX_DIR"])
     folder.mkdir(parents=True, exist_ok=True)
-    staged = folder / "day-2.parquet.part"  # the inbox leaves unfinished files alone
-    (rows, day), _ = in_child(_day_file, scale.code, str(scale.path), str(staged), 2)
+    days_after = scale.daily_days + 1  # the day after the daily step's
+    staged = folder / f"day-{days_after}.parquet.part"  # the inbox leaves unfinished files alone
+    (rows, day), _ = in_child(_day_file, scale.code, str(scale.path), str(staged), days_after)
     app = create_app(load_settings())
     latest = scalar(engine, "SELECT COALESCE(MAX(id), 0) FROM runs")
     with workers(scale, 2, "inbox") as memory:
         load = load_average()
         started = time.perf_counter()
-        staged.rename(folder / "day-2.parquet")
+        staged.rename(staged.with_suffix(""))
         app.send_task(SCHEDULED_RUN_TASK)
         run_id = None
         while run_id is None:
