@@ -38,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from pipeline.plain import plain_value
-from store import forecasts
+from store import forecast_files, forecasts
 from store.labels import LabelStage
 from store.results import (
     RunNoLongerActive,
@@ -258,10 +258,10 @@ def discard_rows(connection: Connection, run_id: int,
         if partition is not None and partition.hi is not None:
             where.append(table.c.customer_id < partition.hi)
         connection.execute(delete(table).where(*where))
-    first, last = forecasts.file_names_between(
+    first, last = forecast_files.file_names_between(
         *((None, None) if partition is None else (partition.lo, partition.hi)))
     connection.execute(delete(RunFile).where(
-        RunFile.run_id == run_id, RunFile.name.startswith(forecasts.FILE_PREFIX),
+        RunFile.run_id == run_id, RunFile.name.startswith(forecast_files.FILE_PREFIX),
         RunFile.name >= first, RunFile.name < last))
 
 

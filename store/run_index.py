@@ -18,7 +18,7 @@ import io
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, Select, func, or_, select
+from sqlalchemy import Connection, Engine, Select, and_, case, func, or_, select
 
 from pipeline.columns import FEATURE_COLUMNS
 from pipeline.run_compare import CustomerIndex
@@ -29,21 +29,38 @@ from store.schema import CustomerLabel
 INDEX_FILE = "customer-index.npz"
 MAP_FILE = "map-points.npz"
 MAX_MAP_POINTS = 30_000
+# above MAX_MAP_POINTS customers, at most this many Insiders too: at a million customers the
+# Insiders alone (100,000) would fill the map, and its file would be three times the size
+MAX_MAP_INSIDERS = MAX_MAP_POINTS // 2
 _MAP_SIZE = ("n_customers", "max_points")  # what a map file was drawn for, kept in it
 
 
-def map_query(run_id: int, n_customers: int | None, max_points: int = MAX_MAP_POINTS) -> Select:
-    """The map points of a staged run of ``n_customers``: every customer up to ``max_points``,
-    above that a deterministic sample by customer id, with every Insider kept so that the
-    highlighted group is shown whole."""
+def sample_steps(n_customers: int | None, n_insiders: int | None,
+                 max_points: int) -> tuple[int, int]:
+    """Every how many customer ids a map keeps a customer, and an Insider: every one up to
+    ``max_points`` customers; above, about ``max_points`` customers plus Insiders up to half
+    as many (all of them while they are fewer), so that the highlighted group shows well."""
+    if not n_customers or n_customers <= max_points:
+        return 1, 1
+    most_insiders = max(max_points // 2, 1)
+    return -(-n_customers // max_points), max(-(-(n_insiders or 0) // most_insiders), 1)
+
+
+def map_query(run_id: int, n_customers: int | None, max_points: int = MAX_MAP_POINTS,
+              n_insiders: int | None = None) -> Select:
+    """The map points of a staged run of ``n_customers`` (``n_insiders`` of them Insiders;
+    every Insider is a candidate when not given): every customer up to ``max_points``, above
+    a deterministic sample by customer id (:func:`sample_steps`)."""
     label = LabelStage
     query = select(
         label.customer_id, label.cluster, label.is_insiders, label.embedding_x,
         label.embedding_y, *[getattr(label, name) for name in FEATURE_COLUMNS],
     ).where(label.run_id == run_id).order_by(label.customer_id)
-    if n_customers and n_customers > max_points:
-        step = -(-n_customers // max_points)
-        query = query.where(or_(label.customer_id % step == 0, label.is_insiders))
+    step, insiders_step = sample_steps(n_customers, n_insiders, max_points)
+    if step > 1:
+        insiders = (label.is_insiders if insiders_step == 1
+                    else and_(label.is_insiders, label.customer_id % insiders_step == 0))
+        query = query.where(or_(label.customer_id % step == 0, insiders))
     return query
 
 
@@ -88,9 +105,11 @@ def write(engine: Engine, run_id: int) -> int:
 def write_points(connection: Connection, run_id: int, max_points: int = MAX_MAP_POINTS) -> int:
     """Store run ``run_id``'s map points (at most about ``max_points``) from its staged labels,
     in the caller's transaction; returns the bytes stored."""
-    n_customers = connection.execute(select(func.count()).select_from(LabelStage).where(
-        LabelStage.run_id == int(run_id))).scalar_one()
-    points = bulk.frame_in(connection, map_query(int(run_id), n_customers, max_points))
+    n_customers, n_insiders = connection.execute(
+        select(func.count(), func.count(case((LabelStage.is_insiders, 1))))
+        .where(LabelStage.run_id == int(run_id))).one()
+    points = bulk.frame_in(connection, map_query(int(run_id), n_customers, max_points,
+                                                 n_insiders))
     return run_files.store_bytes(connection, run_id, MAP_FILE,
                                  encode_points(points, n_customers, max_points))
 
@@ -122,8 +141,7 @@ def read_points(engine: Engine, run_id: int, n_customers: int | None,
         return points
     if size["n_customers"] != (n_customers or 0) or size["n_customers"] > size["max_points"]:
         return None
-    if not n_customers or n_customers <= max_points:
-        return points
-    step = -(-n_customers // max_points)
-    keep = (points["customer_id"].to_numpy() % step == 0) | points["is_insiders"].to_numpy()
+    ids, insiders = points["customer_id"].to_numpy(), points["is_insiders"].to_numpy(dtype=bool)
+    step, insiders_step = sample_steps(n_customers, int(insiders.sum()), max_points)
+    keep = (ids % step == 0) | (insiders & (ids % insiders_step == 0))
     return points[keep].reset_index(drop=True)

@@ -11,12 +11,15 @@ from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import Engine, create_engine, insert, select, text
 from sqlalchemy.exc import ProgrammingError
 
 import migrations
 from store.db import make_engine, session_scope
+from store.forecast_files import NOTES_SUFFIX, file_name
 from store.forecasts import (
     DECIMALS,
     FILE_PREFIX,
@@ -33,6 +36,7 @@ from store.labels import LabelStage
 from store.partitions import discard_rows
 from store.results import publish_run_labels
 from store.roles import grant_privileges
+from store.run_files import store_bytes
 from store.run_inputs import CustomerRange
 from store.runs import create_run
 from store.schema import RunFile
@@ -122,8 +126,8 @@ def test_round_trip_postgresql(clean_db: Engine) -> None:
     _assert_round_trip(clean_db)
 
 
-def test_round_trip_in_slices(clean_db: Engine, monkeypatch) -> None:
-    monkeypatch.setattr("store.forecasts.WRITE_ROWS", 2)  # 5 rows in 3 slices
+def test_round_trip_in_files_of_two(clean_db: Engine, monkeypatch) -> None:
+    monkeypatch.setattr("store.forecast_files.FILE_ROWS", 2)  # 5 customers in 3 files
     _assert_round_trip(clean_db)
 
 
@@ -137,8 +141,8 @@ def test_round_trip_sqlite(tmp_path) -> None:
         engine.dispose()
 
 
-def test_only_the_rows_with_a_date_or_a_reason_are_rows_of_the_table(clean_db, monkeypatch):
-    monkeypatch.setattr("store.forecasts.FILE_ROWS", 2)  # 5 customers in 3 files
+def test_the_rows_with_a_date_or_a_reason_are_notes_beside_the_numbers(clean_db, monkeypatch):
+    monkeypatch.setattr("store.forecast_files.FILE_ROWS", 2)  # 5 customers in 3 files
     run_id = _run(clean_db)
     many = pd.concat([_frame(), pd.DataFrame({"customer_id": range(20_000, 20_100),
                                               "p_active": 0.5, "expected_purchases": 1.0,
@@ -147,8 +151,12 @@ def test_only_the_rows_with_a_date_or_a_reason_are_rows_of_the_table(clean_db, m
         write_forecasts(connection, run_id, many.sample(frac=1, random_state=0))
         rows = connection.execute(select(Forecast.customer_id).where(Forecast.run_id == run_id)
                                   .order_by(Forecast.customer_id)).scalars().all()
-    assert rows == [12347, 12348, 12350, 2**40]
-    assert len(_files(clean_db, run_id)) == 53
+    assert rows == []  # no row of the table for a run stored now
+    files = _files(clean_db, run_id)
+    notes = [name for name in files if name.endswith(NOTES_SUFFIX)]
+    # 53 files of numbers, notes only beside those whose customers have a date or a reason
+    assert len(files) - len(notes) == 53
+    assert notes == [file_name(first) + NOTES_SUFFIX for first in (12347, 12349, 2**40)]
     back = read_forecasts(clean_db, run_id)
     assert len(back) == len(many) and back["customer_id"].is_monotonic_increasing
     # a customer's forecast reads the one file that can hold it, wherever it lies
@@ -162,7 +170,7 @@ def test_only_the_rows_with_a_date_or_a_reason_are_rows_of_the_table(clean_db, m
 
 
 def test_a_range_discarded_takes_its_files_and_no_other(clean_db, monkeypatch) -> None:
-    monkeypatch.setattr("store.forecasts.FILE_ROWS", 2)
+    monkeypatch.setattr("store.forecast_files.FILE_ROWS", 2)
     run_id = _run(clean_db)
     frame = pd.concat([_frame(), pd.DataFrame({"customer_id": [2**41], "p_active": [0.5]})])
     with clean_db.begin() as connection:
@@ -170,6 +178,9 @@ def test_a_range_discarded_takes_its_files_and_no_other(clean_db, monkeypatch) -
         discard_rows(connection, run_id, partition=CustomerRange(12349, 2**40))
     assert read_forecasts(clean_db, run_id)["customer_id"].tolist() == [12347, 12348, 2**40,
                                                                          2**41]
+    # the notes of the range went with it (12350 was about to qualify)
+    assert about_to_qualify(clean_db, run_id)["customer_id"].tolist() == [2**40]
+    assert at_risk(clean_db, run_id)["customer_id"].tolist() == [12347, 12348]
     with clean_db.begin() as connection:
         discard_rows(connection, run_id, partition=CustomerRange(None, 12349))
     assert read_forecasts(clean_db, run_id)["customer_id"].tolist() == [2**40, 2**41]
@@ -189,6 +200,30 @@ def test_a_run_stored_a_row_per_customer_reads_as_before(clean_db: Engine) -> No
     pd.testing.assert_frame_equal(back, frame.sort_values("customer_id", ignore_index=True),
                                   check_exact=True, check_dtype=False)
     assert read_forecasts(clean_db, run_id, [2**40])["p_active"].item() == 0.123456789012345
+
+
+def test_files_stored_as_floats_still_read(clean_db: Engine) -> None:
+    """Files are stored as whole numbers of their decimals; those stored before held floats."""
+    run_id = _run(clean_db)
+    numbers = _rounded(_frame()[["customer_id", *DECIMALS]]).sort_values("customer_id",
+                                                                         ignore_index=True)
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_pandas(numbers, preserve_index=False), sink,
+                   compression="zstd")
+    with clean_db.begin() as connection:
+        store_bytes(connection, run_id, file_name(12347), sink.getvalue().to_pybytes(),
+                    compress=False)
+    back = read_forecasts(clean_db, run_id)
+    pd.testing.assert_frame_equal(back[["customer_id", *DECIMALS]], numbers, check_exact=True)
+    new_run = _run(clean_db)
+    with clean_db.begin() as connection:
+        write_forecasts(connection, new_run, _frame())
+        stored = connection.execute(select(RunFile.content).where(
+            RunFile.run_id == new_run, RunFile.name.startswith(FILE_PREFIX))).scalars().all()
+    schema = pq.read_schema(pa.BufferReader(bytes(stored[0])))
+    assert all(pa.types.is_integer(schema.field(name).type) for name in DECIMALS)
+    pd.testing.assert_frame_equal(read_forecasts(clean_db, new_run)[["customer_id", *DECIMALS]],
+                                  numbers, check_exact=True)
 
 
 def test_forecasts_go_with_their_run(clean_db: Engine) -> None:
