@@ -136,7 +136,7 @@ def read_frame(engine: Engine, query: Select, *, probe: bool = False,
     ``serial``: no parallel workers either (for
     a read of a few thousand rows their start costs more than they save, on busy cores most).
     """
-    if engine.dialect.name == "postgresql" and _copy_sql(query) is not None:
+    if engine.dialect.name == "postgresql":  # the settings hold for COPY or rows alike
         with engine.begin() as conn:
             if probe:
                 for plan in PROBE_PLANS_OFF:
