@@ -7,6 +7,7 @@ the machine; writes nothing else.
 
     python benchmarks/dashboard.py [--customers 100000] [--runs 24] [--repeat 20] [--no-seed]
                                    [--browser] [--without-index | --no-seed --write-index]
+                                   [--no-seed --write-summary]
 """
 
 from __future__ import annotations
@@ -200,6 +201,19 @@ def write_indexes(engine, runs: int) -> None:
     print(f"the last run's customer index and map points: {middle - start:.1f} s, "
           f"{stored / 2**20:.1f} MiB stored; its changes: {end - middle:.1f} s, "
           f"{changes / 2**20:.1f} MiB stored")
+
+
+def write_summaries(engine, runs: int) -> None:
+    """Every run's summary, as the worker stores it when it publishes a run (since issue 11's
+    labels as changes), from the published labels; prints what it took."""
+    from store import run_index
+    from store.schema import CustomerLabel
+
+    start = time.perf_counter()
+    for run_id in range(1, runs + 1):
+        with engine.begin() as connection:
+            run_index.write_summary(connection, run_id, CustomerLabel)
+    print(f"every run's summary: {time.perf_counter() - start:.1f} s")
 
 
 def _forecasts(conn, run_id: int, labels: pd.DataFrame, rng) -> None:
@@ -506,6 +520,8 @@ def size_arguments(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--without-index", action="store_true",
                         help="seed runs without customer index, map points and changes (as "
                              "published before they were stored)")
+    parser.add_argument("--write-summary", action="store_true",
+                        help="with --no-seed: store every run's summary as publication now does")
     parser.add_argument("--write-index", action="store_true",
                         help="with --no-seed: store every run's customer index, map points and "
                              "changes first")
@@ -523,6 +539,8 @@ def seeded_engine(args: argparse.Namespace):
               f"{time.perf_counter() - start:.1f} s")
     elif args.write_index:
         write_indexes(engine, args.runs)
+    if args.write_summary:
+        write_summaries(engine, args.runs)
     return engine
 
 

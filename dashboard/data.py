@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, String, and_, case, cast, false, func, or_, select, true
+from sqlalchemy import Engine, String, and_, cast, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from dashboard import data_index
@@ -149,20 +149,12 @@ def clusters(run_id: int, engine: Engine | None = None) -> list[dict]:
 
 @per_run(app_engine)
 def insiders_summary(run_id: int, engine: Engine | None = None) -> dict:
-    """Count, mean revenue and mean ticket of the Insiders and of everyone, in one pass."""
-    insider = CustomerLabel.is_insiders
-    query = select(
-        func.count().label("customers"),
-        func.sum(case((insider, 1), else_=0)).label("insiders"),
-        func.avg(CustomerLabel.gross_revenue).label("mean_revenue_all"),
-        func.avg(CustomerLabel.avg_ticket).label("mean_ticket_all"),
-        func.sum(CustomerLabel.gross_revenue).label("revenue_all"),
-        # the Insiders' figures in the same scan (aggregate FILTER), not a second query
-        func.avg(CustomerLabel.gross_revenue).filter(insider).label("mean_revenue"),
-        func.avg(CustomerLabel.avg_ticket).filter(insider).label("mean_ticket"),
-        func.sum(CustomerLabel.gross_revenue).filter(insider).label("revenue"),
-    ).where(CustomerLabel.run_id == run_id)
-    summary = {k: (v if v is not None else 0) for k, v in (_one(engine, query) or {}).items()}
+    """Count, mean revenue and mean ticket of the Insiders and of everyone: stored with the
+    run when it was published, or for a run published before, read from its labels."""
+    stored = run_index.read_summary(engine, run_id)
+    if stored is None:
+        stored = _one(engine, run_index.summary_query(CustomerLabel, run_id)) or {}
+    summary = {k: (v if v is not None else 0) for k, v in stored.items()}
     total = summary.get("revenue_all") or 0
     summary["revenue_share"] = (summary.get("revenue") or 0) / total if total else 0.0
     customers = summary.get("customers") or 0

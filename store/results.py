@@ -176,10 +176,11 @@ def write_labels(
 
 def publish_run_labels(connection: Connection, run_id: int) -> dict[str, int]:
     """Store the map points of run ``run_id`` from its staged labels (the spans keep no map
-    coordinates) and turn the labels into spans, in the caller's transaction: the one that
-    publishes the run. Returns the spans closed and opened."""
+    coordinates) and its summary, and turn the labels into spans, in the caller's transaction:
+    the one that publishes the run. Returns the spans closed and opened."""
     as_of = connection.execute(select(Run.as_of).where(Run.id == int(run_id))).scalar_one()
     run_index.write_points(connection, run_id)
+    run_index.write_summary(connection, run_id)
     return publish_labels(connection, run_id, as_of)
 
 

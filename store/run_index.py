@@ -9,12 +9,16 @@ So the worker stores two files with each published run (:mod:`store.run_files`):
   right after the publication; the dashboard reads a run without one (a worker stopped in
   between) from its labels;
 - its map points: the rows the Overview's map shows (:func:`map_query`), in the publication's
-  transaction, from the staged labels: the spans the labels become keep no map coordinates.
+  transaction, from the staged labels: the spans the labels become keep no map coordinates;
+- its summary: how many customers and Insiders, their revenue and mean figures
+  (:func:`summary_query`), in the publication's transaction too: read through the spans, a
+  million customers' sums took most of a second.
 """
 
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import pandas as pd
@@ -28,6 +32,8 @@ from store.schema import CustomerLabel
 
 INDEX_FILE = "customer-index.npz"
 MAP_FILE = "map-points.npz"
+SUMMARY_FILE = "summary.json"
+_COUNTS = ("customers", "insiders")
 MAX_MAP_POINTS = 30_000
 # above MAX_MAP_POINTS customers, at most this many Insiders too: at a million customers the
 # Insiders alone (100,000) would fill the map, and its file would be three times the size
@@ -62,6 +68,40 @@ def map_query(run_id: int, n_customers: int | None, max_points: int = MAX_MAP_PO
                     else and_(label.is_insiders, label.customer_id % insiders_step == 0))
         query = query.where(or_(label.customer_id % step == 0, insiders))
     return query
+
+
+def summary_query(label: type[CustomerLabel] | type[LabelStage], run_id: int) -> Select:
+    """Count, revenue and means of a run's customers and of its Insiders, in one pass, from
+    its published labels (:class:`CustomerLabel`) or its staged ones."""
+    insider = label.is_insiders
+    return select(
+        func.count().label("customers"),
+        func.sum(case((insider, 1), else_=0)).label("insiders"),
+        func.avg(label.gross_revenue).label("mean_revenue_all"),
+        func.avg(label.avg_ticket).label("mean_ticket_all"),
+        func.sum(label.gross_revenue).label("revenue_all"),
+        # the Insiders' figures in the same scan (aggregate FILTER), not a second query
+        func.avg(label.gross_revenue).filter(insider).label("mean_revenue"),
+        func.avg(label.avg_ticket).filter(insider).label("mean_ticket"),
+        func.sum(label.gross_revenue).filter(insider).label("revenue"),
+    ).where(label.run_id == int(run_id))
+
+
+def write_summary(connection: Connection, run_id: int,
+                  source: type[CustomerLabel] | type[LabelStage] = LabelStage) -> int:
+    """Store run ``run_id``'s summary from its staged labels (or ``source``'s), in the
+    caller's transaction; returns the bytes stored."""
+    row = connection.execute(summary_query(source, run_id)).mappings().one()
+    summary = {key: (None if value is None else int(value) if key in _COUNTS else float(value))
+               for key, value in row.items()}
+    return run_files.store_bytes(connection, run_id, SUMMARY_FILE,
+                                 json.dumps(summary).encode())
+
+
+def read_summary(engine: Engine, run_id: int) -> dict | None:
+    """Run ``run_id``'s stored summary, or None when it has none (a run published before)."""
+    payload = run_files.read_bytes(engine, run_id, SUMMARY_FILE)
+    return None if payload is None else json.loads(payload)
 
 
 def encode_index(index: CustomerIndex) -> bytes:

@@ -12,9 +12,10 @@ import numpy as np
 from sqlalchemy import Engine, delete, insert, or_, select, text
 
 from pipeline.columns import FEATURE_COLUMNS
+from store import run_index
 from store.labels import LabelSpan, LabelStage
 from store.results import publish_run_labels
-from store.schema import Cluster, MembershipEvent, ModelVersion, Run
+from store.schema import Cluster, MembershipEvent, ModelVersion, Run, RunFile
 
 CLUSTERS = [
     {"cluster": 0, "name": "Insiders", "color": "#d4a017", "is_insiders": True},
@@ -204,3 +205,6 @@ def drop_from_run(conn, run_id: int, customer_ids) -> None:
             conn.execute(insert(spans).values({**row, "end_run": run_id}))
         if row["end_run"] is None or row["end_run"] > run_id + 1:
             conn.execute(insert(spans).values({**row, "first_run": run_id + 1}))
+    # the run's summary, stored when it was published, no longer holds: read from the labels
+    conn.execute(delete(RunFile).where(RunFile.run_id == run_id,
+                                       RunFile.name == run_index.SUMMARY_FILE))

@@ -202,3 +202,27 @@ def test_changes_stored_against_another_run_are_not_used(engine):
     assert data_index.stored_changes(1, 3, "£", engine) is None
     pd.testing.assert_frame_equal(_sorted(data.changes(1, 3, engine), ["kind", "customer_id"]),
                                   from_labels, check_dtype=False)
+
+
+def test_the_summary_stored_at_publication_is_that_of_the_labels(engine, monkeypatch):
+    """Run 2 keeps the summary its publication stored; runs 1 and 3 lost customers since
+    (the fixture), so their summaries are read from their labels."""
+    with engine.connect() as connection:
+        from_labels = {run: connection.execute(run_index.summary_query(CustomerLabel, run))
+                       .mappings().one() for run in RUNS}
+    stored = run_index.read_summary(engine, 2)
+    assert stored["customers"] == from_labels[2]["customers"] == N_CUSTOMERS
+    assert isinstance(stored["insiders"], int) and stored["insiders"] > 0
+    assert stored == pytest.approx({key: float(value) for key, value in from_labels[2].items()})
+    calls = []
+    summary_query = run_index.summary_query
+    monkeypatch.setattr(run_index, "summary_query",
+                        lambda *a: calls.append(a) or summary_query(*a))
+    cache.clear()
+    assert data.insiders_summary(2, engine)["customers"] == N_CUSTOMERS and not calls
+    for run in (1, 3):
+        assert run_index.read_summary(engine, run) is None
+        summary = data.insiders_summary(run, engine)
+        assert summary["customers"] == from_labels[run]["customers"] < N_CUSTOMERS
+        assert summary["insiders"] == from_labels[run]["insiders"]
+    assert len(calls) == 2
