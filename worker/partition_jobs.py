@@ -45,6 +45,8 @@ CLUSTER_COLUMNS = ["cluster", "name", "color", "is_insiders", "size", "share", "
 def run_job(kind: str, run_id: int, *, as_of: date, parameters: dict, engine: Engine,
             settings: Settings) -> dict:
     """The result of finishing job ``kind`` of run ``run_id``."""
+    if kind == partitions.SILHOUETTE and parameters.get("refit"):
+        return {"silhouette": None}  # a refit's silhouette is its fit's: no labels read
     horizon = forecast_settings(settings).horizon_days
     with engine.connect() as connection:
         span = rollup_day_range(connection)

@@ -105,8 +105,12 @@ def test_a_refit_in_partitions_equals_the_refit_in_one_process(history, in_one_p
     assert row["parameters"]["partitions"] == N_PARTITIONS
     assert row["parameters"]["refit"] and row["parameters"]["replaced_version"] == 1
     assert row["metrics"]["refitted"] and row["model_version"] == 2
+    assert row["silhouette"] is not None
     with engine.connect() as connection:
         counts = partitions.status(connection, run.id)
+        # the run's silhouette is its fit's: the silhouette job read no labels for it
+        assert partitions.job_results(connection, run.id)[partitions.SILHOUETTE] == {
+            "silhouette": None}
         fitted_by = connection.execute(text(
             "SELECT created_by_run_id FROM model_versions WHERE version = 2")).scalar_one()
     assert counts["done"] == counts["total"] == N_PARTITIONS
