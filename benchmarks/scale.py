@@ -4,7 +4,7 @@ the steps a daily deployment runs, with time and peak memory of each step's proc
     python benchmarks/scale.py --database-url postgresql+psycopg://USER@HOST/DB
                                [--customers 1000000] [--seed 0] [--piece-rows 500000]
                                [--workdir DIR] [--keep-file] [--code DIR] [--steps a,b]
-                               [--daily-days N]
+                               [--daily-days N] [--day-rows N]
                                [--redis-url redis://HOST:6379/N] [--real-data FILE]
 
 The generator writes about 96 rows per customer (1M customers: about 96M rows). The database's
@@ -75,6 +75,7 @@ class Scale:
     redis_url: str = scale_runs.BROKER_DB_DEFAULT
     real_data: str | None = None
     daily_days: int = 1
+    day_rows: int | None = None
     rows: int = 0
     figures: list[tuple[str, str]] = field(default_factory=list)
 
@@ -231,6 +232,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--daily-days", type=int, default=1,
                         help="days the daily step ingests and scores, one after the other")
+    parser.add_argument("--day-rows", type=int, default=None,
+                        help="the daily and inbox days' first invoices up to this many rows")
     parser.add_argument("--piece-rows", type=int, default=500_000)
     parser.add_argument("--workdir", default=None, help="where the Parquet file goes")
     parser.add_argument("--keep-file", action="store_true")
@@ -242,7 +245,7 @@ def main() -> None:
     path = workdir / f"synthetic-{args.customers}-{args.seed}.parquet"
     scale = Scale(args.database_url, args.customers, args.seed, args.piece_rows,
                   str(Path(args.code).resolve()), path, args.redis_url,
-                  args.real_data, args.daily_days)
+                  args.real_data, args.daily_days, args.day_rows)
     if path.exists():  # a kept file: the generate step may be skipped
         import pyarrow.parquet as pq  # deferred: only to count a kept file's rows
 

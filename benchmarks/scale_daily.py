@@ -5,6 +5,8 @@ gets it every day (see ``benchmarks/scale_runs.py`` for the workers and the runs
   numbers), ingested, then a scoring run with two worker processes: what the database grew by,
   table by table, with the ingest and with the run; ``--daily-days N`` days one after the
   other, the database vacuumed before each as autovacuum would have done overnight;
+  ``--day-rows N``: only the day's first invoices up to N rows (the generator's last day at 1M
+  customers has 720k, the issue's day about 150k), here and in ``inbox``;
 * ``inbox``: another day dropped into ``INSIDERS_INBOX_DIR``, the beat's scheduled-run task sent
   to two running workers: time until that run is succeeded and current.
 """
@@ -29,10 +31,12 @@ from benchmarks.scale_runs import (
 )
 
 
-def _day_file(code: str, source: str, target: str, days_after: int) -> tuple[int, str]:
+def _day_file(code: str, source: str, target: str, days_after: int,
+              day_rows: int | None = None) -> tuple[int, str]:
     """The source file's last day, moved ``days_after`` days on, invoice numbers moved past
     every number the file holds (the generator numbers invoices from 536365 upward, at most
-    one per row); written to ``target``: (rows, day)."""
+    one per row); only its first invoices up to ``day_rows`` rows when given; written to
+    ``target``: (rows, day)."""
     _use(code)
     import pyarrow as pa  # deferred: the child process reads the file
     import pyarrow.compute as pc
@@ -51,6 +55,9 @@ def _day_file(code: str, source: str, target: str, days_after: int) -> tuple[int
               for batch in file.iter_batches(batch_size=1_000_000)]
     table = pa.Table.from_batches([p for p in pieces if p.num_rows], ARROW_SCHEMA)
     frame = table.to_pandas()
+    if day_rows is not None:  # whole invoices
+        lines = frame.groupby("InvoiceNo", sort=False).size()
+        frame = frame[frame["InvoiceNo"].isin(lines.index[lines.cumsum() <= day_rows])]
     frame["InvoiceDate"] += dt.timedelta(days=days_after)
     returned = frame["InvoiceNo"].str.startswith("C")
     number = frame["InvoiceNo"].str.removeprefix("C").astype("int64") + days_after * rows
@@ -148,7 +155,8 @@ def _one_day(scale, days_after: int) -> list[tuple[str, str]]:
     engine = connect(scale)
     _vacuum(engine)
     path = scale.path.parent / f"day-{days_after}.parquet"
-    (rows, day), _ = in_child(_day_file, scale.code, str(scale.path), str(path), days_after)
+    (rows, day), _ = in_child(_day_file, scale.code, str(scale.path), str(path), days_after,
+                              scale.day_rows)
     before = _table_sizes(engine)
     (accepted, ingest_seconds), rss = in_child(_ingest_day, scale.code, scale.database_url,
                                                str(path))
@@ -186,7 +194,8 @@ def inbox(scale) -> list[tuple[str, str]]:
     folder.mkdir(parents=True, exist_ok=True)
     days_after = scale.daily_days + 1  # the day after the daily step's
     staged = folder / f"day-{days_after}.parquet.part"  # the inbox leaves unfinished files alone
-    (rows, day), _ = in_child(_day_file, scale.code, str(scale.path), str(staged), days_after)
+    (rows, day), _ = in_child(_day_file, scale.code, str(scale.path), str(staged), days_after,
+                              scale.day_rows)
     app = create_app(load_settings())
     latest = scalar(engine, "SELECT COALESCE(MAX(id), 0) FROM runs")
     with workers(scale, 2, "inbox") as memory:
