@@ -76,12 +76,16 @@ def write_files(connection: Connection, run_id: int, frame: pd.DataFrame) -> Non
                                   _encode(notes, FORECAST_COLUMNS[1:]), compress=False)
 
 
-def stored_numbers(connection: Connection, run_id: int,
-                   customer_ids: Sequence[int] | None = None) -> pd.DataFrame:
-    """``customer_id`` and :data:`NUMBER_COLUMNS` of run ``run_id``'s files, of
-    ``customer_ids`` only when given (sorted): only the files that can hold them are read."""
+def stored_forecasts(connection: Connection, run_id: int,
+                     customer_ids: Sequence[int] | None = None
+                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run ``run_id``'s files as ``customer_id`` and :data:`NUMBER_COLUMNS`, and as the notes
+    (:func:`stored_notes`), of ``customer_ids`` only when given (sorted): only the files that
+    can hold them are read."""
     names = _names(connection, run_id, customer_ids)
-    return _read(connection, run_id, names, ("customer_id", *NUMBER_COLUMNS), customer_ids)
+    return (_read(connection, run_id, names, ("customer_id", *NUMBER_COLUMNS), customer_ids),
+            _read(connection, run_id, [name + NOTES_SUFFIX for name in names],
+                  FORECAST_COLUMNS, customer_ids))
 
 
 def stored_notes(connection: Connection, run_id: int,

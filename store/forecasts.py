@@ -51,8 +51,8 @@ from store.forecast_files import (
     NUMBER_COLUMNS,
     TEXT_COLUMNS,
     empty,
+    stored_forecasts,
     stored_notes,
-    stored_numbers,
     write_files,
 )
 from store.schema import Base, CustomerLabel, Run
@@ -112,14 +112,14 @@ def read_forecasts(
     ids = None if customer_ids is None else sorted({int(i) for i in customer_ids})
     query = _select().where(Forecast.run_id == int(run_id))
     with _connected(engine_or_connection) as connection:
-        numbers = stored_numbers(connection, run_id, ids)
+        numbers, notes = stored_forecasts(connection, run_id, ids)
         if ids is None:
             rows = _read(connection, [query.order_by(Forecast.customer_id)])
         else:
             rows = _read(connection, [
                 query.where(Forecast.customer_id.in_(ids[start:start + CHUNK]))
                 .order_by(Forecast.customer_id) for start in range(0, len(ids), CHUNK)])
-        noted = _together(rows, stored_notes(connection, run_id, ids))
+        noted = _together(rows, notes)
     if numbers.empty:
         return noted
     rows = pd.concat([_as_forecasts(numbers), noted], ignore_index=True)
@@ -152,8 +152,7 @@ def insiders_forecasts(engine: Engine, run_id: int,
                            for v in frame[name].to_numpy()[present].tolist()]
         frame[name] = values
     with engine.connect() as connection:
-        numbers = stored_numbers(connection, run_id)
-        notes = stored_notes(connection, run_id)
+        numbers, notes = stored_forecasts(connection, run_id)
     if not numbers.empty:  # an Insider without a row in the table has numbers in the files
         stored = frame[["customer_id"]].merge(numbers, how="left", on="customer_id")
         for name in NUMBER_COLUMNS:

@@ -179,8 +179,8 @@ def publish_run_labels(connection: Connection, run_id: int) -> dict[str, int]:
     coordinates) and its summary, and turn the labels into spans, in the caller's transaction:
     the one that publishes the run. Returns the spans closed and opened."""
     as_of = connection.execute(select(Run.as_of).where(Run.id == int(run_id))).scalar_one()
-    run_index.write_points(connection, run_id)
-    run_index.write_summary(connection, run_id)
+    summary = run_index.write_summary(connection, run_id)
+    run_index.write_points(connection, run_id, summary["customers"], summary["insiders"])
     return publish_labels(connection, run_id, as_of)
 
 

@@ -35,9 +35,6 @@ MAP_FILE = "map-points.npz"
 SUMMARY_FILE = "summary.json"
 _COUNTS = ("customers", "insiders")
 MAX_MAP_POINTS = 30_000
-# above MAX_MAP_POINTS customers, at most this many Insiders too: at a million customers the
-# Insiders alone (100,000) would fill the map, and its file would be three times the size
-MAX_MAP_INSIDERS = MAX_MAP_POINTS // 2
 _MAP_SIZE = ("n_customers", "max_points")  # what a map file was drawn for, kept in it
 
 
@@ -48,6 +45,8 @@ def sample_steps(n_customers: int | None, n_insiders: int | None,
     as many (all of them while they are fewer), so that the highlighted group shows well."""
     if not n_customers or n_customers <= max_points:
         return 1, 1
+    # at a million customers the Insiders alone (100,000) would fill the map, and its file
+    # would be three times the size
     most_insiders = max(max_points // 2, 1)
     return -(-n_customers // max_points), max(-(-(n_insiders or 0) // most_insiders), 1)
 
@@ -88,14 +87,14 @@ def summary_query(label: type[CustomerLabel] | type[LabelStage], run_id: int) ->
 
 
 def write_summary(connection: Connection, run_id: int,
-                  source: type[CustomerLabel] | type[LabelStage] = LabelStage) -> int:
+                  source: type[CustomerLabel] | type[LabelStage] = LabelStage) -> dict:
     """Store run ``run_id``'s summary from its staged labels (or ``source``'s), in the
-    caller's transaction; returns the bytes stored."""
+    caller's transaction; returns it."""
     row = connection.execute(summary_query(source, run_id)).mappings().one()
     summary = {key: (None if value is None else int(value) if key in _COUNTS else float(value))
                for key, value in row.items()}
-    return run_files.store_bytes(connection, run_id, SUMMARY_FILE,
-                                 json.dumps(summary).encode())
+    run_files.store_bytes(connection, run_id, SUMMARY_FILE, json.dumps(summary).encode())
+    return summary
 
 
 def read_summary(engine: Engine, run_id: int) -> dict | None:
@@ -142,12 +141,11 @@ def write(engine: Engine, run_id: int) -> int:
                                  encode_index(build_index(engine, run_id)))
 
 
-def write_points(connection: Connection, run_id: int, max_points: int = MAX_MAP_POINTS) -> int:
-    """Store run ``run_id``'s map points (at most about ``max_points``) from its staged labels,
-    in the caller's transaction; returns the bytes stored."""
-    n_customers, n_insiders = connection.execute(
-        select(func.count(), func.count(case((LabelStage.is_insiders, 1))))
-        .where(LabelStage.run_id == int(run_id))).one()
+def write_points(connection: Connection, run_id: int, n_customers: int, n_insiders: int,
+                 max_points: int = MAX_MAP_POINTS) -> int:
+    """Store the map points (at most about ``max_points``) of staged run ``run_id`` of
+    ``n_customers`` (``n_insiders`` of them Insiders), in the caller's transaction; returns the
+    bytes stored."""
     points = bulk.frame_in(connection, map_query(int(run_id), n_customers, max_points,
                                                  n_insiders))
     return run_files.store_bytes(connection, run_id, MAP_FILE,
