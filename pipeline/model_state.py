@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import io
 import json
-import pickle
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -16,10 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline import artifact
+from pipeline.artifact import SIGNATURE_BYTES, new_mac
 from pipeline.errors import PipelineInputError
 
-FORMAT_VERSION = 1
-SIGNATURE_BYTES = hashlib.sha256().digest_size
 STATE_FILE = "state.json"
 LABELS_FILE = "labels.csv"
 EVENTS_FILE = "events.csv"
@@ -46,57 +43,53 @@ class ModelState:
     def to_buffer(self, key: bytes) -> memoryview:
         """:meth:`to_bytes` without a copy: the payload is pickled after room for the
         signature, which is written in place."""
-        artifact = io.BytesIO()
-        artifact.write(bytes(SIGNATURE_BYTES))
-        signature = self.write_signed(artifact.write, key)
-        view = artifact.getbuffer()
+        buffer = io.BytesIO()
+        buffer.write(bytes(SIGNATURE_BYTES))
+        signature = self.write_signed(buffer.write, key)
+        view = buffer.getbuffer()
         view[:SIGNATURE_BYTES] = signature
         return view
 
     def write_signed(self, write: Callable[[Any], object], key: bytes) -> bytes:
-        """Pickle the payload through ``write``, in the pieces pickle writes, and return the
+        """Write the body through ``write``, in the pieces pickle writes, and return the
         signature that goes before it (:meth:`to_bytes` is the signature, then those pieces):
-        a store can take an artifact of hundreds of megabytes without holding it whole."""
-        mac = _mac(key)
+        a store can take an artifact of hundreds of megabytes without holding it whole. The
+        body's layout: :mod:`pipeline.artifact`."""
+        mac = new_mac(key)
 
-        class Signed:
-            def write(self, data) -> None:
-                mac.update(data)
-                write(data)
+        def signed(data) -> None:
+            mac.update(data)
+            write(data)
 
-        payload = {f.name: getattr(self, f.name) for f in fields(self)}
-        payload["format"] = FORMAT_VERSION
-        pickle.dump(payload, Signed(), protocol=pickle.HIGHEST_PROTOCOL)
+        artifact.write_body({f.name: getattr(self, f.name) for f in fields(self)}, signed)
         return mac.digest()
 
     @classmethod
-    def from_bytes(cls, data: bytes | bytearray | memoryview, key: bytes) -> ModelState:
-        """Load an artifact written by :meth:`to_bytes` with the same ``key``.
+    def from_bytes(cls, data: bytes | bytearray | memoryview, key: bytes, *,
+                   exact: bool = True) -> ModelState:
+        """Load an artifact written by :meth:`to_bytes` with the same ``key``; ``exact=False``:
+        without the parts of the model only UMAP's exact transform reads.
 
         The signature is checked before anything is unpickled: an artifact written or changed
         by anyone without the key is refused (PipelineInputError), never loaded. The payload is
         read in place (a view, not a copy: an artifact is hundreds of megabytes).
         """
-        view = memoryview(data)
-        signature, body = view[:SIGNATURE_BYTES], view[SIGNATURE_BYTES:]
-        if len(data) <= SIGNATURE_BYTES or not hmac.compare_digest(
-            signature, _signature(key, body)
-        ):
-            raise PipelineInputError(
-                "model artifact refused: its signature does not match this installation's "
-                "artifact key (written elsewhere or altered); refit to make a new model version"
-            )
-        try:
-            payload = pickle.loads(body)  # signed by us: see the check above
-        except Exception as exc:
-            raise PipelineInputError(f"not a model artifact ({exc})") from exc
-        if not isinstance(payload, dict) or payload.get("format") != FORMAT_VERSION:
-            found = payload.get("format") if isinstance(payload, dict) else None
-            raise PipelineInputError(
-                f"model artifact format {found!r} is not supported (expected {FORMAT_VERSION})"
-            )
-        payload.pop("format")
-        return cls(**payload)
+        view = memoryview(data).cast("B")
+        mac = new_mac(key)
+        mac.update(view[SIGNATURE_BYTES:])
+        artifact.check_signature(key, view[:SIGNATURE_BYTES] if len(view) > SIGNATURE_BYTES
+                                 else b"", mac)
+        return cls(**artifact.load_body(view[SIGNATURE_BYTES:], exact=exact))
+
+    @classmethod
+    def from_pieces(cls, pieces: Iterable[bytes | bytearray | memoryview], key: bytes, *,
+                    exact: bool = True) -> ModelState:
+        """:meth:`from_bytes` of the artifact given in ``pieces``, in order; with
+        ``exact=False`` only the part scoring reads is kept as they arrive."""
+        reader = artifact.ArtifactReader(key, exact=exact)
+        for piece in pieces:
+            reader.feed(piece)
+        return cls(**artifact.load_body(reader.body(), exact=exact))
 
     def stable_ids(self, model_labels: np.ndarray) -> np.ndarray:
         """The stable cluster ids of the model's labels."""
@@ -113,18 +106,6 @@ class ModelState:
             "clusters": self.clusters,
             "metrics": self.metrics,
         }
-
-
-def _signature(key: bytes, body: bytes | memoryview) -> bytes:
-    mac = _mac(key)
-    mac.update(body)
-    return mac.digest()
-
-
-def _mac(key: bytes) -> hmac.HMAC:
-    if len(key) < 32:
-        raise PipelineInputError("the model artifact key must be at least 32 bytes")
-    return hmac.new(key, digestmod=hashlib.sha256)
 
 
 def save_state_dir(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Self
+from typing import ClassVar, Self
 
 import numpy as np
 import pandas as pd
@@ -60,6 +60,11 @@ class SegmentationModel(BaseEstimator):
     model was fitted on every customer and fast when it was fitted on a sample. It can be
     changed on a fitted model with ``set_params``.
     """
+
+    EXACT_TRANSFORM_PARTS: ClassVar[tuple[str, ...]] = (
+        "embedding_model_", "forest_", "umap_", "scaler_")
+    """What a fitted model holds for the exact transform alone (the embedding's
+    :class:`pipeline.embed.LeafEmbedding` and its parts): a fast-scoring worker does without."""
 
     def __init__(
         self,

@@ -12,6 +12,8 @@ that a temporary table collects, and the database joins them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from sqlalchemy import Connection, func, select, update
 
 from pipeline.model_state import ModelState
@@ -22,22 +24,45 @@ PIECE_BYTES = 32 * 2**20
 
 def read_artifact(connection: Connection, version: int, *,
                   piece_bytes: int = PIECE_BYTES) -> bytes | bytearray | None:
-    """Model version ``version``'s artifact (None when there is no such version): in pieces of
-    ``piece_bytes`` on PostgreSQL, whole elsewhere (SQLite hands the bytes over as they are)."""
+    """Model version ``version``'s artifact whole (None when there is no such version), read in
+    pieces of ``piece_bytes`` on PostgreSQL into one buffer."""
     where = ModelVersion.version == int(version)
     if connection.dialect.name != "postgresql":
         return connection.execute(select(ModelVersion.artifact).where(where)).scalar()
-    size = connection.execute(select(func.octet_length(ModelVersion.artifact))
-                              .where(where)).scalar()
+    size = _size(connection, where)
     if size is None:
         return None
     buffer = bytearray(size)
+    start = 0
+    for piece in _pieces(connection, where, size, piece_bytes):
+        buffer[start:start + len(piece)] = piece
+        start += len(piece)
+    return buffer
+
+
+def artifact_pieces(connection: Connection, version: int, *, piece_bytes: int = PIECE_BYTES
+                    ) -> Iterator[bytes] | None:
+    """Model version ``version``'s artifact as pieces of ``piece_bytes`` read one after the
+    other (PostgreSQL; SQLite hands the whole over as one), or None when there is no such
+    version: :meth:`ModelState.from_pieces` keeps of them only what it loads."""
+    where = ModelVersion.version == int(version)
+    if connection.dialect.name != "postgresql":
+        whole = connection.execute(select(ModelVersion.artifact).where(where)).scalar()
+        return None if whole is None else iter([whole])
+    size = _size(connection, where)
+    return None if size is None else _pieces(connection, where, size, piece_bytes)
+
+
+def _size(connection: Connection, where) -> int | None:
+    return connection.execute(select(func.octet_length(ModelVersion.artifact))
+                              .where(where)).scalar()
+
+
+def _pieces(connection: Connection, where, size: int, piece_bytes: int) -> Iterator[bytes]:
     for start in range(0, size, piece_bytes):
-        piece = connection.execute(
+        yield connection.execute(
             select(func.substring(ModelVersion.artifact, start + 1, piece_bytes)).where(where)
         ).scalar_one()
-        buffer[start:start + len(piece)] = piece
-    return buffer
 
 
 def write_artifact(connection: Connection, state: ModelState, key: bytes, *,

@@ -19,7 +19,7 @@ from pipeline.model_state import ModelState
 from pipeline.partition_scoring import SCORES_PER_CUSTOMER, scores_per_customer
 from pipeline.plain import plain_value
 from store import run_index
-from store.artifacts import read_artifact, write_artifact
+from store.artifacts import artifact_pieces, write_artifact
 from store.bulk import copy_out, insert_frame
 from store.labels import LabelStage, publish_labels
 from store.run_inputs import CustomerRange, Partition
@@ -210,13 +210,15 @@ def latest_model_state(connection: Connection, artifact_key: bytes) -> ModelStat
     return None if version is None else model_state(connection, int(version), artifact_key)
 
 
-def model_state(connection: Connection, version: int, artifact_key: bytes) -> ModelState:
+def model_state(connection: Connection, version: int, artifact_key: bytes, *,
+                exact: bool = True) -> ModelState:
     """Model version ``version`` with its fitted model, its artifact read in pieces
-    (:func:`store.artifacts.read_artifact`) and checked against ``artifact_key``."""
-    artifact = read_artifact(connection, version)
-    if artifact is None:
+    (:func:`store.artifacts.artifact_pieces`) and checked against ``artifact_key``;
+    ``exact=False``: without what only the exact transform reads, never held in memory."""
+    pieces = artifact_pieces(connection, version)
+    if pieces is None:
         raise PipelineInputError(f"model version {version} is not stored")
-    return ModelState.from_bytes(artifact, artifact_key)
+    return ModelState.from_pieces(pieces, artifact_key, exact=exact)
 
 
 def facts_state(facts) -> ModelState:

@@ -31,9 +31,6 @@ log = logging.getLogger(__name__)
 PARTITION_TASK = "insiders.score_partition"
 SCORE_START, SCORE_END = 5.0, 90.0  # the progress bar's share of the partitions
 MODELS_KEPT = 2
-EXACT_ONLY = ("embedding_model_", "forest_", "umap_", "scaler_")
-"""What a fitted model holds for the exact transform alone (:class:`pipeline.embed.LeafEmbedding`
-and its parts)."""
 _models: OrderedDict[int, ModelState] = OrderedDict()
 _models_lock = threading.Lock()
 _loading: dict[int, threading.Lock] = {}  # a version being loaded, by version
@@ -78,16 +75,20 @@ def _keep(version: int, state: ModelState) -> None:
 
 def _load(engine: Engine, version: int, artifact_key: bytes) -> ModelState:
     with engine.connect() as connection:
-        state = model_state(connection, version, artifact_key)
+        state = model_state(connection, version, artifact_key, exact=False)
+        if not scores_per_customer(state):  # it scores with the exact transform: read it all
+            state = model_state(connection, version, artifact_key)
     return _for_scoring(state)
 
 
 def _for_scoring(state: ModelState) -> ModelState:
     """A version that places each customer with its fast scorer keeps, in this process, only
     what scoring reads: the embedding's own forest and UMAP (fitting's, and the exact
-    transform's) are dropped, about 190 MB of a 220 MB artifact."""
+    transform's) are dropped, about 190 MB of a 220 MB artifact. Read from its artifact, such a
+    version is read without them (:class:`pipeline.artifact.ArtifactReader`); this drops them
+    from a version fitted here or stored in the format before."""
     if scores_per_customer(state):
-        for name in EXACT_ONLY:
+        for name in getattr(type(state.model), "EXACT_TRANSFORM_PARTS", ()):
             state.model.__dict__.pop(name, None)
     return state
 

@@ -1,5 +1,6 @@
 """A model version's artifact read in pieces is the artifact stored, and an artifact written in
-pieces is the signed pickle, on PostgreSQL and SQLite."""
+pieces is the signed pickle, on PostgreSQL and SQLite; a fast-scoring version is read without
+the exact transform's parts."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ import pytest
 from sqlalchemy import Engine, create_engine, insert
 
 from pipeline.model_state import ModelState
-from store.artifacts import read_artifact, write_artifact
+from pipeline.segment import SegmentationModel
+from store.artifacts import artifact_pieces, read_artifact, write_artifact
+from store.results import model_state
 from store.runs import utcnow
 from store.schema import Base, ModelVersion
+from tests.unit.model_data import make_features
 
 pytestmark = pytest.mark.integration
 
@@ -81,3 +85,26 @@ def test_an_artifact_written_on_sqlite(tmp_path) -> None:
         write_artifact(connection, state, KEY)
     with engine.connect() as connection:
         assert bytes(read_artifact(connection, 1)) == state.to_bytes(KEY)
+
+
+def test_a_fast_scoring_version_is_read_without_its_exact_parts_on_postgresql(
+    clean_db: Engine
+) -> None:
+    features = make_features(900, seed=5)
+    model = SegmentationModel(n_estimators=20, random_state=3, max_fit_customers=500).fit(features)
+    state = ModelState(version=1, fitted_as_of=dt.date(2011, 12, 9), parameters={},
+                       thresholds={}, clusters=[], metrics={}, model=model)
+    _store(clean_db, b"")
+    with clean_db.begin() as connection:
+        write_artifact(connection, state, KEY, piece_bytes=50_000)
+    new = make_features(200, seed=8)
+    with clean_db.connect() as connection:
+        lighter = ModelState.from_pieces(artifact_pieces(connection, 1, piece_bytes=10_000), KEY,
+                                         exact=False).model
+        whole = model_state(connection, 1, KEY).model
+        assert artifact_pieces(connection, 2) is None
+    parts = SegmentationModel.EXACT_TRANSFORM_PARTS
+    assert not any(hasattr(lighter, name) for name in parts)
+    assert all(hasattr(whole, name) for name in parts)
+    np.testing.assert_array_equal(lighter.predict(new), model.predict(new))
+    np.testing.assert_array_equal(whole.predict(new), model.predict(new))

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline.artifact import HEADER_BYTES, MAGIC
 from pipeline.errors import PipelineInputError
 from pipeline.identity import INSIDERS_COLOR
 from pipeline.membership import assign_membership
@@ -67,7 +68,9 @@ def test_the_artifact_built_in_place_is_the_signed_pickle():
     artifact = state.to_buffer(KEY)
     body = bytes(artifact[32:])
     assert bytes(artifact) == _signed(body)  # the signature of the payload, then the payload
-    assert pickle.loads(body)["format"] == 1
+    assert body.startswith(MAGIC)  # format 2: the payload, then the model's exact parts
+    first = int.from_bytes(body[len(MAGIC):HEADER_BYTES], "big")
+    assert pickle.loads(body[HEADER_BYTES:HEADER_BYTES + first])["format"] == 2
     assert ModelState.from_bytes(artifact, KEY) == state
 
 
