@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, delete, func, select
 
 from store import rollup
-from store.schema import Transaction, TransactionBatch
+from store.schema import BATCH_INVOICES, Transaction, TransactionBatch
 from store.transactions import lock_invoices
 
 _STORED = ("n_stored", "n_invoices", "first_date", "last_date")
@@ -52,6 +52,7 @@ def remove_batch(engine: Engine, batch_id: int) -> BatchContents | None:
         lock_invoices(connection)  # guest numbering in the rollup: one change at a time
         rollup.remove_batch(connection, batch_id)
         connection.execute(delete(Transaction).where(Transaction.batch_id == batch_id))
+        connection.execute(delete(BATCH_INVOICES).where(BATCH_INVOICES.c.batch_id == batch_id))
         connection.execute(delete(TransactionBatch).where(TransactionBatch.id == batch_id))
     return found[0]
 

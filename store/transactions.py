@@ -34,7 +34,7 @@ from store import rollup
 from store.bulk import copy_out, insert_frame
 from store.ingest_pieces import PieceCounts, lookup_connection, serial_writer
 from store.runs import utcnow
-from store.schema import Transaction, TransactionBatch
+from store.schema import BATCH_INVOICES, Transaction, TransactionBatch
 
 STORED_COLUMNS = ("line_no", *CANONICAL_COLUMNS)
 INTEGER_MAX = 2**31 - 1  # PostgreSQL integer, the type of transactions.quantity
@@ -234,15 +234,15 @@ def stored_invoices(
     other = -1 if batch_id is None else int(batch_id)
     if connection.dialect.name == "postgresql":
         query = text(
-            "SELECT DISTINCT invoice_no FROM transactions"
+            "SELECT DISTINCT invoice_no FROM batch_invoices"
             " WHERE invoice_no = ANY(:numbers) AND batch_id <> :batch"
         )
         return set(connection.execute(query, {"numbers": numbers, "batch": other}).scalars())
-    column = Transaction.invoice_no
+    column = BATCH_INVOICES.c.invoice_no
     found: set[str] = set()
     for start in range(0, len(numbers), 500):
         query = select(column).distinct().where(
-            column.in_(numbers[start : start + 500]), Transaction.batch_id != other
+            column.in_(numbers[start : start + 500]), BATCH_INVOICES.c.batch_id != other
         )
         found.update(connection.execute(query).scalars())
     return found
@@ -254,11 +254,15 @@ def _record_counts(connection: Connection, batch_id: int, counts: PieceCounts) -
 
 
 def write_transactions(connection: Connection, batch_id: int, frame: pd.DataFrame) -> int:
-    """Append ``frame`` (line_no + canonical columns) to batch ``batch_id``; returns rows."""
+    """Append ``frame`` (line_no + canonical columns) to batch ``batch_id``, and its invoices
+    to those the batch holds; returns rows."""
     if frame.empty:
         return 0
     table = frame.loc[:, list(STORED_COLUMNS)].copy()
     table.insert(0, "batch_id", batch_id)
+    invoices = pd.DataFrame({"batch_id": batch_id,
+                             "invoice_no": pd.unique(table["invoice_no"].to_numpy(dtype=object))})
+    insert_frame(connection, BATCH_INVOICES.name, invoices)
     return insert_frame(connection, "transactions", table)
 
 

@@ -40,6 +40,7 @@ def test_an_overlapping_export_is_loaded_once_and_a_batch_can_be_removed(
     assert second.returncode == 0, second.stderr
     assert "150 rows read, 50 accepted, 0 rejected, 100 already loaded" in second.stdout
     assert count(clean_db, "transactions") == 250
+    assert count(clean_db, "batch_invoices") == 150  # a row per invoice, not per line
 
     listed = run_cli(["batches"], service_env)
     assert listed.returncode == 0, listed.stderr
@@ -51,6 +52,10 @@ def test_an_overlapping_export_is_loaded_once_and_a_batch_can_be_removed(
     assert "50 rows, 50 invoices, 2010-12-02 to 2010-12-02" in removed.stdout
     assert count(clean_db, "transactions") == 200
     assert count(clean_db, "transaction_batches") == 1
+    assert count(clean_db, "batch_invoices") == 100
+    again = run_cli(["ingest", str(_file(tmp_path, "tuesday-again.csv", tuesday))], service_env)
+    assert "150 rows read, 50 accepted, 0 rejected, 100 already loaded" in again.stdout
+    assert run_cli(["batches", "remove", "3"], service_env).returncode == 0
 
     missing = run_cli(["batches", "remove", "2"], service_env)
     assert missing.returncode != 0 and "no batch 2" in missing.stderr

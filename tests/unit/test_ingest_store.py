@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, select
 
 from settings import load_settings
 from store.batches import list_batches, remove_batch
-from store.schema import Base
+from store.schema import BATCH_INVOICES, Base
 from store.transactions import ingest_file, load_transactions
 
 HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
@@ -84,6 +84,19 @@ def test_removing_a_batch_removes_its_rows_and_says_what_it_held(engine, tmp_pat
     # the removed invoice is new again
     again = ingest_file(engine, _file(tmp_path, "c.csv", [_line(3, day=9)]), profile="p")
     assert again.n_accepted == 1
+
+
+def test_an_invoice_two_pieces_share_is_skipped_whole_by_a_later_file(engine, tmp_path):
+    lines = [_line(536000 + i // 2) for i in range(9)]  # pieces of 3 lines cut invoices in two
+    first = ingest_file(engine, _file(tmp_path, "a.csv", lines), profile="p", piece_rows=3)
+    assert first.n_accepted == 9
+    with engine.connect() as connection:
+        held = connection.execute(select(BATCH_INVOICES.c.invoice_no)).scalars().all()
+    assert sorted(set(held)) == [str(536000 + i) for i in range(5)]
+    assert len(held) == 6  # 536001 in the first two pieces
+    later = [_line(536001), _line(536003), _line(536004), _line(536009)]
+    second = ingest_file(engine, _file(tmp_path, "b.csv", later), profile="p", piece_rows=2)
+    assert (second.n_accepted, second.n_already_loaded) == (1, 3)
 
 
 def test_values_the_columns_cannot_hold_are_rejected_by_the_store(engine, tmp_path):
