@@ -14,7 +14,8 @@ default) and the artifact key in ``--data-dir`` (the workers' ``INSIDERS_DATA_DI
 * ``ahead``: the forecast check job while the model version loads in a thread, as a worker
   process's first job (instead of ``model`` and ``check``);
 * ``score``: ``--ranges`` of the run's ranges scored, each written in a transaction rolled back
-  (the database is left as it was);
+  (the database is left as it was), with the seconds of reading, scoring and writing; with
+  ``--without-forecast``, scored without the forecasts (what looking ahead adds to a range);
 * ``silhouette`` and ``report``: the finishing jobs.
 
 Each step's line gives its seconds, the process's peak (``ru_maxrss``: a step that raises it
@@ -63,8 +64,9 @@ def rss_mib() -> tuple[float, float]:
 class Replay:
     """The jobs of run ``run_id`` (default: the latest run in ranges), as a worker runs them."""
 
-    def __init__(self, url: str, run_id: int | None) -> None:
+    def __init__(self, url: str, run_id: int | None, *, forecast: bool = True) -> None:
         self.engine = create_engine(url)
+        self.forecast = forecast
         self.settings = load_settings()
         with self.engine.connect() as connection:
             if run_id is None:
@@ -116,13 +118,17 @@ class Replay:
         settings, parameters = self.settings, self.parameters
         state = model_version(self.engine, int(parameters["model_version"]),
                               settings.model_artifact_key())
+        started = time.perf_counter()
         with self.engine.connect() as connection:
             _, customers = partitions.job(connection, self.run_id, partition)
             data = partition_data(connection, self.as_of, customers,
                                   previous_run_id=parameters.get("previous_run_id"))
+        read = time.perf_counter()
+        forecast = (worker_partitions._forecaster(data, state, self.as_of, settings)
+                    if self.forecast else None)
         scores = worker_partitions.score_partition(
-            data.features, state, data.previous, currency=settings.currency,
-            forecast=worker_partitions._forecaster(data, state, self.as_of, settings))
+            data.features, state, data.previous, currency=settings.currency, forecast=forecast)
+        scored = time.perf_counter()
         with self.engine.connect() as connection:
             transaction = connection.begin()
             try:
@@ -138,7 +144,8 @@ class Replay:
                     previous_run_id=parameters.get("previous_run_id"))
             finally:
                 transaction.rollback()
-        return f"{len(scores.labels):,} customers"
+        return (f"{len(scores.labels):,} customers: read {read - started:.2f} s, scored "
+                f"{scored - read:.2f} s, written {time.perf_counter() - scored:.2f} s")
 
 
 def main() -> None:
@@ -147,6 +154,8 @@ def main() -> None:
     parser.add_argument("--run-id", type=int, default=None)
     parser.add_argument("--data-dir", default=None, help="the workers' INSIDERS_DATA_DIR")
     parser.add_argument("--ranges", type=int, default=2, help="how many ranges to score")
+    parser.add_argument("--without-forecast", action="store_true",
+                        help="score the ranges without the forecasts (what looking ahead costs)")
     parser.add_argument("--steps", default=",".join(STEPS),
                         help=f"comma-separated, of {', '.join(ALL_STEPS)}")
     args = parser.parse_args()
@@ -155,7 +164,7 @@ def main() -> None:
     if args.data_dir:
         os.environ["INSIDERS_DATA_DIR"] = args.data_dir
     print(f"imports done: peak {rss_mib()[0]:,.0f} MiB", flush=True)
-    replay = Replay(args.database_url, args.run_id)
+    replay = Replay(args.database_url, args.run_id, forecast=not args.without_forecast)
     print(f"run {replay.run_id}: {replay.facts()}", flush=True)
     for name in args.steps.split(","):
         for label, call in replay.step(name, ranges=args.ranges):

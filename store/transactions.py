@@ -8,8 +8,10 @@ run under one lock (a PostgreSQL advisory lock; SQLite's write lock, taken by th
 so two loads of overlapping files at once cannot both store an invoice. The same transaction adds
 the new rows to the per-customer daily rollup (``store.rollup``).
 
-Bulk writes use PostgreSQL ``COPY ... FROM STDIN`` (psycopg 3, CSV written by Arrow, see
-``store.bulk``) and a plain ``executemany`` on SQLite; reads use ``COPY ... TO STDOUT``.
+Bulk writes use PostgreSQL ``COPY ... FROM STDIN`` (psycopg 3, in the binary format built by
+Arrow, see ``store.bulk`` and ``store.copy_binary``) and a plain ``executemany`` on SQLite; reads
+use ``COPY ... TO STDOUT``. Each piece's invoice numbers go to ``batch_invoices``, where later
+files look them up.
 """
 
 from __future__ import annotations
@@ -262,8 +264,8 @@ def write_transactions(connection: Connection, batch_id: int, frame: pd.DataFram
     table.insert(0, "batch_id", batch_id)
     invoices = pd.DataFrame({"batch_id": batch_id,
                              "invoice_no": pd.unique(table["invoice_no"].to_numpy(dtype=object))})
-    insert_frame(connection, BATCH_INVOICES.name, invoices)
-    return insert_frame(connection, "transactions", table)
+    insert_frame(connection, BATCH_INVOICES.name, invoices, columns=BATCH_INVOICES)
+    return insert_frame(connection, "transactions", table, columns=Transaction.__table__)
 
 
 def count_transactions(connection: Connection) -> int:
