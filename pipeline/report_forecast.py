@@ -97,6 +97,8 @@ def evidence_from_inputs(
         "window_end": (fit_day + dt.timedelta(days=horizon_days)).isoformat(),
         "horizon_days": horizon_days,
         "n_customers": len(actual),
+        **({} if data.sample is None else
+           {"sample": {"every": data.sample[0], "customers": data.sample[1]}}),
         "actual_total": total,
         "top_share": TOP_SHARE,
         "predictors": {name: row for name, row in check.metrics.to_dict("index").items()},
@@ -109,6 +111,14 @@ def evidence_from_inputs(
         "calibration": check.calibration.to_dict("records"),
         "fit_seconds": round(check.fit_seconds, 3),
     }
+
+
+def _sample_words(sample: dict | None) -> str:
+    """How the checked customers were chosen, when not all of them were."""
+    if not sample:
+        return ""
+    return (f" (a sample: one customer number in {sample['every']:,} of the "
+            f"{sample['customers']:,} customers)")
 
 
 def forecast_lines(result: dict | None) -> list[str]:
@@ -124,8 +134,9 @@ def forecast_lines(result: dict | None) -> list[str]:
         head,
         "",
         f"Fitted on purchases up to {result['fit_as_of']}, compared with what "
-        f"{result['n_customers']:,} customers spent from {result['window_start']} to "
-        f"{result['window_end']} ({result['actual_total']:,.0f} in all).",
+        f"{result['n_customers']:,} customers{_sample_words(result.get('sample'))} spent from "
+        f"{result['window_start']} to {result['window_end']} "
+        f"({result['actual_total']:,.0f} in all).",
         "",
         f"| Prediction | Mean absolute error | Rank correlation | Top {share} capture "
         "| Predicted total |",

@@ -34,6 +34,9 @@ class CheckInputs:
     entry_features: pd.DataFrame | None
     """Features as of ``fit_day`` when it is before the run's as-of date (who met the entry
     levels then); None when it is the run's date."""
+    sample: tuple[int, int] | None = None
+    """(k, n): the figures are those of every k-th customer id (``customer_id % k = 0``) of n
+    customers; None: of every customer."""
 
 
 @dataclass

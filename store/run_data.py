@@ -75,26 +75,31 @@ def report_inputs(
     span: tuple[dt.date, dt.date],
     horizon_days: int,
     partition: Partition | None = None,
+    *,
+    check_sample: tuple[int, int] | None = None,
 ) -> ReportInputs:
     """:func:`pipeline.report_inputs.report_inputs` from the rollup (``span``: its first and
-    last day)."""
+    last day); ``check_sample`` (k, n): the forecast check's figures of every k-th customer id
+    of the n (with no ``partition``)."""
     first, last = span
     after = rollup_spend(connection, as_of, as_of + dt.timedelta(days=OUT_OF_TIME_DAYS),
                          partition)
     fit_day = check_day(first, last, as_of, horizon_days)
     check = None
     if fit_day is not None:
+        part = (0, check_sample[0]) if check_sample and partition is None else partition
         horizon = dt.timedelta(days=horizon_days)
         spends = CheckSpends(
-            recent=rollup_spend(connection, fit_day - horizon, fit_day, partition),
-            actual=rollup_spend(connection, fit_day, fit_day + horizon, partition),
-            lifetime=rollup_spend(connection, None, fit_day, partition),
+            recent=rollup_spend(connection, fit_day - horizon, fit_day, part),
+            actual=rollup_spend(connection, fit_day, fit_day + horizon, part),
+            lifetime=rollup_spend(connection, None, fit_day, part),
         )
         check = CheckInputs(
             fit_day=fit_day, horizon_days=horizon_days,
-            rfm=rollup_rfm(connection, fit_day, partition), spends=spends,
+            rfm=rollup_rfm(connection, fit_day, part), spends=spends,
             entry_features=None if fit_day == as_of
-            else rollup_features(connection, fit_day, partition),
+            else rollup_features(connection, fit_day, part),
+            sample=check_sample if part != partition else None,
         )
     return ReportInputs(last_day=last, after=after if len(after) else None, check=check,
                         horizon_days=horizon_days)

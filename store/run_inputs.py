@@ -152,6 +152,12 @@ def rollup_day_range(connection: Connection) -> tuple[dt.date, dt.date] | None:
     return tuple(dt.date.fromisoformat(v) if isinstance(v, str) else v for v in row)
 
 
+def rollup_customer_count(connection: Connection) -> int:
+    """How many customers (guests included) the rollup holds."""
+    return int(connection.execute(text(
+        "SELECT COUNT(*) FROM (SELECT DISTINCT customer_id FROM customer_days) AS c")).scalar_one())
+
+
 def rollup_guest_range(connection: Connection) -> tuple[int, int] | None:
     """The ids the cleaning gave guests, first and last, or None when it gave none."""
     start = connection.execute(select(RollupState.guest_start)).scalar_one_or_none()

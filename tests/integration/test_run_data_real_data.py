@@ -13,14 +13,24 @@ from sqlalchemy import create_engine, text
 
 from pipeline.clean import CleanResult, clean_transactions, load_profile
 from pipeline.forecast import ForwardModel
+from pipeline.partition_scoring import forecast_check
+from pipeline.report_forecast import forecast_lines
 from pipeline.run_data import RunData, run_data_from_clean
 from pipeline.spend import purchase_spend
 from store.batches import list_batches, remove_batch
+from store.partition_data import check_inputs
 from store.rollup import rebuild
 from store.run_data import load_run_data
-from store.run_inputs import rollup_rfm, rollup_spend, run_fingerprint, stored_totals
+from store.run_inputs import (
+    rollup_customer_count,
+    rollup_rfm,
+    rollup_spend,
+    run_fingerprint,
+    stored_totals,
+)
 from store.schema import Base
 from store.transactions import count_transactions, ingest_file, load_transactions
+from tests.unit.model_data import THRESHOLDS
 from tests.unit.test_rollup import EDGES, line, write
 
 pytestmark = pytest.mark.integration
@@ -154,3 +164,33 @@ def test_fingerprint_follows_the_date_batches_and_profile(tmp_path):
     with engine.begin() as connection:
         rebuild(connection, "default")
     assert fingerprint() not in (first, with_b)
+
+
+@pytest.mark.parametrize("database", ["pg_real", "sqlite_real"])
+def test_the_forecast_check_reads_every_kth_customer_above_its_limit(database, request):
+    engine = request.getfixturevalue(database)
+    as_of = dt.date(2011, 12, 9)
+    with engine.connect() as connection:
+        whole = check_inputs(connection, as_of, horizon_days=90)
+        customers = rollup_customer_count(connection)
+        sampled = check_inputs(connection, as_of, horizon_days=90, max_customers=1_000)
+    every = -(-customers // 1_000)
+    assert whole.check.sample is None  # 5,695 customers and their guests: all of them
+    assert sampled.check.sample == (every, customers) and every == 6
+    kept = lambda frame: frame.loc[frame.index % every == 0]  # noqa: E731
+    pd.testing.assert_frame_equal(sampled.check.rfm, kept(whole.check.rfm), check_exact=True)
+    pd.testing.assert_frame_equal(sampled.check.entry_features,
+                                  kept(whole.check.entry_features), check_exact=True)
+    for name in ("recent", "actual", "lifetime"):
+        pd.testing.assert_series_equal(getattr(sampled.check.spends, name),
+                                       kept(getattr(whole.check.spends, name)), check_exact=True)
+    assert sampled.after is None and whole.after is None  # nothing after the last day
+    evidence = forecast_check(sampled, as_of, THRESHOLDS, random_state=42,
+                              guest_id_range=None)
+    of_all = forecast_check(whole, as_of, THRESHOLDS, random_state=42, guest_id_range=None)
+    assert "sample" not in of_all
+    assert evidence["sample"] == {"every": every, "customers": customers}
+    assert abs(evidence["n_customers"] * every - of_all["n_customers"]) < of_all["n_customers"] / 10
+    text_lines = "\n".join(forecast_lines(evidence))
+    assert f"{evidence['n_customers']:,} customers (a sample: one customer number in 6 of the " \
+        f"{customers:,} customers) spent from" in text_lines
