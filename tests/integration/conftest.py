@@ -256,3 +256,12 @@ def empty_pg_url(pg_engine, pg_url):
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def empty_url(request, tmp_path):
+    """A brand-new database of each kind in turn: PostgreSQL (:func:`empty_pg_url`), SQLite."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    yield request.getfixturevalue("empty_pg_url")

@@ -18,12 +18,9 @@ BEFORE = "d7f3b9c1e5a2"  # the revision whose transactions indexed their invoice
 HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-def url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'invoices.db'}"
-        return
-    yield request.getfixturevalue("empty_pg_url")
+@pytest.fixture
+def url(empty_url):
+    return empty_url
 
 
 def _add_batches(connection) -> None:

@@ -57,12 +57,9 @@ def _published(run_id: int) -> pd.DataFrame:
                                                                "embedding_y"])
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-def url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'spans.db'}"
-        return
-    yield request.getfixturevalue("empty_pg_url")
+@pytest.fixture
+def url(empty_url):
+    return empty_url
 
 
 def _add_runs(connection) -> None:
