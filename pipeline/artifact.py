@@ -40,10 +40,15 @@ def write_body(payload: dict[str, Any], write: Callable[[Any], object]) -> None:
     pickle.dump(exact_parts, _Writer(write), protocol=pickle.HIGHEST_PROTOCOL)
 
 
+def exact_part_names(model: Any) -> tuple[str, ...]:
+    """What ``model`` holds for UMAP's exact transform alone (its ``EXACT_TRANSFORM_PARTS``)."""
+    return getattr(type(model), "EXACT_TRANSFORM_PARTS", ())
+
+
 def split_exact_parts(model: Any) -> tuple[Any, dict[str, Any]]:
     """``model`` without its exact-transform parts (a shallow copy), and those parts by name."""
-    names = getattr(type(model), "EXACT_TRANSFORM_PARTS", ())
-    parts = {name: model.__dict__[name] for name in names if name in vars(model)}
+    parts = {name: model.__dict__[name] for name in exact_part_names(model)
+             if name in vars(model)}
     if not parts:
         return model, {}
     lighter = copy.copy(model)
@@ -65,9 +70,11 @@ def load_body(body: memoryview, *, exact: bool = True) -> dict[str, Any]:
     return payload
 
 
-def check_signature(key: bytes, signature: bytes | memoryview, mac: hmac.HMAC) -> None:
-    """Refuse (PipelineInputError) an artifact whose ``signature`` is not ``mac``'s digest."""
-    if len(key) < 32 or not hmac.compare_digest(bytes(signature), mac.digest()):
+def check_signature(artifact: bytes | bytearray | memoryview, mac: hmac.HMAC) -> None:
+    """Refuse (PipelineInputError) an ``artifact`` whose signature (its first bytes) is not
+    ``mac``'s digest of the body after it; one of no body has none."""
+    signature = bytes(artifact[:SIGNATURE_BYTES]) if len(artifact) > SIGNATURE_BYTES else b""
+    if not hmac.compare_digest(signature, mac.digest()):
         raise PipelineInputError(
             "model artifact refused: its signature does not match this installation's "
             "artifact key (written elsewhere or altered); refit to make a new model version"
@@ -86,7 +93,7 @@ class ArtifactReader:
     body's first pickle are kept (the whole body of a format-1 artifact)."""
 
     def __init__(self, key: bytes, *, exact: bool = True) -> None:
-        self.key, self.mac, self.exact = key, new_mac(key), exact
+        self.mac, self.exact = new_mac(key), exact
         self.kept = bytearray()
         self.seen = 0
         self.keep = sys.maxsize  # how many of the artifact's first bytes are kept
@@ -103,9 +110,7 @@ class ArtifactReader:
 
     def body(self) -> memoryview:
         """The checked body kept (PipelineInputError if the signature does not match)."""
-        if self.seen <= SIGNATURE_BYTES:
-            check_signature(self.key, b"", self.mac)
-        check_signature(self.key, self.kept[:SIGNATURE_BYTES], self.mac)
+        check_signature(self.kept, self.mac)
         return memoryview(self.kept)[SIGNATURE_BYTES:]
 
     def _read_header(self) -> None:

@@ -4,7 +4,9 @@ An artifact is hundreds of megabytes at a million customers (about 220 MB). Read
 PostgreSQL, a ``bytea`` comes hex-encoded (twice its size) and the driver's input buffer grows to
 hold the whole message and keeps that size for the connection's life: a 220 MB artifact took a
 process from 240 MiB to 1,564 MiB while it was read, and left it 660 MiB larger. Read in pieces
-of :data:`PIECE_BYTES` into one buffer, the same artifact peaks at the buffer plus a piece.
+of :data:`PIECE_BYTES`, it is never in the driver whole: a reader keeps what it loads
+(:meth:`pipeline.model_state.ModelState.from_pieces`; a scoring worker, not the exact
+transform's parts).
 Written in one statement, the driver's output buffer held the whole artifact beside it (a refit
 at a million customers went 420 MB higher, and stayed there): it is pickled straight into pieces
 that a temporary table collects, and the database joins them.
@@ -20,24 +22,6 @@ from pipeline.model_state import ModelState
 from store.schema import ModelVersion
 
 PIECE_BYTES = 32 * 2**20
-
-
-def read_artifact(connection: Connection, version: int, *,
-                  piece_bytes: int = PIECE_BYTES) -> bytes | bytearray | None:
-    """Model version ``version``'s artifact whole (None when there is no such version), read in
-    pieces of ``piece_bytes`` on PostgreSQL into one buffer."""
-    where = ModelVersion.version == int(version)
-    if connection.dialect.name != "postgresql":
-        return connection.execute(select(ModelVersion.artifact).where(where)).scalar()
-    size = _size(connection, where)
-    if size is None:
-        return None
-    buffer = bytearray(size)
-    start = 0
-    for piece in _pieces(connection, where, size, piece_bytes):
-        buffer[start:start + len(piece)] = piece
-        start += len(piece)
-    return buffer
 
 
 def artifact_pieces(connection: Connection, version: int, *, piece_bytes: int = PIECE_BYTES

@@ -12,6 +12,7 @@ which the server parses faster.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -47,21 +48,26 @@ def copy_in(connection: Connection, table_name: str, frame: pd.DataFrame, *,
     table = arrow_table(frame)
     columns = ", ".join(table.column_names)
     raw = connection.connection.driver_connection
-    binary = types is not None
-    sql = f"COPY {table_name} ({columns}) FROM STDIN WITH (FORMAT {'binary' if binary else 'csv'})"
-    options = pa_csv.WriteOptions(include_header=False)
+    kind = "csv" if types is None else "binary"
+    sql = f"COPY {table_name} ({columns}) FROM STDIN WITH (FORMAT {kind})"
     with raw.cursor() as cursor, cursor.copy(sql) as copy:
-        if binary:
-            copy.write(copy_binary.SIGNATURE)
-        for batch in table.to_batches(max_chunksize=COPY_BATCH_ROWS):
-            if binary:
-                copy.write(copy_binary.encode_rows(pa.Table.from_batches([batch]), types))
-                continue
-            sink = pa.BufferOutputStream()
-            pa_csv.write_csv(batch, sink, write_options=options)
-            copy.write(memoryview(sink.getvalue()))
-        if binary:
-            copy.write(copy_binary.TRAILER)
+        for block in _csv_blocks(table) if types is None else _binary_blocks(table, types):
+            copy.write(block)
+
+
+def _csv_blocks(table: pa.Table) -> Iterator[memoryview]:
+    options = pa_csv.WriteOptions(include_header=False)
+    for batch in table.to_batches(max_chunksize=COPY_BATCH_ROWS):
+        sink = pa.BufferOutputStream()
+        pa_csv.write_csv(batch, sink, write_options=options)
+        yield memoryview(sink.getvalue())
+
+
+def _binary_blocks(table: pa.Table, types: dict[str, str]) -> Iterator[bytes | memoryview]:
+    yield copy_binary.SIGNATURE
+    for batch in table.to_batches(max_chunksize=COPY_BATCH_ROWS):
+        yield copy_binary.encode_rows(pa.Table.from_batches([batch]), types)
+    yield copy_binary.TRAILER
 
 
 def insert_frame(connection: Connection, table_name: str, frame: pd.DataFrame, *,

@@ -87,7 +87,8 @@ def report_inputs(
     fit_day = check_day(first, last, as_of, horizon_days)
     check = None
     if fit_day is not None:
-        part = (0, check_sample[0]) if check_sample and partition is None else partition
+        sample = check_sample if partition is None else None
+        part = partition if sample is None else (0, sample[0])
         horizon = dt.timedelta(days=horizon_days)
         spends = CheckSpends(
             recent=rollup_spend(connection, fit_day - horizon, fit_day, part),
@@ -99,7 +100,7 @@ def report_inputs(
             rfm=rollup_rfm(connection, fit_day, part), spends=spends,
             entry_features=None if fit_day == as_of
             else rollup_features(connection, fit_day, part),
-            sample=check_sample if part != partition else None,
+            sample=sample,
         )
     return ReportInputs(last_day=last, after=after if len(after) else None, check=check,
                         horizon_days=horizon_days)

@@ -15,6 +15,7 @@ from datetime import date
 
 from sqlalchemy import Connection, Engine
 
+from pipeline.artifact import exact_part_names
 from pipeline.model_state import ModelState
 from pipeline.partition_scoring import SCORES_PER_CUSTOMER, scores_per_customer
 from pipeline.run_forecast import PARAMS_KEY
@@ -88,7 +89,7 @@ def _for_scoring(state: ModelState) -> ModelState:
     version is read without them (:class:`pipeline.artifact.ArtifactReader`); this drops them
     from a version fitted here or stored in the format before."""
     if scores_per_customer(state):
-        for name in getattr(type(state.model), "EXACT_TRANSFORM_PARTS", ()):
+        for name in exact_part_names(state.model):
             state.model.__dict__.pop(name, None)
     return state
 

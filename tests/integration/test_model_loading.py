@@ -13,13 +13,19 @@ from sqlalchemy import Engine, create_engine, insert
 
 from pipeline.model_state import ModelState
 from pipeline.segment import SegmentationModel
-from store.artifacts import artifact_pieces, read_artifact, write_artifact
+from store.artifacts import artifact_pieces, write_artifact
 from store.results import model_state
 from store.runs import utcnow
 from store.schema import Base, ModelVersion
 from tests.unit.model_data import make_features
 
 pytestmark = pytest.mark.integration
+
+
+def read_artifact(connection, version: int, **options) -> bytes | None:
+    """The stored artifact whole, from its pieces (None when there is no such version)."""
+    pieces = artifact_pieces(connection, version, **options)
+    return None if pieces is None else b"".join(bytes(piece) for piece in pieces)
 
 
 def _store(engine: Engine, artifact: bytes) -> None:
