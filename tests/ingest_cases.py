@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pandas as pd
 from hypothesis import strategies as st
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, delete, func, select
 
 from pipeline.errors import IngestError
 from pipeline.ingest import read_transaction_pieces
-from store.schema import Transaction, TransactionBatch
+from store.schema import BATCH_INVOICES, Transaction, TransactionBatch
 from store.transactions import append_batch, content_sha256, load_transactions, stored_limits
 
 HEADER = ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice",
@@ -95,9 +95,12 @@ def _multiset(frame: pd.DataFrame) -> list[int]:
 
 
 def empty_store(engine: Engine) -> None:
+    """No batch left: their lines and invoices go with them (the foreign keys cascade)."""
     with engine.begin() as connection:
         connection.execute(delete(Transaction))
         connection.execute(delete(TransactionBatch))
+        left = connection.execute(select(func.count()).select_from(BATCH_INVOICES)).scalar_one()
+    assert left == 0, "a deleted batch left its invoices behind"
 
 
 def check_round_trip(engine: Engine, folder: Path, files: list[tuple[list[list[str]], str]],

@@ -12,16 +12,16 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import create_engine
-from sqlalchemy.pool import StaticPool
 
+from store.db import make_engine
 from store.schema import Base
 from tests.ingest_cases import check_round_trip, rows
 
 
 @pytest.fixture(scope="module")
 def engine():
-    engine = create_engine("sqlite://", poolclass=StaticPool)
+    # the product's SQLite engine: with foreign keys on, deleting a batch deletes its invoices
+    engine = make_engine("sqlite://")
     Base.metadata.create_all(engine)
     yield engine
     engine.dispose()
