@@ -1,16 +1,9 @@
-"""Ingest by invoice on PostgreSQL: overlapping exports, `insiders batches`, and a property test
-that round-trips generated files through COPY and finds no row lost or doubled."""
+"""Ingest by invoice on PostgreSQL: overlapping exports, `insiders batches`, values past the
+columns' sizes. The property test through COPY is in test_ingest_property_pg_*.py."""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
-from tests.ingest_cases import check_round_trip, rows
 
 from .conftest import count, run_cli
 
@@ -75,20 +68,3 @@ def test_values_past_the_column_sizes_are_rejected_not_a_copy_failure(
     assert result.returncode == 0, result.stderr
     assert "5 rows read, 1 accepted, 4 rejected" in result.stdout
     assert count(clean_db, "transactions") == 1
-
-
-@settings(max_examples=2000, deadline=None, suppress_health_check=list(HealthCheck))
-@given(
-    first=rows(),
-    second=rows(min_size=0, max_size=10),
-    overlap=st.integers(0, 15),
-    kinds=st.tuples(st.sampled_from(["csv", "parquet"]), st.sampled_from(["csv", "parquet"])),
-    # one example in four is read in pieces of four rows (an invoice across pieces); the others
-    # in one piece, as files of this size are: each piece costs a round trip to PostgreSQL
-    piece_rows=st.sampled_from([4, 10_000, 10_000, 10_000]),
-)
-def test_no_row_lost_or_doubled_through_copy(pg_engine, first, second, overlap, kinds,
-                                             piece_rows):
-    files = [(first, kinds[0]), (first[:overlap] + second or first, kinds[1])]
-    with tempfile.TemporaryDirectory() as folder:
-        check_round_trip(pg_engine, Path(folder), files, piece_rows)

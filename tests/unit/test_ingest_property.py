@@ -1,7 +1,7 @@
 """Property: whatever the rows, ingest into the store (SQLite) loses and doubles none.
 
 The 2,000-example run of the same property goes through PostgreSQL
-(tests/integration/test_ingest_batches.py); this one keeps the SQLite path covered.
+(tests/integration/test_ingest_property_pg_*.py); this one keeps the SQLite path covered.
 """
 
 from __future__ import annotations
