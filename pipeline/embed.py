@@ -18,6 +18,8 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from pipeline.jit_cache import cache_umap_compilation
+
 TRANSFORM_BATCH = 10_000
 """Customers embedded per UMAP transform call: UMAP gives batches up to 10,000 its 100-epoch
 optimisation (larger ones 30), and each batch's neighbour graph stays small."""
@@ -74,6 +76,7 @@ class LeafEmbedding(TransformerMixin, BaseEstimator):
         # New customers may lie outside the fitted range; the forest handles that (clipping
         # would change nothing for the splits), so scale without clipping.
         leaves = self._leaves(self.scaler_.transform(X))
+        cache_umap_compilation()
         batches = [
             self.umap_.transform(leaves[start : start + TRANSFORM_BATCH])
             for start in range(0, len(leaves), TRANSFORM_BATCH)
@@ -94,6 +97,7 @@ class LeafEmbedding(TransformerMixin, BaseEstimator):
     def _make_umap(self, leaves: np.ndarray):
         import umap  # slow to import (numba); only needed when fitting
 
+        cache_umap_compilation()
         index = ExactNeighborIndex(leaves, n_jobs=self.n_jobs)
         distances, indices = index.neighbors(self.umap_neighbors)
         # With a random_state UMAP runs single-threaded anyway; saying so avoids its warning.
