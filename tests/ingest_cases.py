@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, delete, func, select
 
@@ -153,13 +154,19 @@ def _check_values_kept(accepted: pd.DataFrame, table: list[list[str]]) -> None:
 
 # one example in four is read in pieces of four rows (an invoice across pieces); the others in
 # one piece, as files of this size are: each piece costs a round trip to PostgreSQL
-piece_rows = st.sampled_from([4, 10_000, 10_000, 10_000])
-any_kind = st.sampled_from(["csv", "parquet"])
+_piece_rows = st.sampled_from([4, 10_000, 10_000, 10_000])
 
 
-def check_overlapping_export(engine: Engine, first: list[list[str]], second: list[list[str]],
-                             overlap: int, kinds: tuple[str, str], piece_rows: int) -> None:
-    """A file, then an export that repeats ``overlap`` of its rows before new ones."""
-    files = [(first, kinds[0]), (first[:overlap] + second or first, kinds[1])]
-    with tempfile.TemporaryDirectory() as folder:
-        check_round_trip(engine, Path(folder), files, piece_rows)
+def copy_property(first_kind: str, examples: int):
+    """The property through PostgreSQL COPY on ``examples`` examples whose first file is of
+    ``first_kind``: a file, then an export that repeats some of its rows before new ones."""
+
+    @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(first=rows(), second=rows(min_size=0, max_size=10), overlap=st.integers(0, 15),
+           second_kind=st.sampled_from(["csv", "parquet"]), piece_rows=_piece_rows)
+    def test(pg_engine, first, second, overlap, second_kind, piece_rows):
+        files = [(first, first_kind), (first[:overlap] + second or first, second_kind)]
+        with tempfile.TemporaryDirectory() as folder:
+            check_round_trip(pg_engine, Path(folder), files, piece_rows)
+
+    return test
