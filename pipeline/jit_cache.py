@@ -2,8 +2,9 @@
 
 umap-learn compiles several of its functions without numba's ``cache=True`` (pynndescent caches
 its own). Every worker or command process paid about 12 s for them on its first fit; with the
-compiled code kept on disk (numba's cache: beside umap's sources, or in ``NUMBA_CACHE_DIR``, or
-the user's cache folder), a later process loads it in under a second. It is the same machine
+compiled code kept on disk (numba's cache: in ``NUMBA_CACHE_DIR`` if set, else beside umap's
+sources, else in the user's cache folder, as in the image's worker), a later process loads it in
+under a second; where none of them can be written, nothing changes. It is the same machine
 code, so the results are the same.
 """
 
@@ -25,6 +26,13 @@ def cache_umap_compilation() -> int:
         for value in list(vars(module).values()):
             # numba keeps no public flag; a function compiled without cache=True has a NullCache
             if isinstance(value, Dispatcher) and isinstance(value._cache, NullCache):
-                value.enable_caching()
-                enabled += 1
+                enabled += _enable(value)
     return enabled
+
+
+def _enable(function: Dispatcher) -> int:
+    try:
+        function.enable_caching()
+    except RuntimeError:  # no folder to write to: the function compiles in each process, as before
+        return 0
+    return 1

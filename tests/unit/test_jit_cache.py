@@ -67,3 +67,19 @@ def test_turning_the_cache_on_twice_changes_nothing_the_second_time() -> None:
 
     cache_umap_compilation()
     assert cache_umap_compilation() == 0
+
+
+def test_where_no_folder_can_be_written_the_function_compiles_as_before(monkeypatch) -> None:
+    import types
+
+    import numba
+    from numba.core.caching import CacheImpl, NullCache
+
+    module = types.ModuleType("umap.no_cache_folder")
+    module.twice = numba.njit(lambda x: 2 * x)
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    monkeypatch.setattr(CacheImpl, "_locator_classes", [])  # numba finds nowhere to write
+
+    assert cache_umap_compilation() == 0
+    assert isinstance(module.twice._cache, NullCache)
+    assert module.twice(21) == 42
