@@ -11,10 +11,10 @@ demo: $(VENV)/.installed
 	$(BIN)/insiders demo
 
 # The API schema test runs on its own: schemathesis makes one test per operation only outside
-# pytest-xdist workers.
+# pytest-xdist workers. The slowest tests are listed at the end of the run.
 test: $(VENV)/.installed services
 	$(BIN)/ruff check .
-	$(BIN)/pytest -n 2 --dist loadfile --ignore tests/unit/test_api_schema.py
+	$(BIN)/pytest -n 2 --dist loadfile --durations=15 --ignore tests/unit/test_api_schema.py
 	$(BIN)/pytest tests/unit/test_api_schema.py
 
 lint: $(VENV)/.installed
